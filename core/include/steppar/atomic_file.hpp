@@ -1,0 +1,49 @@
+// Atomic file writes: every file steppar or a node writes goes to a temporary file in the same
+// folder first and is renamed over its final name only when complete, so a process killed at
+// any instant leaves either the old file or the new one, never half of one.
+//
+//   steppar::AtomicFile out("out/counts/a.json");
+//   out.stream() << "{...}";
+//   out.commit();            // without commit(), the destructor removes the temporary file
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+
+namespace steppar {
+
+class AtomicFile {
+public:
+    explicit AtomicFile(std::filesystem::path target);
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    ~AtomicFile();
+
+    const std::filesystem::path& target() const noexcept { return target_; }
+    std::ostream& stream() { return out_; }
+    /// Flushes, closes and renames the temporary file onto the target. Throws on any I/O error.
+    void commit();
+
+    /// True for the names AtomicFile gives its temporary files (so listings can skip them).
+    static bool is_temporary_name(std::string_view filename);
+
+private:
+    std::filesystem::path target_;
+    std::filesystem::path temporary_;
+    std::ofstream out_;
+    bool committed_ = false;
+};
+
+/// Writes `content` to `target` atomically. With `durable`, the data is fsynced before the
+/// rename and the folder after it, so the file survives a power cut too.
+void write_file_atomically(const std::filesystem::path& target, std::string_view content, bool durable = false);
+
+/// Reads a whole file; throws StateError naming the file when it cannot.
+std::string read_file(const std::filesystem::path& path);
+
+/// Flushes every file written so far on the filesystem holding `path` to stable storage (one
+/// syncfs per slice instead of one fsync per partition).
+void sync_filesystem(const std::filesystem::path& path);
+
+}  // namespace steppar

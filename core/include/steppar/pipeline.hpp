@@ -1,0 +1,133 @@
+// The pipeline: nodes wired by the datasets they read and write, and the C++ API that builds
+// them. A pipeline is a list of *units*: a plain node, a multinode (one node replicated over N
+// slices of its partitions) or a multipipeline (a chain of nodes replicated together, so each
+// slice runs the whole chain on its own partitions).
+//
+//   using namespace steppar;
+//   Fragment f = multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(4))
+//              + node({"total", "builtin.wc_total", {"counts"}, {"total"}})
+//              + multipipeline("clean_and_hash",
+//                              {{"lower", "builtin.lowercase", {"docs"}, {"lower_docs"}},
+//                               {"hash", "builtin.sha256", {"lower_docs"}, {"digests"}}},
+//                              Slices::fixed(3));
+//   Pipeline pipeline(std::move(catalog), params, std::move(f));
+//   pipeline.validate(kind_of);   // resolves intermediates, checks the DAG
+//
+// The pipeline file (spec.hpp) is turned into exactly these calls.
+#pragma once
+
+#include "steppar/catalog.hpp"
+
+#include <steppar/sdk.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace steppar {
+
+/// "plugin.function", e.g. "builtin.wc".
+struct FunctionRef {
+    std::string plugin;
+    std::string function;
+
+    static FunctionRef parse(std::string_view text);  ///< throws std::invalid_argument
+    std::string text() const { return plugin + "." + function; }
+};
+
+/// One node: a function applied to named inputs, writing named outputs. An input is a dataset
+/// name or `params:NAME`.
+struct Node {
+    std::string name;
+    FunctionRef function;
+    std::vector<std::string> inputs;
+    std::vector<std::string> outputs;
+    int line = 0;  ///< where the pipeline file declares it, for messages
+
+    Node() = default;
+    Node(std::string name, std::string_view function, std::vector<std::string> inputs,
+         std::vector<std::string> outputs, int line = 0);
+
+    static bool is_param(std::string_view input) { return input.rfind("params:", 0) == 0; }
+    static std::string param_name(std::string_view input) { return std::string(input.substr(7)); }
+};
+
+/// How many slices a multinode runs as: a fixed count, or one per core.
+struct Slices {
+    int count = 1;
+    bool per_core = false;
+
+    static Slices fixed(int n) { return Slices{n, false}; }
+    static Slices automatic() { return Slices{0, true}; }
+    /// The actual number of slices on this machine.
+    int resolve() const;
+};
+
+enum class UnitKind { node, multinode, multipipeline };
+
+/// A plain node, or a replicated node/chain: the thing the expansion turns into
+/// slicer -> slices -> barrier.
+struct Unit {
+    UnitKind kind = UnitKind::node;
+    std::string name;         ///< the node's name, or the multipipeline's
+    std::vector<Node> nodes;  ///< one node, or the chain in execution order (after validate())
+    Slices slices;
+    int line = 0;
+
+    bool replicated() const noexcept { return kind != UnitKind::node; }
+};
+
+/// A piece of a pipeline; fragments add up.
+struct Fragment {
+    std::vector<Unit> units;
+};
+Fragment operator+(Fragment a, Fragment b);
+
+Fragment node(Node n);
+Fragment multinode(Node n, Slices slices);
+Fragment multipipeline(std::string name, std::vector<Node> chain, Slices slices, int line = 0);
+
+/// Tells validate() whether a node's function is a partition or a whole function (throws
+/// PluginError for an unknown plugin or function).
+using KindResolver = std::function<NodeKind(const Node&)>;
+
+class Pipeline {
+public:
+    Pipeline() = default;
+    /// `params` maps names to JSON text. `source` is the pipeline file, for messages.
+    Pipeline(Catalog catalog, std::map<std::string, std::string, std::less<>> params, Fragment fragment,
+             std::filesystem::path source = {}, std::filesystem::path intermediate_root = {});
+
+    /// Checks the whole pipeline and completes it: unique names, known functions, params and
+    /// datasets, one producer per dataset, no cycle, multinodes over partition functions,
+    /// outputs not inside inputs, slices >= 1; adds intermediate datasets (under
+    /// `intermediate_root`) and orders each multipipeline's chain. Throws SpecError.
+    void validate(const KindResolver& kind_of);
+
+    const Catalog& catalog() const noexcept { return catalog_; }
+    const std::vector<Unit>& units() const noexcept { return units_; }
+    const Unit& unit(std::string_view name) const;  ///< throws UsageError listing the units
+    const std::map<std::string, std::string, std::less<>>& params() const noexcept { return params_; }
+    const std::filesystem::path& source() const noexcept { return source_; }
+    NodeKind kind(const Node& node) const;  ///< valid after validate()
+
+    /// Partitioned inputs of a unit that come from outside it: the slicer zips these.
+    std::vector<std::string> external_partitioned_inputs(const Unit& unit) const;
+    /// Index of the unit that writes `dataset`, or -1 for a source dataset.
+    int producer(std::string_view dataset) const;
+
+private:
+    [[noreturn]] void fail(int line, const std::string& message) const;
+
+    Catalog catalog_;
+    std::map<std::string, std::string, std::less<>> params_;
+    std::vector<Unit> units_;
+    std::filesystem::path source_;
+    std::filesystem::path intermediate_root_;
+    std::map<std::string, NodeKind, std::less<>> kinds_;          // node name -> kind
+    std::map<std::string, int, std::less<>> producers_;           // dataset -> unit index
+};
+
+}  // namespace steppar

@@ -1,0 +1,29 @@
+// The state folder (default `.steppar/` beside the pipeline file): where slice plans, markers
+// and intermediate datasets live. One place decides every path in it.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace steppar {
+
+class StateLayout {
+public:
+    explicit StateLayout(std::filesystem::path root) : root_(std::move(root)) {}
+
+    const std::filesystem::path& root() const noexcept { return root_; }
+    /// Folder of one multinode/multipipeline's plan and markers.
+    std::filesystem::path unit_dir(std::string_view unit) const { return root_ / "units" / std::string(unit); }
+    std::filesystem::path plan(std::string_view unit) const { return unit_dir(unit) / "slices.json"; }
+    std::filesystem::path markers_dir(std::string_view unit) const { return unit_dir(unit) / "markers"; }
+    std::filesystem::path marker(std::string_view unit, int slice) const {
+        return markers_dir(unit) / ("slice-" + std::to_string(slice) + ".json");
+    }
+    /// Where datasets that are not in the catalog are written.
+    std::filesystem::path intermediate_root() const { return root_ / "data"; }
+
+private:
+    std::filesystem::path root_;
+};
+
+}  // namespace steppar

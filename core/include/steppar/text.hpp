@@ -1,0 +1,20 @@
+// Small text helpers for messages: lists of names and "did you mean" suggestions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace steppar {
+
+/// "a, b, c" (or "(none)" for an empty list).
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a plausible
+/// typo; otherwise empty.
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+
+/// " (did you mean 'x'?)" or " (valid: a, b, c)" for an unknown name.
+std::string suggestion(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace steppar

@@ -1,0 +1,122 @@
+#include "steppar/atomic_file.hpp"
+
+#include "steppar/error.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+constexpr std::string_view temporary_marker = ".steppar-tmp.";
+
+fs::path temporary_for(const fs::path& target) {
+    static std::atomic<unsigned long> counter{0};
+    // Hidden (leading dot) and unique per process and call: two writers never share a temp file.
+    return target.parent_path() / ("." + target.filename().string() + std::string(temporary_marker) +
+                                   std::to_string(::getpid()) + "." + std::to_string(counter++));
+}
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path, int error) {
+    throw StateError("cannot " + what + " '" + path.string() + "': " + std::strerror(error));
+}
+
+void ensure_parent(const fs::path& target) {
+    std::error_code ec;
+    if (!target.parent_path().empty()) fs::create_directories(target.parent_path(), ec);
+    if (ec) throw StateError("cannot create folder '" + target.parent_path().string() + "': " + ec.message());
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
+    ensure_parent(target_);
+    temporary_ = temporary_for(target_);
+    out_.open(temporary_, std::ios::binary | std::ios::trunc);
+    if (!out_) fail("create", temporary_, errno);
+}
+
+AtomicFile::~AtomicFile() {
+    if (!committed_) {
+        out_.close();
+        std::error_code ignored;
+        fs::remove(temporary_, ignored);
+    }
+}
+
+void AtomicFile::commit() {
+    out_.flush();
+    const bool written = static_cast<bool>(out_);
+    out_.close();
+    if (!written || out_.fail()) fail("write", temporary_, errno ? errno : EIO);
+    if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("rename onto", target_, errno);
+    committed_ = true;
+}
+
+bool AtomicFile::is_temporary_name(std::string_view filename) {
+    return !filename.empty() && filename.front() == '.' && filename.find(temporary_marker) != std::string_view::npos;
+}
+
+void write_file_atomically(const fs::path& target, std::string_view content, bool durable) {
+    ensure_parent(target);
+    const fs::path temporary = temporary_for(target);
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail("create", temporary, errno);
+    const char* data = content.data();
+    std::size_t left = content.size();
+    while (left > 0) {
+        const ssize_t n = ::write(fd, data, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int error = errno;
+            ::close(fd);
+            ::unlink(temporary.c_str());
+            fail("write", temporary, error);
+        }
+        data += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (durable && ::fsync(fd) != 0) {
+        const int error = errno;
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        fail("sync", temporary, error);
+    }
+    ::close(fd);
+    if (::rename(temporary.c_str(), target.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temporary.c_str());
+        fail("rename onto", target, error);
+    }
+    if (durable) {
+        const int dir = ::open(target.parent_path().empty() ? "." : target.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+        if (dir >= 0) {
+            ::fsync(dir);
+            ::close(dir);
+        }
+    }
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("open", path, errno);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) fail("read", path, errno);
+    return buffer.str();
+}
+
+void sync_filesystem(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;  // nothing was written there
+    ::syncfs(fd);
+    ::close(fd);
+}
+
+}  // namespace steppar

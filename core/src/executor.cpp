@@ -1,0 +1,380 @@
+#include "steppar/executor.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/error.hpp"
+#include "steppar/expand.hpp"
+#include "steppar/log.hpp"
+#include "steppar/marker.hpp"
+#include "steppar/text.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <map>
+#include <set>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+// --- the SDK contexts, implemented over files -----------------------------------------------
+
+class NodeParams final : public Params {
+public:
+    NodeParams(const Pipeline& pipeline, const Node& node) : node_(node.name) {
+        for (const auto& in : node.inputs)
+            if (Node::is_param(in)) values_[Node::param_name(in)] = pipeline.params().find(Node::param_name(in))->second;
+    }
+    bool has(std::string_view name) const override { return values_.count(std::string(name)) > 0; }
+    std::string json(std::string_view name) const override { return find(name); }
+    long long integer(std::string_view name) const override { return typed<long long>(name, "an integer"); }
+    double number(std::string_view name) const override { return typed<double>(name, "a number"); }
+    std::string text(std::string_view name) const override { return typed<std::string>(name, "a string"); }
+    bool boolean(std::string_view name) const override { return typed<bool>(name, "true or false"); }
+
+private:
+    const std::string& find(std::string_view name) const {
+        const auto it = values_.find(std::string(name));
+        if (it == values_.end())
+            throw std::runtime_error("parameter '" + std::string(name) + "' is not an input of node '" + node_ +
+                                     "' (add 'params:" + std::string(name) + "' to its inputs)");
+        return it->second;
+    }
+    template <class T>
+    T typed(std::string_view name, const char* what) const {
+        const auto value = nlohmann::json::parse(find(name));
+        try {
+            if constexpr (std::is_same_v<T, long long>) {
+                if (!value.is_number_integer()) throw std::invalid_argument("");
+            } else if constexpr (std::is_same_v<T, double>) {
+                if (!value.is_number()) throw std::invalid_argument("");
+            }
+            return value.get<T>();
+        } catch (const std::exception&) {
+            throw std::runtime_error("parameter '" + std::string(name) + "' must be " + what + ", got " + value.dump());
+        }
+    }
+    std::string node_;
+    std::map<std::string, std::string> values_;
+};
+
+class Output final : public OutputFile {
+public:
+    explicit Output(fs::path target) : file_(std::move(target)), path_(file_.target().string()) {}
+    const std::string& path() const override { return path_; }
+    std::ostream& stream() override { return file_.stream(); }
+    void commit() { file_.commit(); }
+
+private:
+    AtomicFile file_;
+    std::string path_;
+};
+
+template <class V>
+auto& checked_at(V& items, std::size_t i, const char* what) {
+    if (i >= items.size())
+        throw std::out_of_range(std::string("node asked for ") + what + " " + std::to_string(i) + " but has " +
+                                std::to_string(items.size()));
+    return items[i];
+}
+
+class PartitionCall final : public PartitionContext {
+public:
+    PartitionCall(const Pipeline& pipeline, const Node& node, const NodeParams& params, const std::string& partition)
+        : partition_(partition), params_(params) {
+        const Catalog& catalog = pipeline.catalog();
+        for (const auto& in : node.inputs) {
+            if (Node::is_param(in)) continue;
+            const Dataset& d = catalog.at(in);
+            if (d.partitioned())
+                inputs_.emplace_back(d.partition_path(partition).string());
+            else
+                files_.emplace_back(d.path.string());
+        }
+        for (const auto& out : node.outputs)
+            outputs_.push_back(std::make_unique<Output>(catalog.at(out).partition_path(partition)));
+    }
+    const std::string& partition() const override { return partition_; }
+    const InputFile& input(std::size_t i) const override { return checked_at(inputs_, i, "partitioned input"); }
+    std::size_t input_count() const override { return inputs_.size(); }
+    const InputFile& file(std::size_t i) const override { return checked_at(files_, i, "file input"); }
+    std::size_t file_count() const override { return files_.size(); }
+    OutputFile& output(std::size_t i) override { return *checked_at(outputs_, i, "output"); }
+    std::size_t output_count() const override { return outputs_.size(); }
+    const Params& params() const override { return params_; }
+    void commit() {
+        for (auto& out : outputs_) out->commit();
+    }
+
+private:
+    const std::string& partition_;
+    const NodeParams& params_;
+    std::vector<InputFile> inputs_, files_;
+    std::vector<std::unique_ptr<Output>> outputs_;
+};
+
+class WholeInput final : public InputDataset {
+public:
+    explicit WholeInput(const Dataset& d) : dataset_(d) {
+        if (d.partitioned())
+            for (auto& p : list_partitions(d)) partitions_.push_back({p.name, InputFile(p.path.string())});
+        else
+            file_ = InputFile(d.path.string());
+    }
+    const std::string& name() const override { return dataset_.name; }
+    bool partitioned() const override { return dataset_.partitioned(); }
+    const InputFile& file() const override {
+        if (dataset_.partitioned())
+            throw std::logic_error("dataset '" + dataset_.name + "' is partitioned: use partitions()");
+        return file_;
+    }
+    const std::vector<PartitionFile>& partitions() const override {
+        if (!dataset_.partitioned()) throw std::logic_error("dataset '" + dataset_.name + "' is a file: use file()");
+        return partitions_;
+    }
+
+private:
+    const Dataset& dataset_;
+    InputFile file_;
+    std::vector<PartitionFile> partitions_;
+};
+
+class WholeCall final : public WholeContext {
+public:
+    WholeCall(const Pipeline& pipeline, const Node& node, const NodeParams& params) : params_(params) {
+        for (const auto& in : node.inputs)
+            if (!Node::is_param(in)) inputs_.push_back(std::make_unique<WholeInput>(pipeline.catalog().at(in)));
+        for (const auto& out : node.outputs) outputs_.push_back(&pipeline.catalog().at(out));
+    }
+    const InputDataset& input(std::size_t i) const override {
+        check(i, inputs_.size(), "input");
+        return *inputs_[i];
+    }
+    std::size_t input_count() const override { return inputs_.size(); }
+    OutputFile& output(std::size_t i) override {
+        check(i, outputs_.size(), "output");
+        if (outputs_[i]->partitioned())
+            throw std::logic_error("output '" + outputs_[i]->name + "' is partitioned: use output_partition()");
+        return open(outputs_[i]->path);
+    }
+    OutputFile& output_partition(std::size_t i, std::string_view partition) override {
+        check(i, outputs_.size(), "output");
+        if (!outputs_[i]->partitioned())
+            throw std::logic_error("output '" + outputs_[i]->name + "' is a file: use output()");
+        if (partition.empty() || partition.front() == '/' || fs::path(partition).lexically_normal().string().rfind("..", 0) == 0)
+            throw std::invalid_argument("partition name '" + std::string(partition) + "' must be a relative path inside the dataset");
+        return open(outputs_[i]->partition_path(partition));
+    }
+    std::size_t output_count() const override { return outputs_.size(); }
+    const Params& params() const override { return params_; }
+    void commit() {
+        for (auto& [_, out] : opened_) out->commit();
+    }
+
+private:
+    static void check(std::size_t i, std::size_t n, const char* what) {
+        if (i >= n)
+            throw std::out_of_range(std::string("node asked for ") + what + " " + std::to_string(i) + " but has " +
+                                    std::to_string(n));
+    }
+    OutputFile& open(const fs::path& target) {
+        auto& slot = opened_[target.string()];
+        if (!slot) slot = std::make_unique<Output>(target);
+        return *slot;
+    }
+    const NodeParams& params_;
+    std::vector<std::unique_ptr<WholeInput>> inputs_;
+    std::vector<const Dataset*> outputs_;
+    std::map<std::string, std::unique_ptr<Output>> opened_;
+};
+
+// --- shared pieces ----------------------------------------------------------------------------
+
+std::string host_name() {
+    char buffer[256] = {};
+    ::gethostname(buffer, sizeof buffer - 1);
+    return buffer;
+}
+
+void create_output_folders(const Pipeline& pipeline, const Unit& unit) {
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) {
+            const Dataset& d = pipeline.catalog().at(out);
+            std::error_code ec;
+            fs::create_directories(d.partitioned() ? d.path : d.path.parent_path(), ec);
+            if (ec) throw StateError("cannot create output folder for '" + out + "': " + ec.message());
+        }
+}
+
+// Partition names present in every one of `inputs`, in sorted order.
+std::vector<std::string> zip_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& inputs) {
+    std::vector<std::string> names;
+    std::vector<std::size_t> counts;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        std::vector<std::string> these;
+        for (auto& p : list_partitions(pipeline.catalog().at(inputs[i]))) these.push_back(std::move(p.name));
+        counts.push_back(these.size());
+        if (i == 0) {
+            names = std::move(these);
+        } else {
+            std::vector<std::string> both;
+            std::set_intersection(names.begin(), names.end(), these.begin(), these.end(), std::back_inserter(both));
+            names = std::move(both);
+        }
+    }
+    for (std::size_t i = 0; inputs.size() > 1 && i < inputs.size(); ++i)
+        if (counts[i] > names.size())
+            log("'" + unit.name + "': " + std::to_string(counts[i] - names.size()) + " partition(s) of '" + inputs[i] +
+                "' left out: no partner of the same name in every other input");
+    return names;
+}
+
+std::string describe_failure(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception (not derived from std::exception)";
+    }
+}
+
+// Runs `node` on one partition; returns an error message, or "" on success.
+std::string call_partition_function(Project& project, const Node& node, const NodeParams& params,
+                                    const std::string& partition) {
+    const NodeDescriptor& fn = project.function(node);
+    try {
+        PartitionCall call(project.pipeline(), node, params, partition);
+        fn.partition_function(call);
+        call.commit();
+        return {};
+    } catch (...) {
+        return describe_failure(std::current_exception());
+    }
+}
+
+std::string slicer_log_line(const SlicePlan& plan) {
+    std::size_t smallest = plan.slices.empty() ? 0 : plan.slices.front().size(), largest = 0;
+    for (const auto& s : plan.slices) {
+        smallest = std::min(smallest, s.size());
+        largest = std::max(largest, s.size());
+    }
+    return slicer_name(plan.unit) + ": " + std::to_string(plan.partition_count()) + " partitions of " +
+           join(plan.inputs) + " in " + std::to_string(plan.slices.size()) + " slices (" + std::to_string(smallest) +
+           (smallest == largest ? "" : ".." + std::to_string(largest)) + " each)";
+}
+
+}  // namespace
+
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count) {
+    const auto inputs = project.pipeline().external_partitioned_inputs(unit);
+    const auto partitions = zip_partitions(project.pipeline(), unit, inputs);
+    SlicePlan plan = make_plan(unit.name, inputs, partitions, slice_count);
+    std::error_code ec;
+    fs::remove_all(project.state().markers_dir(unit.name), ec);
+    write_plan(project.state().plan(unit.name), plan);
+    create_output_folders(project.pipeline(), unit);
+    log(slicer_log_line(plan));
+    return plan;
+}
+
+void run_slice(Project& project, const Unit& unit, int slice) {
+    const auto started = std::chrono::steady_clock::now();
+    const SlicePlan plan = read_plan(project.state().plan(unit.name));
+    if (slice < 0 || static_cast<std::size_t>(slice) >= plan.slices.size())
+        throw UsageError("'" + unit.name + "' has " + std::to_string(plan.slices.size()) + " slices (0.." +
+                         std::to_string(static_cast<long>(plan.slices.size()) - 1) + "), there is no slice " +
+                         std::to_string(slice));
+    const auto& partitions = plan.slices[static_cast<std::size_t>(slice)];
+
+    Marker marker;
+    marker.unit = unit.name;
+    marker.slice = slice;
+    marker.plan_id = plan.plan_id;
+    marker.pid = static_cast<long>(::getpid());
+    marker.host = host_name();
+    for (const auto& n : unit.nodes) marker.outputs.insert(marker.outputs.end(), n.outputs.begin(), n.outputs.end());
+    const fs::path marker_path = project.state().marker(unit.name, slice);
+    std::error_code ec;
+    fs::remove(marker_path, ec);  // a stale marker must never outlive a new attempt
+
+    std::vector<NodeParams> params;
+    for (const auto& n : unit.nodes) params.emplace_back(project.pipeline(), n);
+    for (const auto& partition : partitions) {
+        for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
+            const std::string error = call_partition_function(project, unit.nodes[k], params[k], partition);
+            if (error.empty()) continue;
+            marker.success = false;
+            marker.failed_partition = partition;
+            marker.message = "node '" + unit.nodes[k].name + "': " + error;
+            marker.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            write_marker(marker_path, marker);
+            throw NodeError(slice_name(unit.name, slice) + " failed on partition '" + partition + "': " + marker.message);
+        }
+        marker.partitions.push_back(partition);
+    }
+    // Outputs reach the disk before the marker that vouches for them (one sync per slice).
+    for (const auto& out : marker.outputs) sync_filesystem(project.pipeline().catalog().at(out).path);
+    marker.success = true;
+    marker.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    write_marker(marker_path, marker);
+}
+
+void check_barrier(const Project& project, const Unit& unit) {
+    const SlicePlan plan = read_plan(project.state().plan(unit.name));
+    std::vector<std::string> problems;
+    for (std::size_t i = 0; i < plan.slices.size(); ++i) {
+        const int slice = static_cast<int>(i);
+        const auto path = project.state().marker(unit.name, slice);
+        std::optional<Marker> marker;
+        try {
+            marker = read_marker(path);
+        } catch (const StateError& e) {
+            problems.push_back("slice " + std::to_string(i) + ": " + e.what());
+            continue;
+        }
+        if (!marker) {
+            problems.push_back("slice " + std::to_string(i) + ": no marker (the slice did not finish)");
+        } else if (marker->unit != unit.name || marker->slice != slice || marker->plan_id != plan.plan_id) {
+            problems.push_back("slice " + std::to_string(i) + ": marker belongs to another plan (stale)");
+        } else if (!marker->success) {
+            problems.push_back("slice " + std::to_string(i) + " failed on partition '" + marker->failed_partition +
+                               "': " + marker->message);
+        } else if (marker->partitions != plan.slices[i]) {
+            problems.push_back("slice " + std::to_string(i) + ": marker lists other partitions than the plan");
+        }
+    }
+    if (!problems.empty())
+        throw NodeError(barrier_name(unit.name) + ": " + std::to_string(problems.size()) + " of " +
+                        std::to_string(plan.slices.size()) + " slice(s) did not succeed: " + join(problems, "; "));
+    log(barrier_name(unit.name) + ": all " + std::to_string(plan.slices.size()) + " slices done");
+}
+
+void run_node(Project& project, const Unit& unit) {
+    const Node& node = unit.nodes.front();
+    const NodeParams params(project.pipeline(), node);
+    create_output_folders(project.pipeline(), unit);
+    const NodeDescriptor& fn = project.function(node);
+    if (fn.kind == NodeKind::partition) {
+        const auto partitions = zip_partitions(project.pipeline(), unit, project.pipeline().external_partitioned_inputs(unit));
+        for (const auto& partition : partitions)
+            if (const auto error = call_partition_function(project, node, params, partition); !error.empty())
+                throw NodeError("node '" + node.name + "' failed on partition '" + partition + "': " + error);
+        log("node '" + node.name + "': " + std::to_string(partitions.size()) + " partitions done");
+        return;
+    }
+    try {
+        WholeCall call(project.pipeline(), node, params);
+        fn.whole_function(call);
+        call.commit();
+    } catch (...) {
+        throw NodeError("node '" + node.name + "' failed: " + describe_failure(std::current_exception()));
+    }
+    log("node '" + node.name + "' done");
+}
+
+}  // namespace steppar

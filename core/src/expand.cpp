@@ -1,0 +1,54 @@
+#include "steppar/expand.hpp"
+
+#include <algorithm>
+
+namespace steppar {
+
+std::string slicer_name(std::string_view unit) { return std::string(unit) + "-slicer"; }
+std::string slice_name(std::string_view unit, int slice) { return std::string(unit) + "-slice-" + std::to_string(slice); }
+std::string barrier_name(std::string_view unit) { return std::string(unit) + "-barrier"; }
+
+const char* to_string(StepKind kind) {
+    switch (kind) {
+        case StepKind::slicer: return "slicer";
+        case StepKind::slice: return "slice";
+        case StepKind::barrier: return "barrier";
+        case StepKind::node: return "node";
+    }
+    return "?";
+}
+
+ExpandedGraph expand(const Pipeline& pipeline) {
+    ExpandedGraph graph;
+    // The step whose completion makes a unit's outputs available: its barrier or its node.
+    std::vector<std::size_t> done_step(pipeline.units().size());
+    for (std::size_t u = 0; u < pipeline.units().size(); ++u) {  // units are in dependency order
+        const Unit& unit = pipeline.units()[u];
+        std::vector<std::size_t> upstream;
+        for (const auto& n : unit.nodes)
+            for (const auto& in : n.inputs) {
+                const int p = pipeline.producer(in);
+                if (p < 0 || static_cast<std::size_t>(p) == u) continue;
+                const std::size_t step = done_step[static_cast<std::size_t>(p)];
+                if (std::find(upstream.begin(), upstream.end(), step) == upstream.end()) upstream.push_back(step);
+            }
+        if (!unit.replicated()) {
+            graph.steps.push_back(Step{StepKind::node, unit.name, u, -1, upstream});
+            done_step[u] = graph.steps.size() - 1;
+            continue;
+        }
+        const std::size_t slicer = graph.steps.size();
+        graph.steps.push_back(Step{StepKind::slicer, slicer_name(unit.name), u, -1, upstream});
+        const int n = unit.slices.resolve();
+        std::vector<std::size_t> slices;
+        for (int i = 0; i < n; ++i) {
+            slices.push_back(graph.steps.size());
+            graph.steps.push_back(Step{StepKind::slice, slice_name(unit.name, i), u, i, {slicer}});
+        }
+        graph.steps.push_back(Step{StepKind::barrier, barrier_name(unit.name), u, -1, slices});
+        done_step[u] = graph.steps.size() - 1;
+    }
+    return graph;
+}
+
+}  // namespace steppar

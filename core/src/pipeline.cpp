@@ -1,0 +1,311 @@
+#include "steppar/pipeline.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/text.hpp"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+
+FunctionRef FunctionRef::parse(std::string_view text) {
+    const auto dot = text.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == text.size())
+        throw std::invalid_argument("function '" + std::string(text) +
+                                    "' must be written PLUGIN.FUNCTION, e.g. builtin.wc");
+    return FunctionRef{std::string(text.substr(0, dot)), std::string(text.substr(dot + 1))};
+}
+
+Node::Node(std::string name_, std::string_view function_, std::vector<std::string> inputs_,
+           std::vector<std::string> outputs_, int line_)
+    : name(std::move(name_)), function(FunctionRef::parse(function_)), inputs(std::move(inputs_)),
+      outputs(std::move(outputs_)), line(line_) {}
+
+int Slices::resolve() const {
+    if (!per_core) return count;
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+Fragment operator+(Fragment a, Fragment b) {
+    for (auto& unit : b.units) a.units.push_back(std::move(unit));
+    return a;
+}
+
+Fragment node(Node n) {
+    Unit unit{UnitKind::node, n.name, {}, Slices::fixed(1), n.line};
+    unit.nodes.push_back(std::move(n));
+    return Fragment{{std::move(unit)}};
+}
+
+Fragment multinode(Node n, Slices slices) {
+    Unit unit{UnitKind::multinode, n.name, {}, slices, n.line};
+    unit.nodes.push_back(std::move(n));
+    return Fragment{{std::move(unit)}};
+}
+
+Fragment multipipeline(std::string name, std::vector<Node> chain, Slices slices, int line) {
+    return Fragment{{Unit{UnitKind::multipipeline, std::move(name), std::move(chain), slices, line}}};
+}
+
+Pipeline::Pipeline(Catalog catalog, std::map<std::string, std::string, std::less<>> params, Fragment fragment,
+                   fs::path source, fs::path intermediate_root)
+    : catalog_(std::move(catalog)), params_(std::move(params)), units_(std::move(fragment.units)),
+      source_(std::move(source)), intermediate_root_(std::move(intermediate_root)) {}
+
+void Pipeline::fail(int line, const std::string& message) const {
+    if (source_.empty()) throw SpecError("pipeline", 0, message);
+    throw SpecError(source_.string(), line, message);
+}
+
+namespace {
+
+bool valid_name(std::string_view name) {
+    if (name.empty() || name.front() == '.' || name.front() == '-') return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.';
+    });
+}
+
+// True when `inner` is `outer` or lies somewhere below it.
+bool same_or_inside(const fs::path& inner, const fs::path& outer) {
+    const fs::path a = inner.lexically_normal(), b = outer.lexically_normal();
+    auto ai = a.begin();
+    for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
+        if (bi->empty()) continue;  // trailing separator
+        if (ai == a.end() || *ai != *bi) return false;
+    }
+    return true;
+}
+
+// Orders items so every item comes after the ones it depends on; on a cycle returns the
+// cycle's items in order (first == last) in `cycle` and an empty order.
+std::vector<std::size_t> topological_order(const std::vector<std::vector<std::size_t>>& depends_on,
+                                           std::vector<std::size_t>& cycle) {
+    enum class Mark { none, active, done };
+    std::vector<Mark> mark(depends_on.size(), Mark::none);
+    std::vector<std::size_t> order, stack;
+    // Iterative DFS keeps a 100,000-node pipeline from overflowing the stack.
+    for (std::size_t root = 0; root < depends_on.size(); ++root) {
+        if (mark[root] != Mark::none) continue;
+        std::vector<std::pair<std::size_t, std::size_t>> work{{root, 0}};
+        mark[root] = Mark::active;
+        stack = {root};
+        while (!work.empty()) {
+            auto& [item, next] = work.back();
+            if (next < depends_on[item].size()) {
+                const std::size_t dep = depends_on[item][next++];
+                if (mark[dep] == Mark::active) {
+                    const auto from = std::find(stack.begin(), stack.end(), dep);
+                    cycle.assign(from, stack.end());
+                    cycle.push_back(dep);
+                    return {};
+                }
+                if (mark[dep] == Mark::none) {
+                    mark[dep] = Mark::active;
+                    stack.push_back(dep);
+                    work.push_back({dep, 0});
+                }
+            } else {
+                mark[item] = Mark::done;
+                order.push_back(item);
+                stack.pop_back();
+                work.pop_back();
+            }
+        }
+    }
+    return order;
+}
+
+}  // namespace
+
+void Pipeline::validate(const KindResolver& kind_of) {
+    if (units_.empty()) fail(0, "the pipeline has no nodes (add entries under 'nodes:')");
+
+    // Names: unique across nodes and multipipelines, usable as file names in the state folder.
+    std::map<std::string, int, std::less<>> seen;
+    auto claim = [&](const std::string& name, int line, std::string_view what) {
+        if (!valid_name(name))
+            fail(line, std::string(what) + " name '" + name + "' is not valid: use letters, digits, '_', '-' and '.'");
+        if (!seen.emplace(name, line).second)
+            fail(line, std::string(what) + " name '" + name + "' is used twice (first at line " +
+                           std::to_string(seen[name]) + ")");
+    };
+    for (const auto& unit : units_) {
+        if (unit.kind == UnitKind::multipipeline) {
+            claim(unit.name, unit.line, "multipipeline");
+            if (unit.nodes.empty()) fail(unit.line, "multipipeline '" + unit.name + "' has no nodes");
+        }
+        for (const auto& n : unit.nodes) claim(n.name, n.line, "node");
+        if (unit.replicated() && !unit.slices.per_core && unit.slices.count < 1)
+            fail(unit.line, "'" + unit.name + "': slices must be at least 1 or 'auto', got " +
+                                std::to_string(unit.slices.count));
+    }
+
+    // Functions: every node's function must exist; replicated nodes need partition functions.
+    kinds_.clear();
+    for (const auto& unit : units_)
+        for (const auto& n : unit.nodes) {
+            NodeKind kind;
+            try {
+                kind = kind_of(n);
+            } catch (const PluginError& e) {
+                fail(n.line, "node '" + n.name + "': " + e.what());
+            }
+            if (unit.replicated() && kind != NodeKind::partition)
+                fail(n.line, "node '" + n.name + "': '" + n.function.text() +
+                                 "' is a whole function; only partition functions can be sliced (remove 'slices')");
+            kinds_[n.name] = kind;
+        }
+
+    // Producers: each dataset is written by exactly one node.
+    producers_.clear();
+    std::map<std::string, std::string, std::less<>> writer;
+    for (std::size_t u = 0; u < units_.size(); ++u)
+        for (const auto& n : units_[u].nodes) {
+            if (n.outputs.empty()) fail(n.line, "node '" + n.name + "' has no outputs");
+            for (const auto& out : n.outputs) {
+                if (Node::is_param(out)) fail(n.line, "node '" + n.name + "': params cannot be outputs ('" + out + "')");
+                if (auto [it, fresh] = writer.emplace(out, n.name); !fresh)
+                    fail(n.line, "dataset '" + out + "' is written by two nodes, '" + it->second + "' and '" + n.name +
+                                     "' (give one of them another output)");
+                producers_[out] = static_cast<int>(u);
+            }
+        }
+
+    // Intermediates: datasets produced but not in the catalog live under the state folder.
+    for (const auto& unit : units_)
+        for (const auto& n : unit.nodes)
+            for (const auto& out : n.outputs)
+                if (!catalog_.contains(out)) {
+                    Dataset d;
+                    d.name = out;
+                    d.kind = kinds_[n.name] == NodeKind::partition ? DatasetKind::partitioned : DatasetKind::file;
+                    d.path = intermediate_root_ / out;
+                    d.intermediate = true;
+                    d.line = n.line;
+                    catalog_.add(std::move(d));
+                }
+
+    // Inputs: known datasets and params; partition functions read at least one partitioned input
+    // and write only partitioned outputs.
+    std::vector<std::string> param_names;
+    for (const auto& [name, _] : params_) param_names.push_back(name);
+    for (const auto& unit : units_)
+        for (const auto& n : unit.nodes) {
+            bool has_partitioned_input = false;
+            for (const auto& in : n.inputs) {
+                if (Node::is_param(in)) {
+                    if (!params_.count(Node::param_name(in)))
+                        fail(n.line, "node '" + n.name + "': unknown parameter '" + in + "'" +
+                                         suggestion(Node::param_name(in), param_names));
+                    continue;
+                }
+                if (!catalog_.contains(in))
+                    fail(n.line, "node '" + n.name + "': unknown dataset '" + in + "'" + suggestion(in, catalog_.names()) +
+                                     "; declare it under 'catalog:' or produce it with a node");
+                if (catalog_.at(in).partitioned()) has_partitioned_input = true;
+            }
+            if (kinds_[n.name] == NodeKind::partition) {
+                if (!has_partitioned_input)
+                    fail(n.line, "node '" + n.name + "': '" + n.function.text() +
+                                     "' is a partition function but the node has no partitioned input");
+                for (const auto& out : n.outputs)
+                    if (!catalog_.at(out).partitioned())
+                        fail(n.line, "node '" + n.name + "': partition function '" + n.function.text() +
+                                         "' cannot write file dataset '" + out + "' (make it type: partitioned)");
+            }
+        }
+
+    // No output may be written into an input's folder: it would become a partition of that input.
+    for (const auto& [out_name, _] : producers_) {
+        const Dataset& out = catalog_.at(out_name);
+        for (const auto& [in_name, in] : catalog_.all()) {
+            if (in_name == out_name || !in.partitioned()) continue;
+            if (same_or_inside(out.path, in.path))
+                fail(out.line, "output '" + out_name + "' (" + out.path.string() + ") is inside the folder of dataset '" +
+                                   in_name + "' (" + in.path.string() + "); move it elsewhere");
+        }
+    }
+
+    // Order each multipipeline's chain by its internal data flow, then the units themselves.
+    for (auto& unit : units_) {
+        if (unit.nodes.size() < 2) continue;
+        std::map<std::string, std::size_t, std::less<>> made_by;
+        for (std::size_t i = 0; i < unit.nodes.size(); ++i)
+            for (const auto& out : unit.nodes[i].outputs) made_by[out] = i;
+        std::vector<std::vector<std::size_t>> deps(unit.nodes.size());
+        for (std::size_t i = 0; i < unit.nodes.size(); ++i)
+            for (const auto& in : unit.nodes[i].inputs)
+                if (auto it = made_by.find(in); it != made_by.end()) deps[i].push_back(it->second);
+        std::vector<std::size_t> cycle;
+        const auto order = topological_order(deps, cycle);
+        if (order.empty()) {
+            std::vector<std::string> names;
+            for (auto i : cycle) names.push_back(unit.nodes[i].name);
+            fail(unit.line, "cycle in multipipeline '" + unit.name + "': " + join(names, " -> "));
+        }
+        std::vector<Node> sorted;
+        for (auto i : order) sorted.push_back(unit.nodes[i]);
+        unit.nodes = std::move(sorted);
+    }
+
+    std::vector<std::vector<std::size_t>> deps(units_.size());
+    for (std::size_t u = 0; u < units_.size(); ++u)
+        for (const auto& n : units_[u].nodes)
+            for (const auto& in : n.inputs)
+                if (auto it = producers_.find(in); it != producers_.end() && it->second != static_cast<int>(u))
+                    deps[u].push_back(static_cast<std::size_t>(it->second));
+    std::vector<std::size_t> cycle;
+    const auto order = topological_order(deps, cycle);
+    if (order.empty()) {
+        std::vector<std::string> names;
+        for (auto u : cycle) names.push_back(units_[u].name);
+        fail(units_[cycle.front()].line, "cycle between nodes: " + join(names, " -> "));
+    }
+    std::vector<Unit> sorted;
+    for (auto u : order) sorted.push_back(std::move(units_[u]));
+    units_ = std::move(sorted);
+    for (std::size_t u = 0; u < units_.size(); ++u)
+        for (const auto& n : units_[u].nodes)
+            for (const auto& out : n.outputs) producers_[out] = static_cast<int>(u);
+}
+
+const Unit& Pipeline::unit(std::string_view name) const {
+    std::vector<std::string> names;
+    for (const auto& u : units_) {
+        if (u.name == name) return u;
+        names.push_back(u.name);
+    }
+    throw UsageError("no node or multipipeline named '" + std::string(name) + "'" + suggestion(name, names));
+}
+
+NodeKind Pipeline::kind(const Node& n) const {
+    const auto it = kinds_.find(n.name);
+    if (it == kinds_.end()) throw std::logic_error("Pipeline::kind before validate()");
+    return it->second;
+}
+
+std::vector<std::string> Pipeline::external_partitioned_inputs(const Unit& unit) const {
+    std::set<std::string> inside;
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) inside.insert(out);
+    std::vector<std::string> external;
+    for (const auto& n : unit.nodes)
+        for (const auto& in : n.inputs)
+            if (!Node::is_param(in) && !inside.count(in) && catalog_.at(in).partitioned() &&
+                std::find(external.begin(), external.end(), in) == external.end())
+                external.push_back(in);
+    return external;
+}
+
+int Pipeline::producer(std::string_view dataset) const {
+    const auto it = producers_.find(dataset);
+    return it == producers_.end() ? -1 : it->second;
+}
+
+}  // namespace steppar

@@ -1,0 +1,118 @@
+// The only translation unit that includes Boost.DLL's loader headers.
+#include "steppar/plugin_loader.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/text.hpp"
+
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <cstdlib>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+
+struct PluginRegistry::Loaded {
+    fs::path path;
+    boost::dll::shared_library library;
+    std::map<std::string, const NodeDescriptor*> nodes;
+};
+
+PluginRegistry::PluginRegistry(std::vector<fs::path> search_path) : search_path_(std::move(search_path)) {}
+
+// Plugins stay loaded until the process exits; see the header.
+PluginRegistry::~PluginRegistry() {
+    for (auto& [_, loaded] : loaded_) (void)loaded.release();  // NOLINT: intentional leak, never dlclose
+}
+
+std::vector<fs::path> PluginRegistry::default_search_path() {
+    std::vector<fs::path> dirs;
+    if (const char* env = std::getenv("STEPPAR_PLUGIN_PATH")) {
+        std::stringstream list(env);
+        for (std::string dir; std::getline(list, dir, ':');)
+            if (!dir.empty()) dirs.emplace_back(dir);
+    }
+    boost::dll::fs::error_code ec;
+    const fs::path exe = boost::dll::program_location(ec);
+    if (!ec) dirs.push_back((exe.parent_path() / ".." / "lib" / "steppar" / "plugins").lexically_normal());
+    return dirs;
+}
+
+void PluginRegistry::declare(const std::string& alias, const std::string& reference, const fs::path& base_dir) {
+    declared_[alias] = {reference, base_dir};
+}
+
+fs::path PluginRegistry::file(const std::string& alias) {
+    const auto it = declared_.find(alias);
+    if (it == declared_.end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, _] : declared_) names.push_back(name);
+        throw PluginError("unknown plugin '" + alias + "'" + suggestion(alias, names) + "; declare it under 'plugins:'");
+    }
+    const auto& [reference, base] = it->second;
+    const bool is_path = reference.find('/') != std::string::npos || fs::path(reference).extension() == ".so";
+    if (is_path) {
+        fs::path path = fs::path(reference).is_absolute() ? fs::path(reference) : base / reference;
+        if (!fs::exists(path)) throw PluginError("plugin '" + alias + "': file '" + path.string() + "' does not exist");
+        return path;
+    }
+    std::vector<std::string> tried;
+    for (const auto& dir : search_path_)
+        for (const auto& name : {reference + ".so", "lib" + reference + ".so"}) {
+            const fs::path candidate = dir / name;
+            if (fs::exists(candidate)) return candidate;
+            tried.push_back(candidate.string());
+        }
+    throw PluginError("plugin '" + alias + "': '" + reference + "' not found (looked for " + join(tried) +
+                      "; set STEPPAR_PLUGIN_PATH or give a path)");
+}
+
+PluginRegistry::Loaded& PluginRegistry::load(const std::string& alias) {
+    if (auto it = loaded_.find(alias); it != loaded_.end()) return *it->second;
+    auto loaded = std::make_unique<Loaded>();
+    loaded->path = file(alias);
+    const std::string where = "plugin '" + alias + "' (" + loaded->path.string() + ")";
+
+    std::vector<std::string> symbols;
+    try {
+        boost::dll::library_info info(loaded->path);
+        symbols = info.symbols("steppar");
+    } catch (const std::exception&) {
+        throw PluginError(where + " is not a shared library (build it with steppar_add_plugin)");
+    }
+    try {
+        loaded->library.load(loaded->path, boost::dll::load_mode::rtld_now);
+    } catch (const std::exception& e) {
+        throw PluginError(where + " cannot be loaded: " + e.what());
+    }
+    if (symbols.empty())
+        throw PluginError(where + " exports no steppar nodes (export functions with STEPPAR_NODE)");
+    for (const auto& symbol : symbols) {
+        if (symbol.rfind("steppar_node_", 0) != 0 || !loaded->library.has(symbol)) continue;
+        const auto* descriptor = static_cast<const NodeDescriptor*>(loaded->library.get<const void*>(symbol));
+        if (descriptor->abi_version != STEPPAR_SDK_ABI_VERSION)
+            throw PluginError(where + " was built against steppar SDK ABI " + std::to_string(descriptor->abi_version) +
+                              ", this steppar-host needs ABI " + std::to_string(STEPPAR_SDK_ABI_VERSION) +
+                              " (rebuild the plugin against this steppar)");
+        loaded->nodes[descriptor->name] = descriptor;
+    }
+    if (loaded->nodes.empty())
+        throw PluginError(where + " exports no steppar nodes (export functions with STEPPAR_NODE)");
+    return *loaded_.emplace(alias, std::move(loaded)).first->second;
+}
+
+const NodeDescriptor& PluginRegistry::function(const std::string& plugin, const std::string& function) {
+    Loaded& loaded = load(plugin);
+    const auto it = loaded.nodes.find(function);
+    if (it == loaded.nodes.end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, _] : loaded.nodes) names.push_back(name);
+        throw PluginError("plugin '" + plugin + "' has no function '" + function + "'" + suggestion(function, names));
+    }
+    return *it->second;
+}
+
+}  // namespace steppar

@@ -1,0 +1,44 @@
+#include "steppar/project.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/spec.hpp"
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+
+Project::Project(fs::path file, StateLayout state)
+    : pipeline_file_(std::move(file)), state_(std::move(state)),
+      plugins_(std::make_unique<PluginRegistry>(PluginRegistry::default_search_path())) {}
+
+std::unique_ptr<Project> Project::open(const fs::path& pipeline_file, const std::optional<fs::path>& state_dir) {
+    const fs::path file = fs::absolute(pipeline_file).lexically_normal();
+    const fs::path state = state_dir ? fs::absolute(*state_dir).lexically_normal() : file.parent_path() / ".steppar";
+    std::unique_ptr<Project> project(new Project(file, StateLayout(state)));
+
+    PipelineFile parsed = parse_pipeline_file(file, project->state_.intermediate_root());
+    for (const auto& plugin : parsed.plugins) project->plugins_->declare(plugin.alias, plugin.reference, file.parent_path());
+    project->pipeline_ = std::move(parsed.pipeline);
+    project->pipeline_.validate([&](const Node& n) { return project->function(n).kind; });
+
+    // Source datasets (read but produced by no node) must exist before anything runs.
+    for (const auto& unit : project->pipeline_.units())
+        for (const auto& n : unit.nodes)
+            for (const auto& in : n.inputs) {
+                if (Node::is_param(in) || project->pipeline_.producer(in) >= 0) continue;
+                const Dataset& d = project->pipeline_.catalog().at(in);
+                std::error_code ec;
+                const bool present = d.partitioned() ? fs::is_directory(d.path, ec) : fs::is_regular_file(d.path, ec);
+                if (!present)
+                    throw SpecError(file.string(), d.line,
+                                    "input dataset '" + d.name + "': " + (d.partitioned() ? "folder '" : "file '") +
+                                        d.path.string() + "' does not exist (create it or fix its path)");
+            }
+    return project;
+}
+
+const NodeDescriptor& Project::function(const Node& node) {
+    return plugins_->function(node.function.plugin, node.function.function);
+}
+
+}  // namespace steppar

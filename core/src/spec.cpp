@@ -1,0 +1,238 @@
+// The only translation unit that includes yaml-cpp.
+#include "steppar/spec.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/error.hpp"
+#include "steppar/text.hpp"
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+class Parser {
+public:
+    Parser(fs::path file, fs::path intermediate_root)
+        : file_(std::move(file)), intermediate_root_(std::move(intermediate_root)) {}
+
+    PipelineFile parse(const std::string& text) {
+        YAML::Node root;
+        try {
+            root = YAML::Load(text);
+        } catch (const YAML::ParserException& e) {
+            throw SpecError(file_.string(), e.mark.line + 1, "malformed YAML/JSON: " + e.msg);
+        }
+        if (!root.IsMap()) fail(root, "the pipeline file must be a mapping with 'plugins', 'catalog', 'params' and 'nodes'");
+        check_keys(root, {"plugins", "catalog", "params", "nodes"}, "the top level");
+
+        PipelineFile result;
+        result.path = file_;
+        if (const auto plugins = root["plugins"]) {
+            expect_map(plugins, "'plugins'");
+            for (const auto& entry : plugins)
+                result.plugins.push_back({scalar(entry.first, "plugin alias"), scalar(entry.second, "plugin reference"),
+                                          line(entry.first)});
+        }
+        Catalog catalog;
+        if (const auto datasets = root["catalog"]) {
+            expect_map(datasets, "'catalog'");
+            for (const auto& entry : datasets) catalog.add(dataset(entry.first, entry.second));
+        }
+        std::map<std::string, std::string, std::less<>> params;
+        if (const auto values = root["params"]) {
+            expect_map(values, "'params'");
+            for (const auto& entry : values) params[scalar(entry.first, "parameter name")] = to_json(entry.second).dump();
+        }
+        const auto nodes = root["nodes"];
+        if (!nodes) fail(root, "missing 'nodes': list the pipeline's nodes");
+        if (!nodes.IsSequence()) fail(nodes, "'nodes' must be a list");
+        Fragment fragment;
+        for (const auto& entry : nodes) fragment = std::move(fragment) + unit(entry);
+        result.pipeline = Pipeline(std::move(catalog), std::move(params), std::move(fragment), file_, intermediate_root_);
+        return result;
+    }
+
+private:
+    static int line(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
+
+    [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const {
+        throw SpecError(file_.string(), line(at), message);
+    }
+
+    void expect_map(const YAML::Node& node, const std::string& what) const {
+        if (!node.IsMap()) fail(node, what + " must be a mapping (key: value)");
+    }
+
+    std::string scalar(const YAML::Node& node, const std::string& what) const {
+        if (!node.IsScalar()) fail(node, what + " must be a single value");
+        return node.Scalar();
+    }
+
+    void check_keys(const YAML::Node& map, const std::vector<std::string>& valid, const std::string& where) const {
+        for (const auto& entry : map) {
+            const std::string key = scalar(entry.first, "a key");
+            if (std::find(valid.begin(), valid.end(), key) == valid.end())
+                fail(entry.first, "unknown key '" + key + "' in " + where + suggestion(key, valid));
+        }
+    }
+
+    std::vector<std::string> names(const YAML::Node& node, const std::string& what) const {
+        if (!node) return {};
+        if (node.IsScalar()) return {node.Scalar()};
+        if (!node.IsSequence()) fail(node, what + " must be a name or a list of names");
+        std::vector<std::string> out;
+        for (const auto& item : node) out.push_back(scalar(item, what));
+        return out;
+    }
+
+    Dataset dataset(const YAML::Node& key, const YAML::Node& value) const {
+        Dataset d;
+        d.name = scalar(key, "dataset name");
+        d.line = line(key);
+        if (!value.IsMap()) fail(key, "dataset '" + d.name + "' must be a mapping like {type: partitioned, path: data/x}");
+        check_keys(value, {"type", "path", "suffix"}, "dataset '" + d.name + "'");
+        const std::string type = value["type"] ? scalar(value["type"], "type") : "partitioned";
+        if (type == "partitioned")
+            d.kind = DatasetKind::partitioned;
+        else if (type == "file")
+            d.kind = DatasetKind::file;
+        else
+            fail(value["type"], "dataset '" + d.name + "': unknown type '" + type + "' (valid: partitioned, file)");
+        if (!value["path"]) fail(key, "dataset '" + d.name + "' has no 'path'");
+        const fs::path path = scalar(value["path"], "path");
+        d.path = (path.is_absolute() ? path : file_.parent_path() / path).lexically_normal();
+        if (value["suffix"]) {
+            if (d.kind == DatasetKind::file) fail(value["suffix"], "dataset '" + d.name + "': 'suffix' is only for partitioned datasets");
+            d.suffix = scalar(value["suffix"], "suffix");
+        }
+        return d;
+    }
+
+    Node node(const YAML::Node& entry, bool allow_slices, Slices* slices, bool* replicated) const {
+        if (!entry.IsMap()) fail(entry, "a node must be a mapping with name, func, inputs and outputs");
+        std::vector<std::string> valid = {"name", "func", "inputs", "outputs"};
+        if (allow_slices) valid.push_back("slices");
+        check_keys(entry, valid, "node" + (entry["name"] && entry["name"].IsScalar() ? " '" + entry["name"].Scalar() + "'" : std::string()));
+        if (!entry["name"]) fail(entry, "node without 'name'");
+        const std::string name = scalar(entry["name"], "name");
+        if (!entry["func"]) fail(entry, "node '" + name + "' has no 'func' (e.g. func: builtin.wc)");
+        Node n;
+        n.name = name;
+        n.line = line(entry);
+        try {
+            n.function = FunctionRef::parse(scalar(entry["func"], "func"));
+        } catch (const std::invalid_argument& e) {
+            fail(entry["func"], "node '" + name + "': " + e.what());
+        }
+        n.inputs = names(entry["inputs"], "inputs");
+        n.outputs = names(entry["outputs"], "outputs");
+        if (allow_slices && entry["slices"]) {
+            *slices = parse_slices(entry["slices"], name);
+            *replicated = true;
+        }
+        return n;
+    }
+
+    Slices parse_slices(const YAML::Node& value, const std::string& owner) const {
+        const std::string text = scalar(value, "slices");
+        if (text == "auto") return Slices::automatic();
+        try {
+            std::size_t used = 0;
+            const int n = std::stoi(text, &used);
+            if (used == text.size()) return Slices::fixed(n);
+        } catch (const std::exception&) {
+        }
+        fail(value, "'" + owner + "': slices must be a whole number or 'auto', got '" + text + "'");
+    }
+
+    Fragment unit(const YAML::Node& entry) const {
+        if (entry.IsMap() && entry["multipipeline"]) {
+            check_keys(entry, {"multipipeline"}, "a multipipeline entry");
+            const auto body = entry["multipipeline"];
+            if (!body.IsMap()) fail(body, "'multipipeline' must be a mapping with name, slices and nodes");
+            check_keys(body, {"name", "slices", "nodes"}, "multipipeline");
+            if (!body["name"]) fail(body, "multipipeline without 'name'");
+            const std::string name = scalar(body["name"], "name");
+            if (!body["slices"]) fail(body, "multipipeline '" + name + "' has no 'slices' (a number or 'auto')");
+            const Slices slices = parse_slices(body["slices"], name);
+            if (!body["nodes"] || !body["nodes"].IsSequence())
+                fail(body, "multipipeline '" + name + "' needs a list of 'nodes'");
+            std::vector<Node> chain;
+            for (const auto& inner : body["nodes"]) chain.push_back(node(inner, false, nullptr, nullptr));
+            return multipipeline(name, std::move(chain), slices, line(entry));
+        }
+        Slices slices;
+        bool replicated = false;
+        Node n = node(entry, true, &slices, &replicated);
+        return replicated ? multinode(std::move(n), slices) : steppar::node(std::move(n));
+    }
+
+    // Plain scalars become numbers/booleans/null where they look like one; quoted stay strings.
+    nlohmann::json to_json(const YAML::Node& node) const {
+        switch (node.Type()) {
+            case YAML::NodeType::Null:
+            case YAML::NodeType::Undefined: return nullptr;
+            case YAML::NodeType::Sequence: {
+                auto array = nlohmann::json::array();
+                for (const auto& item : node) array.push_back(to_json(item));
+                return array;
+            }
+            case YAML::NodeType::Map: {
+                auto object = nlohmann::json::object();
+                for (const auto& entry : node) object[scalar(entry.first, "key")] = to_json(entry.second);
+                return object;
+            }
+            case YAML::NodeType::Scalar: break;
+        }
+        const std::string& text = node.Scalar();
+        if (node.Tag() == "!") return text;  // quoted
+        if (text == "true" || text == "True") return true;
+        if (text == "false" || text == "False") return false;
+        if (text == "null" || text == "~") return nullptr;
+        try {
+            std::size_t used = 0;
+            const long long i = std::stoll(text, &used);
+            if (used == text.size()) return i;
+            const double d = std::stod(text, &used);
+            if (used == text.size()) return d;
+        } catch (const std::exception&) {
+        }
+        return text;
+    }
+
+    fs::path file_;
+    fs::path intermediate_root_;
+};
+
+}  // namespace
+
+PipelineFile parse_pipeline_text(const std::string& text, const fs::path& file, const fs::path& intermediate_root) {
+    const fs::path absolute = fs::absolute(file).lexically_normal();
+    try {
+        return Parser(absolute, intermediate_root).parse(text);
+    } catch (const std::invalid_argument& e) {  // e.g. a dataset declared twice
+        throw SpecError(absolute.string(), 0, e.what());
+    } catch (const YAML::Exception& e) {
+        throw SpecError(absolute.string(), e.mark.line + 1, e.msg);
+    }
+}
+
+PipelineFile parse_pipeline_file(const fs::path& file, const fs::path& intermediate_root) {
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec))
+        throw SpecError(file.string(), 0, "pipeline file does not exist");
+    std::string text;
+    try {
+        text = read_file(file);
+    } catch (const StateError& e) {
+        throw SpecError(file.string(), 0, e.what());
+    }
+    return parse_pipeline_text(text, file, intermediate_root);
+}
+
+}  // namespace steppar

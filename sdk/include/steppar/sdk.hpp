@@ -1,0 +1,200 @@
+// steppar SDK: everything a node author includes.
+//
+// A node is an ordinary C++ function exported with one macro. Two kinds exist:
+//
+//   // called once per partition: read its input file(s), write the same-named output partition
+//   void word_count(steppar::PartitionContext& ctx) {
+//       std::string text = ctx.input().read_text();
+//       ctx.output().write(std::to_string(text.size()));
+//   }
+//   STEPPAR_NODE(word_count)
+//
+//   // called once: sees whole datasets (a partitioned one as its list of partitions)
+//   void total(steppar::WholeContext& ctx) {
+//       std::size_t n = 0;
+//       for (const auto& part : ctx.input().partitions()) n += part.file.read_text().size();
+//       ctx.output().write(std::to_string(n));
+//   }
+//   STEPPAR_NODE(total)
+//
+// The host (steppar-host) implements the contexts; a plugin only calls them. Every output is
+// written atomically by the host (temporary file in the same folder, then rename), so a process
+// killed at any instant never leaves a half-written partition.
+//
+// This header deliberately includes no JSON library and no heavy Boost header so plugins build
+// fast: parameters arrive as typed scalars or as JSON text (parse it with any JSON library).
+#pragma once
+
+#include <boost/dll/alias.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Bumped whenever anything a plugin sees through this header changes layout or meaning. The
+// host refuses a plugin whose nodes carry another value. (Overridable only so tests can build
+// a deliberately incompatible plugin.)
+#ifndef STEPPAR_SDK_ABI_VERSION
+#define STEPPAR_SDK_ABI_VERSION 1
+#endif
+
+#define STEPPAR_VERSION_STRING "0.1.0"
+
+namespace steppar {
+
+/// One input file: its path and easy ways to read it.
+class InputFile {
+public:
+    InputFile() = default;
+    explicit InputFile(std::string path) : path_(std::move(path)) {}
+
+    const std::string& path() const noexcept { return path_; }
+
+    /// The whole file as text (bytes, no decoding).
+    std::string read_text() const {
+        std::ifstream in(path_, std::ios::binary);
+        if (!in) throw std::runtime_error("cannot open input file '" + path_ + "'");
+        std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) throw std::runtime_error("cannot read input file '" + path_ + "'");
+        return data;
+    }
+
+    /// The whole file as bytes.
+    std::vector<std::byte> read_bytes() const {
+        const std::string text = read_text();
+        std::vector<std::byte> bytes(text.size());
+        for (std::size_t i = 0; i < text.size(); ++i) bytes[i] = static_cast<std::byte>(text[i]);
+        return bytes;
+    }
+
+    /// A stream over the file, for inputs too large to hold in memory.
+    std::ifstream open() const {
+        std::ifstream in(path_, std::ios::binary);
+        if (!in) throw std::runtime_error("cannot open input file '" + path_ + "'");
+        return in;
+    }
+
+private:
+    std::string path_;
+};
+
+/// A partition of a partitioned dataset, as a whole node sees it.
+struct PartitionFile {
+    std::string name;  ///< path relative to the dataset folder, without the suffix
+    InputFile file;
+};
+
+/// One output file. Whatever is written becomes visible at `path()` only when the node function
+/// returns without throwing (atomic rename); on an exception nothing is left behind.
+class OutputFile {
+public:
+    virtual ~OutputFile() = default;
+    /// The final location of the file (it does not exist yet while the node runs).
+    virtual const std::string& path() const = 0;
+    /// A stream into the (temporary) file; may be used many times.
+    virtual std::ostream& stream() = 0;
+    /// Convenience: append bytes to the file.
+    void write(std::string_view bytes) { stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size())); }
+};
+
+/// Access to the pipeline's `params:` that the node lists as inputs (`params:NAME`).
+class Params {
+public:
+    virtual ~Params() = default;
+    /// The parameter as JSON text (for structured values). Throws if the node did not list it.
+    virtual std::string json(std::string_view name) const = 0;
+    virtual bool has(std::string_view name) const = 0;
+    virtual long long integer(std::string_view name) const = 0;
+    virtual double number(std::string_view name) const = 0;
+    virtual std::string text(std::string_view name) const = 0;
+    virtual bool boolean(std::string_view name) const = 0;
+};
+
+/// A whole (non-partitioned) input dataset, or a partitioned one seen as its list of partitions.
+class InputDataset {
+public:
+    virtual ~InputDataset() = default;
+    virtual const std::string& name() const = 0;
+    virtual bool partitioned() const = 0;
+    /// For a file dataset: the file. Throws for a partitioned dataset.
+    virtual const InputFile& file() const = 0;
+    /// For a partitioned dataset: its partitions in deterministic (sorted) order.
+    virtual const std::vector<PartitionFile>& partitions() const = 0;
+};
+
+/// What a partition function receives: one partition of each partitioned input (zipped by
+/// name), whole-file inputs, params, and one output partition per partitioned output.
+class PartitionContext {
+public:
+    virtual ~PartitionContext() = default;
+    /// The partition's name (relative path without suffix), e.g. "2024/05/orders".
+    virtual const std::string& partition() const = 0;
+    /// The i-th partitioned input's file for this partition (inputs in the order the node lists them).
+    virtual const InputFile& input(std::size_t i = 0) const = 0;
+    virtual std::size_t input_count() const = 0;
+    /// The i-th whole-file input (e.g. a lookup table), in listed order.
+    virtual const InputFile& file(std::size_t i = 0) const = 0;
+    virtual std::size_t file_count() const = 0;
+    /// The same-named partition of the i-th partitioned output.
+    virtual OutputFile& output(std::size_t i = 0) = 0;
+    virtual std::size_t output_count() const = 0;
+    virtual const Params& params() const = 0;
+};
+
+/// What a whole function receives: every input dataset whole, every output whole.
+class WholeContext {
+public:
+    virtual ~WholeContext() = default;
+    virtual const InputDataset& input(std::size_t i = 0) const = 0;
+    virtual std::size_t input_count() const = 0;
+    /// The i-th output when it is a file dataset.
+    virtual OutputFile& output(std::size_t i = 0) = 0;
+    /// A named partition of the i-th output when it is a partitioned dataset.
+    virtual OutputFile& output_partition(std::size_t i, std::string_view partition) = 0;
+    virtual std::size_t output_count() const = 0;
+    virtual const Params& params() const = 0;
+};
+
+enum class NodeKind : std::uint32_t { partition = 1, whole = 2 };
+
+using PartitionFunction = void (*)(PartitionContext&);
+using WholeFunction = void (*)(WholeContext&);
+
+/// What STEPPAR_NODE exports for each node. `abi_version` stays the first member forever, so
+/// the host can read it before trusting anything else.
+struct NodeDescriptor {
+    std::uint32_t abi_version;
+    const char* name;
+    NodeKind kind;
+    PartitionFunction partition_function;
+    WholeFunction whole_function;
+};
+
+namespace detail {
+constexpr NodeDescriptor describe(const char* name, PartitionFunction f) {
+    return NodeDescriptor{STEPPAR_SDK_ABI_VERSION, name, NodeKind::partition, f, nullptr};
+}
+constexpr NodeDescriptor describe(const char* name, WholeFunction f) {
+    return NodeDescriptor{STEPPAR_SDK_ABI_VERSION, name, NodeKind::whole, nullptr, f};
+}
+}  // namespace detail
+
+}  // namespace steppar
+
+/// Exports `function` as a node named like the function. The kind (partition or whole) follows
+/// from its parameter type. Use it at global scope, naming the function without `::`
+/// (inside a namespace, call it after `using ns::function;`). Exported symbols live in the "steppar" section so the host can list
+/// every node of a plugin.
+#define STEPPAR_NODE(function)                                                                \
+    namespace steppar_nodes {                                                                 \
+    inline constexpr ::steppar::NodeDescriptor function##_descriptor =                        \
+        ::steppar::detail::describe(#function, &function);                                    \
+    }                                                                                         \
+    BOOST_DLL_ALIAS_SECTIONED(steppar_nodes::function##_descriptor, steppar_node_##function, steppar)

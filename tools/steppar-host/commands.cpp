@@ -1,0 +1,164 @@
+#include "commands.hpp"
+
+#include <steppar/error.hpp>
+#include <steppar/executor.hpp>
+#include <steppar/expand.hpp>
+#include <steppar/log.hpp>
+#include <steppar/runner.hpp>
+#include <steppar/text.hpp>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <optional>
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace steppar::cli {
+namespace {
+
+struct Parsed {
+    po::variables_map values;
+    bool help = false;
+};
+
+// Every command takes the pipeline file as its first positional argument and --state-dir.
+Parsed parse(const std::string& command, const std::string& summary, po::options_description options, int argc,
+             char** argv) {
+    options.add_options()("state-dir", po::value<std::string>(),
+                          "state folder for slice plans, markers and intermediate datasets "
+                          "(default: .steppar/ beside the pipeline file)")(
+        "quiet,q", po::bool_switch(), "print only errors")("help,h", po::bool_switch(), "show this help");
+    po::options_description hidden;
+    hidden.add_options()("pipeline", po::value<std::string>());
+    po::options_description all;
+    all.add(options).add(hidden);
+    po::positional_options_description positional;
+    positional.add("pipeline", 1);
+
+    Parsed parsed;
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), parsed.values);
+    po::notify(parsed.values);
+    if (parsed.values["help"].as<bool>()) {
+        std::cout << "Usage: steppar-host " << command << " PIPELINE [OPTIONS]\n\n" << summary << "\n\n" << options;
+        parsed.help = true;
+        return parsed;
+    }
+    if (!parsed.values.count("pipeline"))
+        throw UsageError(command + ": missing PIPELINE (the pipeline file, .yml or .json)");
+    set_quiet(parsed.values["quiet"].as<bool>());
+    return parsed;
+}
+
+std::unique_ptr<Project> open_project(const Parsed& parsed) {
+    std::optional<fs::path> state;
+    if (parsed.values.count("state-dir")) state = parsed.values["state-dir"].as<std::string>();
+    return Project::open(parsed.values["pipeline"].as<std::string>(), state);
+}
+
+int run(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("runner", po::value<std::string>()->default_value("parallel"),
+                          "sequential: every step in this process, one after another; "
+                          "parallel: one process per slice and per node")(
+        "max-workers,j", po::value<int>()->default_value(0),
+        "parallel runner: most processes at once (0: the number of cores)");
+    const auto parsed = parse("run", "Runs the whole pipeline: each multinode's slicer, its slices and barrier, "
+                                     "and every node after the barriers it needs.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    RunOptions run_options;
+    const auto runner = parsed.values["runner"].as<std::string>();
+    if (runner == "sequential")
+        run_options.runner = RunnerKind::sequential;
+    else if (runner == "parallel")
+        run_options.runner = RunnerKind::parallel;
+    else
+        throw UsageError("unknown runner '" + runner + "'" + suggestion(runner, {"sequential", "parallel"}));
+    run_options.max_workers = parsed.values["max-workers"].as<int>();
+    if (run_options.max_workers < 0) throw UsageError("--max-workers must be 0 (all cores) or more");
+    run_options.host_program = boost::dll::program_location().string();
+
+    auto project = open_project(parsed);
+    const ExpandedGraph graph = expand(project->pipeline());
+    run_pipeline(*project, graph, run_options);
+    return 0;
+}
+
+int run_slice_command(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
+        "slice", po::value<int>()->required(), "the slice index, 0..N-1 (as in the slice plan)");
+    const auto parsed = parse("run-slice",
+                              "Runs one slice: reads the slice plan written by the slicer, processes the slice's "
+                              "partitions and writes its marker. Runners and cluster jobs call this.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    const Unit& unit = project->pipeline().unit(parsed.values["node"].as<std::string>());
+    if (!unit.replicated())
+        throw UsageError("'" + unit.name + "' is a plain node, not a multinode: use run-node");
+    run_slice(*project, unit, parsed.values["slice"].as<int>());
+    return 0;
+}
+
+int run_node_command(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("node", po::value<std::string>()->required(), "the plain node to run");
+    const auto parsed = parse("run-node", "Runs one plain (not sliced) node.", options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    const Unit& unit = project->pipeline().unit(parsed.values["node"].as<std::string>());
+    if (unit.replicated())
+        throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
+    run_node(*project, unit);
+    return 0;
+}
+
+int graph_command(int argc, char** argv) {
+    po::options_description options("Options");
+    const auto parsed = parse("graph", "Prints the expanded graph, one step per line: kind, name, dependencies.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    const ExpandedGraph graph = expand(project->pipeline());
+    for (const auto& step : graph.steps) {
+        std::vector<std::string> deps;
+        for (const auto d : step.depends_on) deps.push_back(graph.steps[d].name);
+        std::cout << to_string(step.kind) << "\t" << step.name << "\t<- " << (deps.empty() ? "-" : join(deps, ",")) << "\n";
+    }
+    return 0;
+}
+
+int nodes_command(int argc, char** argv) {
+    po::options_description options("Options");
+    const auto parsed = parse("nodes", "Lists each node of the pipeline with its function, kind and plugin file.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    for (const auto& unit : project->pipeline().units())
+        for (const auto& n : unit.nodes) {
+            const auto& fn = project->function(n);
+            std::cout << n.name << "\t" << n.function.text() << "\t"
+                      << (fn.kind == NodeKind::partition ? "partition" : "whole") << "\t"
+                      << project->plugins().file(n.function.plugin).string() << "\n";
+        }
+    return 0;
+}
+
+}  // namespace
+
+int dispatch(const std::string& command, int argc, char** argv) {
+    if (command == "run") return run(argc, argv);
+    if (command == "run-slice") return run_slice_command(argc, argv);
+    if (command == "run-node") return run_node_command(argc, argv);
+    if (command == "graph") return graph_command(argc, argv);
+    if (command == "nodes") return nodes_command(argc, argv);
+    throw UsageError("unknown command '" + command + "'" +
+                     suggestion(command, {"run", "run-slice", "run-node", "graph", "nodes"}) +
+                     "; see steppar-host --help");
+}
+
+}  // namespace steppar::cli
