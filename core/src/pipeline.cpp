@@ -199,6 +199,9 @@ void Pipeline::validate(const KindResolver& kind_of) {
         for (const auto& n : unit.nodes) {
             bool has_partitioned_input = false;
             for (const auto& in : n.inputs) {
+                if (std::find(n.outputs.begin(), n.outputs.end(), in) != n.outputs.end())
+                    fail(n.line, "cycle: node '" + n.name + "' reads its own output '" + in + "' (" + n.name + " -> " +
+                                     n.name + ")");
                 if (Node::is_param(in)) {
                     if (!params_.count(Node::param_name(in)))
                         fail(n.line, "node '" + n.name + "': unknown parameter '" + in + "'" +
@@ -229,6 +232,9 @@ void Pipeline::validate(const KindResolver& kind_of) {
             if (same_or_inside(out.path, in.path))
                 fail(out.line, "output '" + out_name + "' (" + out.path.string() + ") is inside the folder of dataset '" +
                                    in_name + "' (" + in.path.string() + "); move it elsewhere");
+            if (out.partitioned() && same_or_inside(in.path, out.path))
+                fail(out.line, "dataset '" + in_name + "' (" + in.path.string() + ") is inside the folder of output '" +
+                                   out_name + "' (" + out.path.string() + "); its files would be read as partitions");
         }
     }
 

@@ -54,7 +54,13 @@ public:
     }
 
     StepResult wait_any() override {
-        while (ended_.empty()) io_.run_one();
+        while (ended_.empty()) {
+            // An io_context that ran out of work stays stopped until restarted; without this a
+            // later wait would spin instead of blocking.
+            if (io_.stopped()) io_.restart();
+            if (io_.run_one() == 0 && ended_.empty())
+                throw StateError("internal: waiting for slice processes but none is being watched");
+        }
         const std::size_t index = ended_.front();
         ended_.pop_front();
         auto node = children_.extract(index);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -21,6 +22,7 @@ public:
         : file_(std::move(file)), intermediate_root_(std::move(intermediate_root)) {}
 
     PipelineFile parse(const std::string& text) {
+        if (file_.extension() == ".json") check_json_syntax(text);
         YAML::Node root;
         try {
             root = YAML::Load(text);
@@ -58,6 +60,19 @@ public:
     }
 
 private:
+    // YAML accepts much that JSON does not; a .json file gets JSON's own syntax check first.
+    void check_json_syntax(const std::string& text) const {
+        try {
+            (void)nlohmann::json::parse(text);
+        } catch (const nlohmann::json::parse_error& e) {
+            const std::size_t end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+            const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+            std::string why = e.what();
+            if (const auto at = why.find("syntax error"); at != std::string::npos) why = why.substr(at);
+            throw SpecError(file_.string(), line, "malformed JSON: " + why);
+        }
+    }
+
     static int line(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
 
     [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const {
@@ -194,14 +209,9 @@ private:
         if (text == "true" || text == "True") return true;
         if (text == "false" || text == "False") return false;
         if (text == "null" || text == "~") return nullptr;
-        try {
-            std::size_t used = 0;
-            const long long i = std::stoll(text, &used);
-            if (used == text.size()) return i;
-            const double d = std::stod(text, &used);
-            if (used == text.size()) return d;
-        } catch (const std::exception&) {
-        }
+        // yaml-cpp's own conversions know YAML's spellings (0x10, .5, 1e3, .inf).
+        if (long long i; YAML::convert<long long>::decode(node, i)) return i;
+        if (double d; YAML::convert<double>::decode(node, d)) return d;
         return text;
     }
 

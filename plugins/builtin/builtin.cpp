@@ -19,8 +19,10 @@ struct Counts {
     unsigned long long lines = 0, words = 0, bytes = 0;
 };
 
-// GNU wc in the C locale: a word is a maximal run of bytes that are not ASCII whitespace.
+// GNU wc in the C locale: whitespace ends a word, a printable character starts one, and any
+// other byte (control, >= 0x80) does neither.
 bool is_c_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+bool is_c_printable(unsigned char c) { return c > ' ' && c < 0x7f; }
 
 Counts count(std::istream& in) {
     Counts counts;
@@ -35,7 +37,7 @@ Counts count(std::istream& in) {
             if (c == '\n') ++counts.lines;
             if (is_c_space(c)) {
                 in_word = false;
-            } else if (!in_word) {
+            } else if (is_c_printable(c) && !in_word) {
                 in_word = true;
                 ++counts.words;
             }

@@ -1,0 +1,108 @@
+#include "harness.hpp"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace e2e {
+
+TempDir::TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "steppar-e2e-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    // Make anything a test made unreadable removable again.
+    shell("chmod -R u+rwx " + quote(path_.string()) + " 2>/dev/null");
+    fs::remove_all(path_, ec);
+}
+
+std::string quote(const std::string& arg) {
+    std::string out = "'";
+    for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+Result shell(const std::string& command_line) {
+    char err_template[] = "/tmp/steppar-e2e-stderr-XXXXXX";
+    const int fd = ::mkstemp(err_template);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    ::close(fd);
+    const std::string full = "(" + command_line + ") 2>" + quote(err_template);
+    FILE* pipe = ::popen(full.c_str(), "r");
+    if (!pipe) throw std::runtime_error("popen failed");
+    Result result;
+    std::array<char, 4096> buffer{};
+    std::size_t n;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    result.err = read_file(err_template);
+    ::unlink(err_template);
+    return result;
+}
+
+Result host(const std::vector<std::string>& args) {
+    std::string line = quote(STEPPAR_HOST);
+    for (const auto& a : args) line += " " + quote(a);
+    return shell(line);
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+    if (path.has_parent_path()) fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+    std::map<std::string, std::string> files;
+    if (!fs::exists(dir)) return files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir))
+        if (entry.is_regular_file())
+            files[entry.path().lexically_relative(dir).generic_string()] = read_file(entry.path());
+    return files;
+}
+
+void make_docs(const fs::path& dir, int count) {
+    static const char* words[] = {"alpha", "Beta", "GAMMA", "delta", "epsilon", "Zeta", "eta", "theta", "i", "kappa"};
+    unsigned seed = 7;
+    for (int i = 0; i < count; ++i) {
+        std::string text;
+        const int lines = i % 13;
+        for (int l = 0; l < lines; ++l) {
+            const int n = (i * 3 + l) % 9;
+            for (int w = 0; w < n; ++w) {
+                seed = seed * 1103515245u + 12345u;
+                text += words[(seed >> 16) % 10];
+                text += (seed >> 8) % 5 == 0 ? "\t " : " ";
+            }
+            text += "\n";
+        }
+        if (i % 7 == 3) text += "no trailing newline";
+        char name[32];
+        std::snprintf(name, sizeof name, "doc-%04d.txt", i);
+        write_file(i % 10 == 5 ? dir / "nested" / "deeper" / name : dir / name, text);
+    }
+}
+
+std::string fixture(const std::string& name) { return std::string(STEPPAR_FIXTURE_DIR) + "/" + name + ".so"; }
+
+fs::path source(const std::string& relative) { return fs::path(STEPPAR_SOURCE_DIR) / relative; }
+
+}  // namespace e2e

@@ -1,0 +1,54 @@
+// Helpers for end-to-end tests: temporary folders, files, and running the real steppar-host
+// (and other programs such as wc and sha256sum) as child processes.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace e2e {
+
+namespace fs = std::filesystem;
+
+/// A fresh folder under /tmp, removed (with everything in it) at the end of the test.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+    fs::path operator/(const std::string& relative) const { return path_ / relative; }
+
+private:
+    fs::path path_;
+};
+
+struct Result {
+    int exit_code = -1;
+    std::string out;  ///< stdout
+    std::string err;  ///< stderr
+};
+
+/// Quotes one argument for /bin/sh.
+std::string quote(const std::string& arg);
+/// Runs a shell command line; captures stdout and stderr.
+Result shell(const std::string& command_line);
+/// Runs steppar-host with `args` (each quoted).
+Result host(const std::vector<std::string>& args);
+
+void write_file(const fs::path& path, const std::string& content);
+std::string read_file(const fs::path& path);
+/// Every regular file under `dir` (recursively): relative path -> content.
+std::map<std::string, std::string> snapshot(const fs::path& dir);
+/// Writes `count` deterministic documents (varied sizes, words, blank lines) as DIR/doc-NNNN.txt,
+/// every tenth in a subfolder.
+void make_docs(const fs::path& dir, int count);
+
+/// Path of a fixture plugin built for the tests, e.g. fixture("steppar_test_nodes").
+std::string fixture(const std::string& name);
+/// A source-tree path.
+fs::path source(const std::string& relative);
+
+}  // namespace e2e

@@ -1,0 +1,3 @@
+// The end-to-end test runner (the only file of this binary that builds Boost.Test's main).
+#define BOOST_TEST_MODULE steppar end-to-end tests
+#include <boost/test/unit_test.hpp>

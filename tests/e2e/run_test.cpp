@@ -1,0 +1,295 @@
+// End-to-end runs through steppar-host: real plugins, real processes, real files.
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <sstream>
+
+using namespace e2e;
+
+namespace {
+
+const char* demo_pipeline = R"(plugins:
+  builtin: steppar_builtin
+catalog:
+  docs:    {type: partitioned, path: data/docs, suffix: .txt}
+  counts:  {type: partitioned, path: out/counts, suffix: .json}
+  total:   {type: file, path: out/total.json}
+  digests: {type: partitioned, path: out/digests, suffix: .sha256}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 4}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+  - multipipeline:
+      name: clean_and_hash
+      slices: 3
+      nodes:
+        - {name: hash,  func: builtin.sha256,    inputs: [lower_docs], outputs: [digests]}
+        - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lower_docs]}
+)";
+
+struct Workspace {
+    TempDir dir;
+    fs::path pipeline;
+    explicit Workspace(const std::string& spec, const std::string& name = "pipeline.yml") {
+        pipeline = dir / name;
+        write_file(pipeline, spec);
+    }
+    Result run(std::vector<std::string> extra = {}) const {
+        std::vector<std::string> args = {"run", pipeline.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return host(args);
+    }
+};
+
+std::string test_nodes_plugin() { return "  test: " + fixture("steppar_test_nodes") + "\n"; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(runs)
+
+BOOST_AUTO_TEST_CASE(thousand_files_parallel_equals_sequential_equals_coreutils) {
+    Workspace par(demo_pipeline), seq(demo_pipeline);
+    make_docs(par.dir / "data/docs", 1000);
+    make_docs(seq.dir / "data/docs", 1000);
+
+    const Result p = par.run({"--runner", "parallel", "--max-workers", "3"});
+    BOOST_REQUIRE_MESSAGE(p.exit_code == 0, p.err);
+    const Result s = seq.run({"--runner", "sequential"});
+    BOOST_REQUIRE_MESSAGE(s.exit_code == 0, s.err);
+
+    const auto outputs = snapshot(par.dir / "out");
+    BOOST_TEST(outputs.size() == 1000u + 1000u + 1u);
+    BOOST_TEST((outputs == snapshot(seq.dir / "out")), "parallel and sequential outputs differ");
+
+    // Every count equals GNU wc in the C locale, every digest sha256sum of the lowercased file.
+    const Result wc = shell("cd " + quote((par.dir / "data/docs").string()) +
+                            " && find . -name '*.txt' | sort | while read -r f; do printf '%s ' \"$f\"; "
+                            "LC_ALL=C wc -l -w -c < \"$f\" | awk '{print $1, $2, $3}'; "
+                            "tr A-Z a-z < \"$f\" | sha256sum | cut -d' ' -f1; done");
+    BOOST_REQUIRE_EQUAL(wc.exit_code, 0);
+    std::istringstream lines(wc.out);
+    int checked = 0;
+    unsigned long long sum[3] = {0, 0, 0};
+    for (std::string file, l, w, b, digest; lines >> file >> l >> w >> b >> digest; ++checked) {
+        sum[0] += std::stoull(l), sum[1] += std::stoull(w), sum[2] += std::stoull(b);
+        const std::string name = file.substr(2, file.size() - 2 - 4);  // strip "./" and ".txt"
+        BOOST_TEST(outputs.at("counts/" + name + ".json") ==
+                   R"({"lines":)" + l + R"(,"words":)" + w + R"(,"bytes":)" + b + "}\n");
+        BOOST_TEST(outputs.at("digests/" + name + ".sha256") == digest + "\n");
+    }
+    BOOST_TEST(checked == 1000);
+    // The total is the sum of the per-file counts (files are counted apart, not concatenated).
+    BOOST_TEST(outputs.at("total.json") == R"({"files":1000,"lines":)" + std::to_string(sum[0]) + R"(,"words":)" +
+                                               std::to_string(sum[1]) + R"(,"bytes":)" + std::to_string(sum[2]) + "}\n");
+
+    // The plan gives each slice its own partitions; each marker was written by its own process.
+    const std::string plan = read_file(par.dir / ".steppar/units/count/slices.json");
+    BOOST_TEST(plan.find("\"slice_count\": 4") != std::string::npos);
+    BOOST_TEST(plan.find("\"partition_count\": 1000") != std::string::npos);
+    std::set<std::string> pids;
+    for (int i = 0; i < 4; ++i) {
+        const std::string marker = read_file(par.dir / (".steppar/units/count/markers/slice-" + std::to_string(i) + ".json"));
+        BOOST_TEST(marker.find("\"status\": \"success\"") != std::string::npos);
+        const auto at = marker.find("\"pid\": ");
+        pids.insert(marker.substr(at, marker.find(',', at) - at));
+    }
+    BOOST_TEST(pids.size() == 4u, "each slice should run in its own process");
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(fs::exists(par.dir / (".steppar/units/clean_and_hash/markers/slice-" + std::to_string(i) + ".json")));
+    // The multipipeline's intermediate lives under the state folder.
+    BOOST_TEST(fs::exists(par.dir / ".steppar/data/lower_docs/doc-0001"));
+}
+
+BOOST_AUTO_TEST_CASE(wc_matches_gnu_wc_on_arbitrary_bytes) {
+    Workspace ws(demo_pipeline);
+    // Every byte value, control characters and whitespace runs in many mixes.
+    for (int i = 0; i < 40; ++i) {
+        std::string bytes;
+        unsigned seed = 99u + static_cast<unsigned>(i);
+        for (int k = 0; k < 300 + i * 37; ++k) {
+            seed = seed * 1664525u + 1013904223u;
+            const unsigned r = seed >> 24;
+            bytes += static_cast<char>(r % 3 == 0 ? " \t\n\v\f\r"[r % 6] : r);
+        }
+        write_file(ws.dir / ("data/docs/bin" + std::to_string(i) + ".txt"), bytes);
+    }
+    const Result r = ws.run({"--runner", "sequential"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    for (int i = 0; i < 40; ++i) {
+        const std::string name = "bin" + std::to_string(i);
+        const Result wc = shell("LC_ALL=C wc -l -w -c < " + quote((ws.dir / ("data/docs/" + name + ".txt")).string()) +
+                                " | awk '{printf \"{\\\"lines\\\":%s,\\\"words\\\":%s,\\\"bytes\\\":%s}\", $1, $2, $3}'");
+        BOOST_TEST(read_file(ws.dir / ("out/counts/" + name + ".json")) == wc.out + "\n");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(more_slices_than_partitions_and_empty_input_succeed) {
+    Workspace ws(R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  empty:  {type: partitioned, path: empty, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+  none:   {type: partitioned, path: out/none, suffix: .json}
+  total:  {type: file, path: out/total.json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 8}
+  - {name: count_empty, func: builtin.wc, inputs: [empty], outputs: [none], slices: 3}
+  - {name: total, func: builtin.wc_total, inputs: [none], outputs: [total]}
+)");
+    write_file(ws.dir / "docs/a.txt", "one\n");
+    write_file(ws.dir / "docs/b.txt", "two words\n");
+    fs::create_directories(ws.dir / "empty");
+    const Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(snapshot(ws.dir / "out/counts").size() == 2u);
+    for (int i = 0; i < 8; ++i) BOOST_TEST(fs::exists(ws.dir / (".steppar/units/count/markers/slice-" + std::to_string(i) + ".json")));
+    BOOST_TEST(fs::is_directory(ws.dir / "out/none"));
+    BOOST_TEST(read_file(ws.dir / "out/total.json") == "{\"files\":0,\"lines\":0,\"words\":0,\"bytes\":0}\n");
+}
+
+BOOST_AUTO_TEST_CASE(partition_names_with_spaces_unicode_and_deep_folders) {
+    Workspace ws(demo_pipeline);
+    const std::vector<std::string> names = {"with space", "caf\xc3\xa9 \xe2\x98\x95", "a/b/c/d/e/deep", "x'quote\"s"};
+    for (const auto& n : names) write_file(ws.dir / ("data/docs/" + n + ".txt"), "Some Text " + n + "\n");
+    write_file(ws.dir / "data/docs/.hidden.txt", "never a partition\n");
+    write_file(ws.dir / "data/docs/notes.md", "other suffix\n");
+    const Result r = ws.run({"--runner", "parallel"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    const auto out = snapshot(ws.dir / "out/counts");
+    BOOST_TEST(out.size() == names.size());
+    for (const auto& n : names) BOOST_TEST(out.count(n + ".json") == 1u, n);
+}
+
+BOOST_AUTO_TEST_CASE(failing_node_names_slice_and_partition_and_keeps_other_outputs) {
+    Workspace ws("plugins:\n" + test_nodes_plugin() + R"(  builtin: steppar_builtin
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+params: {bad: p07}
+nodes:
+  - {name: copy, func: test.fail_on, inputs: [docs, params:bad], outputs: [copies], slices: 4}
+  - {name: count, func: builtin.wc, inputs: [copies], outputs: [counts]}
+)");
+    for (int i = 0; i < 12; ++i) write_file(ws.dir / ("docs/p" + std::string(i < 10 ? "0" : "") + std::to_string(i) + ".txt"), "x\n");
+    for (const char* runner : {"parallel", "sequential"}) {
+        const Result r = ws.run({"--runner", runner});
+        BOOST_TEST(r.exit_code == 1, runner);
+        BOOST_TEST(r.err.find("copy-barrier") != std::string::npos, r.err);
+        BOOST_TEST(r.err.find("slice 2 failed on partition 'p07'") != std::string::npos, r.err);
+        BOOST_TEST(r.err.find("refusing partition p07") != std::string::npos, r.err);
+        const auto copies = snapshot(ws.dir / "out/copies");
+        // Slices 0, 1 and 3 complete; slice 2 (p06 p07 p08) stops at p07 and keeps p06.
+        BOOST_TEST(copies.size() == 10u);
+        BOOST_TEST(copies.count("p06.txt") == 1u);
+        BOOST_TEST(copies.count("p07.txt") == 0u);
+        BOOST_TEST(copies.count("p08.txt") == 0u);
+        BOOST_TEST(!fs::exists(ws.dir / "out/counts"), "the downstream node must not run");
+        const std::string marker = read_file(ws.dir / ".steppar/units/copy/markers/slice-2.json");
+        BOOST_TEST(marker.find("\"status\": \"failed\"") != std::string::npos);
+        BOOST_TEST(marker.find("\"partition\": \"p07\"") != std::string::npos);
+        // No temporary file is left anywhere.
+        BOOST_TEST(shell("find " + quote(ws.dir.path().string()) + " -name '*steppar-tmp*' | wc -l").out == "0\n");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(crashing_slice_is_reported_with_its_signal) {
+    Workspace ws("plugins:\n" + test_nodes_plugin() + R"(catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {bad: b}
+nodes:
+  - {name: copy, func: test.crash, inputs: [docs, params:bad], outputs: [copies], slices: 2}
+)");
+    for (const char* n : {"a", "b", "c", "d"}) write_file(ws.dir / (std::string("docs/") + n + ".txt"), n);
+    const Result r = ws.run({"--runner", "parallel"});
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("copy-slice-0 was killed by SIGSEGV") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("slice 0: no marker") != std::string::npos, r.err);
+    BOOST_TEST(fs::exists(ws.dir / "out/copies/c.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(zipped_inputs_several_outputs_params_and_file_inputs) {
+    Workspace ws("plugins:\n" + test_nodes_plugin() + R"(catalog:
+  left:   {type: partitioned, path: left, suffix: .txt}
+  right:  {type: partitioned, path: right, suffix: .dat}
+  lookup: {type: file, path: lookup.csv}
+  joined: {type: partitioned, path: out/joined, suffix: .txt}
+  heads:  {type: partitioned, path: out/heads, suffix: .txt}
+  tails:  {type: partitioned, path: out/tails, suffix: .txt}
+  about:  {type: partitioned, path: out/about, suffix: .txt}
+params:
+  factor: 3
+  label: "007"
+  ratio: 0.5
+  enabled: true
+  nested: {a: [1, 2]}
+nodes:
+  - {name: join, func: test.concat, inputs: [left, right], outputs: [joined], slices: 2}
+  - {name: split, func: test.split, inputs: [joined], outputs: [heads, tails], slices: 3}
+  - {name: describe, func: test.describe, inputs: [left, lookup, params:factor, params:label, params:ratio, params:enabled, params:nested], outputs: [about], slices: 1}
+)");
+    for (const char* n : {"a", "b", "c", "only_left"}) write_file(ws.dir / (std::string("left/") + n + ".txt"), std::string("L-") + n + "\n");
+    for (const char* n : {"a", "b", "c", "only_right"}) write_file(ws.dir / (std::string("right/") + n + ".dat"), std::string("R-") + n + "\n");
+    write_file(ws.dir / "lookup.csv", "k,v\n");
+    const Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(r.err.find("1 partition(s) of 'left' left out") != std::string::npos, r.err);
+    const auto joined = snapshot(ws.dir / "out/joined");
+    BOOST_TEST(joined.size() == 3u);
+    BOOST_TEST(joined.at("b.txt") == "L-b\nR-b\n");
+    BOOST_TEST(read_file(ws.dir / "out/heads/c.txt") == "L-c\n");
+    BOOST_TEST(read_file(ws.dir / "out/tails/c.txt") == "R-c\n");
+    BOOST_TEST(read_file(ws.dir / "out/about/only_left.txt") ==
+               "partition=only_left\nfactor=3\nlabel=007\nratio=0.5\nenabled=1\nnested={\"a\":[1,2]}\nlookup=k,v\n");
+}
+
+BOOST_AUTO_TEST_CASE(whole_node_writes_partitions_that_a_json_pipeline_slices) {
+    Workspace ws("{\"plugins\": {\"test\": \"" + fixture("steppar_test_nodes") + R"(", "builtin": "steppar_builtin"},
+ "catalog": {"names": {"type": "file", "path": "names.txt"},
+             "generated": {"type": "partitioned", "path": "gen", "suffix": ".txt"},
+             "counts": {"type": "partitioned", "path": "out/counts", "suffix": ".json"}},
+ "nodes": [
+   {"name": "fan", "func": "test.fan_out", "inputs": ["names"], "outputs": ["generated"]},
+   {"name": "count", "func": "builtin.wc", "inputs": ["generated"], "outputs": ["counts"], "slices": "auto"}
+ ]})", "pipeline.json");
+    write_file(ws.dir / "names.txt", "one\ntwo\nsub/three\n");
+    const Result graph = host({"graph", ws.pipeline.string()});
+    BOOST_REQUIRE_MESSAGE(graph.exit_code == 0, graph.err);
+    BOOST_TEST(graph.out.find("slicer\tcount-slicer\t<- fan") != std::string::npos, graph.out);
+    const Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(read_file(ws.dir / "out/counts/sub/three.json") == "{\"lines\":1,\"words\":1,\"bytes\":10}\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_slice_can_be_run_by_hand_from_its_plan) {
+    Workspace ws(demo_pipeline);
+    make_docs(ws.dir / "data/docs", 40);
+    BOOST_REQUIRE_EQUAL(ws.run().exit_code, 0);
+    const auto before = snapshot(ws.dir / "out");
+    const fs::path marker = ws.dir / ".steppar/units/count/markers/slice-1.json";
+    const std::string old_marker = read_file(marker);
+    fs::remove_all(ws.dir / "out/counts");
+    fs::remove(marker);
+    const Result r = host({"run-slice", ws.pipeline.string(), "--node", "count", "--slice", "1"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(fs::exists(marker));
+    const auto again = snapshot(ws.dir / "out/counts");
+    BOOST_TEST(again.size() == 10u);  // slice 1 of 4 over 40 partitions
+    for (const auto& [name, content] : again) BOOST_TEST(before.at("counts/" + name) == content);
+    const Result bad = host({"run-slice", ws.pipeline.string(), "--node", "count", "--slice", "4"});
+    BOOST_TEST(bad.exit_code == 2);
+    BOOST_TEST(bad.err.find("there is no slice 4") != std::string::npos, bad.err);
+}
+
+BOOST_AUTO_TEST_CASE(state_dir_option_moves_plans_and_markers) {
+    Workspace ws(demo_pipeline);
+    make_docs(ws.dir / "data/docs", 5);
+    const Result r = ws.run({"--state-dir", (ws.dir / "elsewhere").string(), "--runner", "sequential"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(fs::exists(ws.dir / "elsewhere/units/count/slices.json"));
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

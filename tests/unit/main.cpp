@@ -1,0 +1,3 @@
+// The unit-test runner (the only file of this binary that builds Boost.Test's main).
+#define BOOST_TEST_MODULE steppar unit tests
+#include <boost/test/unit_test.hpp>

@@ -1,0 +1,303 @@
+#include <boost/test/unit_test.hpp>
+
+#include "support.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/marker.hpp"
+#include "steppar/plan.hpp"
+
+#include <string>
+#include <vector>
+
+using steppar_test::contains;
+using steppar_test::error_of;
+
+namespace {
+
+const std::vector<std::string> ten = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+
+// A valid plan file, written by hand so it does not depend on to_json.
+std::string plan_text(const std::string& format = "1", const std::string& extra_field = "",
+                      const std::string& slice_count = "2", const std::string& second_slice_index = "1") {
+    return R"({"format": )" + format + R"(, "unit": "count", "plan_id": "abc123", "inputs": ["docs"],)" + extra_field +
+           R"( "slice_count": )" + slice_count +
+           R"(, "partition_count": 3, "slices": [{"slice": 0, "partitions": ["a", "b"]}, {"slice": )" +
+           second_slice_index + R"(, "partitions": ["c"]}]})";
+}
+
+steppar::Marker success_marker() {
+    steppar::Marker m;
+    m.unit = "count";
+    m.slice = 3;
+    m.plan_id = "0f1e2d";
+    m.success = true;
+    m.partitions = {"2024/05/orders", "b"};
+    m.outputs = {"counts", "lengths"};
+    m.pid = 4242;
+    m.host = "box-1";
+    m.seconds = 0.25;
+    return m;
+}
+
+steppar::Marker failed_marker() {
+    steppar::Marker m = success_marker();
+    m.success = false;
+    m.failed_partition = "b";
+    m.message = "word_count: \"b\" is not UTF-8\nsecond line";
+    return m;
+}
+
+void check_same(const steppar::Marker& a, const steppar::Marker& b) {
+    BOOST_TEST(a.unit == b.unit);
+    BOOST_TEST(a.slice == b.slice);
+    BOOST_TEST(a.plan_id == b.plan_id);
+    BOOST_TEST(a.success == b.success);
+    BOOST_TEST(a.partitions == b.partitions, boost::test_tools::per_element());
+    BOOST_TEST(a.outputs == b.outputs, boost::test_tools::per_element());
+    BOOST_TEST(a.pid == b.pid);
+    BOOST_TEST(a.host == b.host);
+    BOOST_TEST(a.seconds == b.seconds);
+    BOOST_TEST(a.failed_partition == b.failed_partition);
+    BOOST_TEST(a.message == b.message);
+}
+
+const std::string marker_success_text =
+    R"({"format": 1, "unit": "count", "slice": 0, "plan_id": "p", "status": "success", "partitions": ["a"],)"
+    R"( "outputs": ["counts"], "pid": 7, "host": "h", "seconds": 1.5})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(plan)
+
+BOOST_AUTO_TEST_CASE(make_plan_cuts_names_into_contiguous_slices) {
+    const auto plan = steppar::make_plan("count", {"docs"}, ten, 3);
+    BOOST_TEST(plan.unit == "count");
+    BOOST_TEST(plan.inputs == std::vector<std::string>{"docs"}, boost::test_tools::per_element());
+    BOOST_TEST_REQUIRE(plan.slices.size() == 3u);
+    BOOST_TEST(plan.slices[0] == (std::vector<std::string>{"a", "b", "c", "d"}), boost::test_tools::per_element());
+    BOOST_TEST(plan.slices[1] == (std::vector<std::string>{"e", "f", "g"}), boost::test_tools::per_element());
+    BOOST_TEST(plan.slices[2] == (std::vector<std::string>{"h", "i", "j"}), boost::test_tools::per_element());
+    BOOST_TEST(plan.partition_count() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(make_plan_with_more_slices_than_partitions_has_empty_slices) {
+    const auto plan = steppar::make_plan("count", {"docs"}, {"x", "y"}, 4);
+    BOOST_TEST_REQUIRE(plan.slices.size() == 4u);
+    BOOST_TEST(plan.slices[0] == std::vector<std::string>{"x"}, boost::test_tools::per_element());
+    BOOST_TEST(plan.slices[1] == std::vector<std::string>{"y"}, boost::test_tools::per_element());
+    BOOST_TEST(plan.slices[2].empty());
+    BOOST_TEST(plan.slices[3].empty());
+    BOOST_TEST(plan.partition_count() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(make_plan_rejects_a_slice_count_below_one) {
+    BOOST_CHECK_THROW(steppar::make_plan("count", {"docs"}, ten, 0), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(plan_id_is_a_sha256_hex_digest) {
+    const auto id = steppar::make_plan("count", {"docs"}, ten, 3).plan_id;
+    BOOST_TEST(id.size() == 64u);
+    BOOST_TEST(id.find_first_not_of("0123456789abcdef") == std::string::npos, id);
+}
+
+BOOST_AUTO_TEST_CASE(plan_id_is_stable_for_the_same_plan) {
+    BOOST_TEST(steppar::make_plan("count", {"docs"}, ten, 3).plan_id ==
+               steppar::make_plan("count", {"docs"}, ten, 3).plan_id);
+}
+
+BOOST_AUTO_TEST_CASE(plan_id_changes_with_the_slice_count) {
+    const auto three = steppar::make_plan("count", {"docs"}, ten, 3).plan_id;
+    BOOST_TEST(three != steppar::make_plan("count", {"docs"}, ten, 4).plan_id);
+    BOOST_TEST(three != steppar::make_plan("count", {"docs"}, ten, 2).plan_id);
+}
+
+BOOST_AUTO_TEST_CASE(plan_id_changes_with_the_partitions) {
+    const auto base = steppar::make_plan("count", {"docs"}, ten, 3).plan_id;
+    auto renamed = ten;
+    renamed[9] = "k";  // same count, other name
+    BOOST_TEST(base != steppar::make_plan("count", {"docs"}, renamed, 3).plan_id);
+    auto more = ten;
+    more.push_back("k");
+    BOOST_TEST(base != steppar::make_plan("count", {"docs"}, more, 3).plan_id);
+    auto fewer = ten;
+    fewer.pop_back();
+    BOOST_TEST(base != steppar::make_plan("count", {"docs"}, fewer, 3).plan_id);
+}
+
+BOOST_AUTO_TEST_CASE(plan_id_changes_with_the_unit_and_inputs) {
+    const auto base = steppar::make_plan("count", {"docs"}, ten, 3).plan_id;
+    BOOST_TEST(base != steppar::make_plan("count2", {"docs"}, ten, 3).plan_id);
+    BOOST_TEST(base != steppar::make_plan("count", {"docs", "other"}, ten, 3).plan_id);
+}
+
+BOOST_AUTO_TEST_CASE(plan_round_trips_through_json) {
+    const auto plan = steppar::make_plan("count", {"docs", "lengths"}, {"2024/05/orders", "b", "c", "d", "e"}, 3);
+    const auto back = steppar::plan_from_json(steppar::to_json(plan), "slices.json");
+    BOOST_TEST(back.unit == plan.unit);
+    BOOST_TEST(back.plan_id == plan.plan_id);
+    BOOST_TEST(back.inputs == plan.inputs, boost::test_tools::per_element());
+    BOOST_TEST_REQUIRE(back.slices.size() == plan.slices.size());
+    for (std::size_t i = 0; i < plan.slices.size(); ++i)
+        BOOST_TEST(back.slices[i] == plan.slices[i], boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(plan_with_empty_slices_round_trips_through_json) {
+    const auto plan = steppar::make_plan("count", {"docs"}, {}, 3);
+    const auto back = steppar::plan_from_json(steppar::to_json(plan), "slices.json");
+    BOOST_TEST(back.slices.size() == 3u);
+    BOOST_TEST(back.partition_count() == 0u);
+    BOOST_TEST(back.plan_id == plan.plan_id);
+}
+
+BOOST_AUTO_TEST_CASE(plan_json_records_counts_and_format) {
+    const auto text = steppar::to_json(steppar::make_plan("count", {"docs"}, ten, 3));
+    BOOST_CHECK(contains(text, "\"format\": 1"));
+    BOOST_CHECK(contains(text, "\"slice_count\": 3"));
+    BOOST_CHECK(contains(text, "\"partition_count\": 10"));
+}
+
+BOOST_AUTO_TEST_CASE(handwritten_plan_is_read) {
+    const auto plan = steppar::plan_from_json(plan_text(), "origin");
+    BOOST_TEST(plan.unit == "count");
+    BOOST_TEST(plan.plan_id == "abc123");
+    BOOST_TEST_REQUIRE(plan.slices.size() == 2u);
+    BOOST_TEST(plan.slices[1] == std::vector<std::string>{"c"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_plan_json_is_a_state_error_naming_the_origin) {
+    const auto message = error_of<steppar::StateError>(
+        [] { steppar::plan_from_json("{\"format\": 1, \"unit\": ", "/state/units/count/slices.json"); });
+    BOOST_CHECK(contains(message, "/state/units/count/slices.json"));
+    BOOST_CHECK(contains(message, "corrupt"));
+}
+
+BOOST_AUTO_TEST_CASE(empty_plan_text_is_a_state_error) {
+    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json("", "empty.json"); });
+    BOOST_CHECK(contains(message, "empty.json"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_of_another_format_is_a_state_error_naming_the_origin) {
+    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json(plan_text("2"), "plan-origin"); });
+    BOOST_CHECK(contains(message, "plan-origin"));
+    BOOST_CHECK(contains(message, "format"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_missing_a_field_is_a_state_error_naming_the_origin) {
+    const std::string without_id =
+        R"({"format": 1, "unit": "count", "inputs": ["docs"], "slice_count": 1, "slices": [{"slice": 0, "partitions": []}]})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::plan_from_json(without_id, "no-id"); }), "no-id"));
+    const std::string without_slices = R"({"format": 1, "unit": "count", "plan_id": "x", "inputs": [], "slice_count": 1})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::plan_from_json(without_slices, "no-slices"); }),
+                         "no-slices"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_with_a_field_of_the_wrong_type_is_a_state_error) {
+    const std::string text =
+        R"({"format": 1, "unit": 5, "plan_id": "x", "inputs": [], "slice_count": 0, "slices": []})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::plan_from_json(text, "typed"); }), "typed"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_whose_slice_count_disagrees_with_its_slices_is_a_state_error) {
+    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json(plan_text("1", "", "3"), "count-origin"); });
+    BOOST_CHECK(contains(message, "count-origin"));
+    BOOST_CHECK(contains(message, "slice_count"));
+}
+
+BOOST_AUTO_TEST_CASE(plan_with_slices_out_of_order_is_a_state_error) {
+    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json(plan_text("1", "", "2", "5"), "order-origin"); });
+    BOOST_CHECK(contains(message, "order-origin"));
+    BOOST_CHECK(contains(message, "out of order"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(marker)
+
+BOOST_AUTO_TEST_CASE(success_marker_round_trips_through_json) {
+    const auto m = success_marker();
+    check_same(steppar::marker_from_json(steppar::to_json(m), "slice-3.json"), m);
+}
+
+BOOST_AUTO_TEST_CASE(failed_marker_round_trips_through_json_with_its_error) {
+    const auto m = failed_marker();
+    const auto back = steppar::marker_from_json(steppar::to_json(m), "slice-3.json");
+    check_same(back, m);
+    BOOST_TEST(!back.success);
+    BOOST_TEST(back.failed_partition == "b");
+}
+
+BOOST_AUTO_TEST_CASE(failed_marker_before_any_partition_round_trips) {
+    auto m = failed_marker();
+    m.failed_partition = "";
+    m.partitions.clear();
+    check_same(steppar::marker_from_json(steppar::to_json(m), "x"), m);
+}
+
+BOOST_AUTO_TEST_CASE(marker_json_says_success_or_failed) {
+    const auto ok = steppar::to_json(success_marker());
+    BOOST_CHECK(contains(ok, "\"status\": \"success\""));
+    BOOST_TEST(ok.find("\"error\"") == std::string::npos, ok);
+    const auto failed = steppar::to_json(failed_marker());
+    BOOST_CHECK(contains(failed, "\"status\": \"failed\""));
+    BOOST_CHECK(contains(failed, "\"error\""));
+}
+
+BOOST_AUTO_TEST_CASE(handwritten_marker_is_read) {
+    const auto m = steppar::marker_from_json(marker_success_text, "origin");
+    BOOST_TEST(m.success);
+    BOOST_TEST(m.pid == 7);
+    BOOST_TEST(m.seconds == 1.5);
+    BOOST_TEST(m.partitions == std::vector<std::string>{"a"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_marker_json_is_a_state_error_naming_the_origin) {
+    const auto message =
+        error_of<steppar::StateError>([] { steppar::marker_from_json("{\"format\": 1,,}", "/state/markers/slice-2.json"); });
+    BOOST_CHECK(contains(message, "/state/markers/slice-2.json"));
+    BOOST_CHECK(contains(message, "corrupt"));
+}
+
+BOOST_AUTO_TEST_CASE(truncated_marker_is_a_state_error) {
+    const std::string half = marker_success_text.substr(0, marker_success_text.size() / 2);
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(half, "half.json"); }), "half.json"));
+}
+
+BOOST_AUTO_TEST_CASE(marker_of_another_format_is_a_state_error_naming_the_origin) {
+    std::string text = marker_success_text;
+    text.replace(text.find("\"format\": 1"), 11, "\"format\": 7");
+    const auto message = error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "fmt-origin"); });
+    BOOST_CHECK(contains(message, "fmt-origin"));
+    BOOST_CHECK(contains(message, "format"));
+}
+
+BOOST_AUTO_TEST_CASE(marker_missing_a_field_is_a_state_error_naming_the_origin) {
+    std::string text = marker_success_text;
+    text.replace(text.find("\"plan_id\": \"p\", "), 15, "");
+    BOOST_TEST_REQUIRE(text.find("plan_id") == std::string::npos);
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "no-plan"); }), "no-plan"));
+}
+
+BOOST_AUTO_TEST_CASE(marker_with_an_unknown_status_is_a_state_error) {
+    std::string text = marker_success_text;
+    text.replace(text.find("\"success\""), 9, "\"done\"");
+    const auto message = error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "status-origin"); });
+    BOOST_CHECK(contains(message, "status-origin"));
+    BOOST_CHECK(contains(message, "done"));
+}
+
+BOOST_AUTO_TEST_CASE(failed_marker_without_its_error_is_a_state_error) {
+    std::string text = marker_success_text;
+    text.replace(text.find("\"success\""), 9, "\"failed\"");
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "no-error"); }), "no-error"));
+}
+
+BOOST_AUTO_TEST_CASE(state_errors_exit_with_code_one) {
+    try {
+        steppar::marker_from_json("nope", "x");
+        BOOST_ERROR("no exception");
+    } catch (const steppar::Error& e) {
+        BOOST_TEST(e.exit_code() == 1);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

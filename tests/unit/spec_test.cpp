@@ -1,0 +1,436 @@
+#include <boost/test/unit_test.hpp>
+
+#include "support.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/spec.hpp"
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+using steppar_test::contains;
+using steppar_test::error_of;
+
+namespace {
+
+const fs::path file = "/proj/pipelines/pipeline.yaml";
+const fs::path state = "/proj/pipelines/.steppar/data";
+
+steppar::PipelineFile parse(const std::string& text) { return steppar::parse_pipeline_text(text, file, state); }
+
+std::string spec_error(const std::string& text) {
+    return error_of<steppar::SpecError>([&] { parse(text); });
+}
+
+const char* kind_name(steppar::UnitKind kind) {
+    switch (kind) {
+        case steppar::UnitKind::node: return "node";
+        case steppar::UnitKind::multinode: return "multinode";
+        case steppar::UnitKind::multipipeline: return "multipipeline";
+    }
+    return "?";
+}
+
+// Everything the parser decides, except line numbers (which differ between the two spellings).
+std::string describe(const steppar::PipelineFile& f) {
+    std::ostringstream out;
+    for (const auto& p : f.plugins) out << "plugin " << p.alias << "=" << p.reference << "\n";
+    for (const auto& [name, d] : f.pipeline.catalog().all())
+        out << "dataset " << name << " " << (d.partitioned() ? "partitioned" : "file") << " " << d.path.string() << " '"
+            << d.suffix << "' " << d.intermediate << "\n";
+    for (const auto& [name, value] : f.pipeline.params()) out << "param " << name << "=" << value << "\n";
+    for (const auto& u : f.pipeline.units()) {
+        out << "unit " << kind_name(u.kind) << " " << u.name << " slices " << u.slices.count << "/" << u.slices.per_core
+            << "\n";
+        for (const auto& n : u.nodes) {
+            out << "  node " << n.name << " " << n.function.text() << " in";
+            for (const auto& i : n.inputs) out << " " << i;
+            out << " out";
+            for (const auto& o : n.outputs) out << " " << o;
+            out << "\n";
+        }
+    }
+    return out.str();
+}
+
+const std::string yaml_pipeline = R"(# the demo pipeline
+plugins:
+  builtin: steppar_builtin
+  mine: ./plugins/libmine.so
+catalog:
+  docs: {type: partitioned, path: data/docs, suffix: .txt}
+  lookup: {type: file, path: ../shared/lookup.csv}
+  archive: {path: /srv/archive}
+  total: {type: file, path: out/total.json}
+params:
+  min_length: 3
+  label: "long words"
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 4}
+  - name: sum
+    func: builtin.wc_total
+    inputs: [counts, "params:min_length"]
+    outputs: [total]
+  - multipipeline:
+      name: clean
+      slices: auto
+      nodes:
+        - {name: lower, func: builtin.lowercase, inputs: [docs, lookup], outputs: [lower_docs]}
+        - {name: hash, func: mine.sha256, inputs: [lower_docs], outputs: [digests]}
+)";
+
+const std::string json_pipeline = R"({
+  "plugins": {"builtin": "steppar_builtin", "mine": "./plugins/libmine.so"},
+  "catalog": {
+    "docs": {"type": "partitioned", "path": "data/docs", "suffix": ".txt"},
+    "lookup": {"type": "file", "path": "../shared/lookup.csv"},
+    "archive": {"path": "/srv/archive"},
+    "total": {"type": "file", "path": "out/total.json"}
+  },
+  "params": {"min_length": 3, "label": "long words"},
+  "nodes": [
+    {"name": "count", "func": "builtin.wc", "inputs": ["docs"], "outputs": ["counts"], "slices": 4},
+    {"name": "sum", "func": "builtin.wc_total", "inputs": ["counts", "params:min_length"], "outputs": ["total"]},
+    {"multipipeline": {"name": "clean", "slices": "auto", "nodes": [
+      {"name": "lower", "func": "builtin.lowercase", "inputs": ["docs", "lookup"], "outputs": ["lower_docs"]},
+      {"name": "hash", "func": "mine.sha256", "inputs": ["lower_docs"], "outputs": ["digests"]}
+    ]}}
+  ]
+}
+)";
+
+// A minimal valid node list to append to catalog/params snippets.
+const std::string one_node = "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts]}\n";
+
+std::string param(const std::string& params_yaml, const std::string& name) {
+    const auto f = parse("params:\n" + params_yaml + one_node);
+    const auto& params = f.pipeline.params();
+    const auto it = params.find(name);
+    BOOST_TEST_REQUIRE((it != params.end()), "no param " << name);
+    return it->second;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(spec)
+
+BOOST_AUTO_TEST_CASE(yaml_pipeline_parses_into_the_expected_structure) {
+    const auto f = parse(yaml_pipeline);
+    BOOST_TEST(f.path == file);
+    BOOST_TEST_REQUIRE(f.plugins.size() == 2u);
+    BOOST_TEST(f.plugins[0].alias == "builtin");
+    BOOST_TEST(f.plugins[0].reference == "steppar_builtin");
+    BOOST_TEST(f.plugins[0].line == 3);
+    BOOST_TEST(f.plugins[1].reference == "./plugins/libmine.so");
+
+    const auto& catalog = f.pipeline.catalog();
+    BOOST_TEST(catalog.all().size() == 4u);
+    BOOST_TEST(catalog.at("docs").partitioned());
+    BOOST_TEST(catalog.at("docs").suffix == ".txt");
+    BOOST_TEST(catalog.at("docs").line == 6);
+    BOOST_TEST(!catalog.at("total").partitioned());
+    BOOST_TEST(catalog.at("archive").partitioned());  // the default type
+    BOOST_TEST(catalog.at("archive").suffix == "");
+
+    const auto& units = f.pipeline.units();
+    BOOST_TEST_REQUIRE(units.size() == 3u);
+    BOOST_TEST(kind_name(units[0].kind) == std::string("multinode"));
+    BOOST_TEST(units[0].name == "count");
+    BOOST_TEST(units[0].slices.count == 4);
+    BOOST_TEST(!units[0].slices.per_core);
+    BOOST_TEST(units[0].line == 14);
+    BOOST_TEST(kind_name(units[1].kind) == std::string("node"));
+    BOOST_TEST_REQUIRE(units[1].nodes.size() == 1u);
+    BOOST_TEST(units[1].nodes[0].function.plugin == "builtin");
+    BOOST_TEST(units[1].nodes[0].function.function == "wc_total");
+    BOOST_TEST(units[1].nodes[0].inputs == (std::vector<std::string>{"counts", "params:min_length"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(units[1].nodes[0].outputs == std::vector<std::string>{"total"}, boost::test_tools::per_element());
+    BOOST_TEST(units[1].nodes[0].line == 15);
+    BOOST_TEST(kind_name(units[2].kind) == std::string("multipipeline"));
+    BOOST_TEST(units[2].name == "clean");
+}
+
+BOOST_AUTO_TEST_CASE(json_and_yaml_spellings_give_the_same_pipeline) {
+    const std::string from_yaml = describe(parse(yaml_pipeline));
+    const std::string from_json = describe(parse(json_pipeline));
+    BOOST_TEST(from_yaml == from_json);
+    BOOST_CHECK(contains(from_yaml, "unit multipipeline clean"));  // not two empty descriptions
+}
+
+BOOST_AUTO_TEST_CASE(relative_catalog_paths_resolve_against_the_pipeline_folder) {
+    const auto f = parse(yaml_pipeline);
+    const auto& catalog = f.pipeline.catalog();
+    BOOST_TEST(catalog.at("docs").path == fs::path("/proj/pipelines/data/docs"));
+    BOOST_TEST(catalog.at("total").path == fs::path("/proj/pipelines/out/total.json"));
+    BOOST_TEST(catalog.at("lookup").path == fs::path("/proj/shared/lookup.csv"));  // ".." normalised away
+}
+
+BOOST_AUTO_TEST_CASE(absolute_catalog_paths_are_kept) {
+    BOOST_TEST(parse(yaml_pipeline).pipeline.catalog().at("archive").path == fs::path("/srv/archive"));
+}
+
+BOOST_AUTO_TEST_CASE(datasets_from_the_file_are_not_intermediate) {
+    const auto f = parse(yaml_pipeline);
+    for (const auto& [name, d] : f.pipeline.catalog().all()) BOOST_TEST(!d.intermediate, name);
+}
+
+BOOST_AUTO_TEST_CASE(quoted_number_param_stays_a_string) {
+    BOOST_TEST(param("  n: \"1\"\n", "n") == "\"1\"");
+    BOOST_TEST(param("  n: '1'\n", "n") == "\"1\"");
+}
+
+BOOST_AUTO_TEST_CASE(plain_number_param_becomes_a_number) {
+    BOOST_TEST(param("  n: 1\n", "n") == "1");
+    BOOST_TEST(param("  n: -42\n", "n") == "-42");
+    BOOST_TEST(param("  n: 0.5\n", "n") == "0.5");
+}
+
+BOOST_AUTO_TEST_CASE(boolean_params_become_json_booleans) {
+    BOOST_TEST(param("  flag: true\n", "flag") == "true");
+    BOOST_TEST(param("  flag: false\n", "flag") == "false");
+    BOOST_TEST(param("  flag: 'true'\n", "flag") == "\"true\"");  // quoted: a string
+}
+
+BOOST_AUTO_TEST_CASE(plain_word_param_becomes_a_json_string) {
+    BOOST_TEST(param("  word: hello world\n", "word") == "\"hello world\"");
+}
+
+BOOST_AUTO_TEST_CASE(null_param_becomes_json_null) {
+    BOOST_TEST(param("  nothing: ~\n", "nothing") == "null");
+    BOOST_TEST(param("  nothing:\n", "nothing") == "null");
+}
+
+BOOST_AUTO_TEST_CASE(list_param_becomes_a_json_array) {
+    BOOST_TEST(param("  list: [1, \"two\", three, true]\n", "list") == R"([1,"two","three",true])");
+}
+
+BOOST_AUTO_TEST_CASE(map_param_becomes_a_json_object) {
+    BOOST_TEST(param("  map: {a: 1, b: [x, \"2\"], c: {d: false}}\n", "map") == R"({"a":1,"b":["x","2"],"c":{"d":false}})");
+}
+
+BOOST_AUTO_TEST_CASE(plain_words_spelled_like_non_finite_floats_stay_strings) {
+    // JSON has no infinity or NaN; a plain word must not silently become null.
+    BOOST_TEST(param("  mode: inf\n", "mode") == "\"inf\"");
+    BOOST_TEST(param("  mode: nan\n", "mode") == "\"nan\"");
+    BOOST_TEST(param("  mode: infinity\n", "mode") == "\"infinity\"");
+}
+
+BOOST_AUTO_TEST_CASE(plain_yaml_numbers_in_other_spellings_become_json_numbers) {
+    BOOST_TEST(param("  n: 1e3\n", "n") == "1000.0");
+    // YAML 1.2 core schema: ".5" is the float 0.5 and "0x10" the integer 16 (so Params::integer() accepts it).
+    BOOST_TEST(param("  n: .5\n", "n") == "0.5");
+    BOOST_TEST(param("  n: 0x10\n", "n") == "16");
+}
+
+BOOST_AUTO_TEST_CASE(json_params_keep_their_types) {
+    const auto f = parse(R"({"params": {"s": "1", "n": 1, "b": true, "l": [1, "a"]},
+                           "nodes": [{"name": "c", "func": "p.f", "inputs": "docs", "outputs": "o"}]})");
+    const auto& params = f.pipeline.params();
+    BOOST_TEST(params.at("s") == "\"1\"");
+    BOOST_TEST(params.at("n") == "1");
+    BOOST_TEST(params.at("b") == "true");
+    BOOST_TEST(params.at("l") == R"([1,"a"])");
+}
+
+BOOST_AUTO_TEST_CASE(slices_auto_is_one_slice_per_core) {
+    const auto f = parse("nodes:\n  - {name: c, func: builtin.wc, inputs: [docs], outputs: [o], slices: auto}\n");
+    const auto& u = f.pipeline.units().at(0);
+    BOOST_TEST(kind_name(u.kind) == std::string("multinode"));
+    BOOST_TEST(u.slices.per_core == steppar::Slices::automatic().per_core);
+    BOOST_TEST(u.slices.count == steppar::Slices::automatic().count);
+    BOOST_TEST(u.slices.per_core);
+}
+
+BOOST_AUTO_TEST_CASE(node_without_slices_is_a_plain_node) {
+    const auto f = parse(one_node);
+    BOOST_TEST(kind_name(f.pipeline.units().at(0).kind) == std::string("node"));
+    BOOST_TEST(!f.pipeline.units().at(0).replicated());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_node_key_names_file_line_and_suggestion) {
+    const std::string text =
+        "nodes:\n"
+        "  - name: count\n"
+        "    func: builtin.wc\n"
+        "    outptus: [counts]\n"
+        "    inputs: [docs]\n";
+    const auto message = spec_error(text);
+    BOOST_CHECK(contains(message, file.string()));
+    BOOST_CHECK(contains(message, file.string() + ":4:"));
+    BOOST_CHECK(contains(message, "outptus"));
+    BOOST_CHECK(contains(message, "did you mean 'outputs'"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_top_level_key_suggests_the_nearest) {
+    const auto message = spec_error("catalog: {}\nndoes: []\n");
+    BOOST_CHECK(contains(message, file.string() + ":2:"));
+    BOOST_CHECK(contains(message, "did you mean 'nodes'"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_dataset_key_suggests_the_nearest) {
+    const auto message = spec_error("catalog:\n  docs: {path: d, sufix: .txt}\n" + one_node);
+    BOOST_CHECK(contains(message, ":2:"));
+    BOOST_CHECK(contains(message, "did you mean 'suffix'"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_in_a_multipipeline_node_is_reported) {
+    const std::string text =
+        "nodes:\n"
+        "  - multipipeline:\n"
+        "      name: mp\n"
+        "      slices: 2\n"
+        "      nodes:\n"
+        "        - {name: a, func: p.f, inputs: [docs], outputs: [x], slices: 3}\n";
+    const auto message = spec_error(text);  // slices belong to the multipipeline, not its nodes
+    BOOST_CHECK(contains(message, ":6:"));
+    BOOST_CHECK(contains(message, "'slices'"));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_yaml_names_file_and_line) {
+    const std::string text =
+        "catalog:\n"
+        "  docs: {path: data/docs}\n"
+        "nodes:\n"
+        "  - name: a: b\n";
+    const auto message = spec_error(text);
+    BOOST_CHECK(contains(message, file.string() + ":4:"));
+}
+
+BOOST_AUTO_TEST_CASE(unclosed_json_is_a_spec_error_naming_the_file) {
+    const auto message = spec_error("{\"nodes\": [\n  {\"name\": \"a\"\n");
+    BOOST_CHECK(contains(message, file.string() + ":"));
+    BOOST_CHECK(contains(message, "malformed"));
+}
+
+BOOST_AUTO_TEST_CASE(non_numeric_slices_is_an_error) {
+    const auto message = spec_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: abc}\n");
+    BOOST_CHECK(contains(message, ":2:"));
+    BOOST_CHECK(contains(message, "abc"));
+    BOOST_CHECK(contains(message, "auto"));
+}
+
+BOOST_AUTO_TEST_CASE(slices_with_trailing_garbage_is_an_error) {
+    const auto message = spec_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 3x}\n");
+    BOOST_CHECK(contains(message, "3x"));
+}
+
+BOOST_AUTO_TEST_CASE(non_numeric_multipipeline_slices_is_an_error) {
+    const std::string text =
+        "nodes:\n"
+        "  - multipipeline:\n"
+        "      name: mp\n"
+        "      slices: many\n"
+        "      nodes: [{name: a, func: p.f, inputs: [docs], outputs: [x]}]\n";
+    const auto message = spec_error(text);
+    BOOST_CHECK(contains(message, ":4:"));
+    BOOST_CHECK(contains(message, "many"));
+}
+
+BOOST_AUTO_TEST_CASE(multipipeline_parses_into_one_unit_with_its_nodes) {
+    const auto f = parse(yaml_pipeline);
+    const auto& mp = f.pipeline.units().at(2);
+    BOOST_TEST(kind_name(mp.kind) == std::string("multipipeline"));
+    BOOST_TEST(mp.replicated());
+    BOOST_TEST(mp.name == "clean");
+    BOOST_TEST(mp.slices.per_core);
+    BOOST_TEST(mp.line == 19);
+    BOOST_TEST_REQUIRE(mp.nodes.size() == 2u);
+    BOOST_TEST(mp.nodes[0].name == "lower");
+    BOOST_TEST(mp.nodes[0].inputs == (std::vector<std::string>{"docs", "lookup"}), boost::test_tools::per_element());
+    BOOST_TEST(mp.nodes[1].name == "hash");
+    BOOST_TEST(mp.nodes[1].function.plugin == "mine");
+    BOOST_TEST(mp.nodes[1].outputs == std::vector<std::string>{"digests"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(multipipeline_with_fixed_slices) {
+    const std::string text =
+        "nodes:\n"
+        "  - multipipeline:\n"
+        "      name: mp\n"
+        "      slices: 3\n"
+        "      nodes: [{name: a, func: p.f, inputs: [docs], outputs: [x]}]\n";
+    const auto f = parse(text);
+    const auto& mp = f.pipeline.units().at(0);
+    BOOST_TEST(mp.slices.count == 3);
+    BOOST_TEST(!mp.slices.per_core);
+}
+
+BOOST_AUTO_TEST_CASE(multipipeline_without_slices_is_an_error) {
+    const auto message = spec_error("nodes:\n  - multipipeline: {name: mp, nodes: [{name: a, func: p.f, outputs: x}]}\n");
+    BOOST_CHECK(contains(message, "'mp'"));
+    BOOST_CHECK(contains(message, "slices"));
+}
+
+BOOST_AUTO_TEST_CASE(scalar_inputs_and_outputs_are_accepted) {
+    const auto f = parse("nodes:\n  - {name: c, func: p.f, inputs: docs, outputs: counts}\n");
+    const auto& n = f.pipeline.units().at(0).nodes.at(0);
+    BOOST_TEST(n.inputs == std::vector<std::string>{"docs"}, boost::test_tools::per_element());
+    BOOST_TEST(n.outputs == std::vector<std::string>{"counts"}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(inputs_as_a_mapping_is_an_error) {
+    const auto message = spec_error("nodes:\n  - {name: c, func: p.f, inputs: {a: b}, outputs: counts}\n");
+    BOOST_CHECK(contains(message, "inputs"));
+}
+
+BOOST_AUTO_TEST_CASE(function_without_a_plugin_is_an_error) {
+    const auto message = spec_error("nodes:\n  - {name: c, func: wc, inputs: docs, outputs: counts}\n");
+    BOOST_CHECK(contains(message, ":2:"));
+    BOOST_CHECK(contains(message, "PLUGIN.FUNCTION"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_nodes_is_an_error) {
+    BOOST_CHECK(contains(spec_error("catalog:\n  docs: {path: d}\n"), "nodes"));
+}
+
+BOOST_AUTO_TEST_CASE(top_level_list_is_an_error) {
+    BOOST_CHECK(contains(spec_error("- a\n- b\n"), file.string()));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_dataset_type_is_an_error) {
+    const auto message = spec_error("catalog:\n  docs: {type: folder, path: d}\n" + one_node);
+    BOOST_CHECK(contains(message, ":2:"));
+    BOOST_CHECK(contains(message, "folder"));
+}
+
+BOOST_AUTO_TEST_CASE(dataset_without_path_is_an_error) {
+    BOOST_CHECK(contains(spec_error("catalog:\n  docs: {type: partitioned}\n" + one_node), "path"));
+}
+
+BOOST_AUTO_TEST_CASE(suffix_on_a_file_dataset_is_an_error) {
+    BOOST_CHECK(contains(spec_error("catalog:\n  t: {type: file, path: t.json, suffix: .json}\n" + one_node), "suffix"));
+}
+
+BOOST_AUTO_TEST_CASE(node_without_func_is_an_error) {
+    const auto message = spec_error("nodes:\n  - {name: c, inputs: docs, outputs: counts}\n");
+    BOOST_CHECK(contains(message, "'c'"));
+    BOOST_CHECK(contains(message, "func"));
+}
+
+BOOST_AUTO_TEST_CASE(spec_errors_exit_with_code_two) {
+    try {
+        parse("nodes: 5\n");
+        BOOST_ERROR("no exception");
+    } catch (const steppar::Error& e) {
+        BOOST_TEST(e.exit_code() == 2);
+        BOOST_CHECK(contains(e.what(), "list"));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(intermediates_of_a_parsed_pipeline_go_under_the_intermediate_root) {
+    auto f = parse(yaml_pipeline);
+    f.pipeline.validate([](const steppar::Node& n) {
+        return n.function.function == "wc_total" ? steppar::NodeKind::whole : steppar::NodeKind::partition;
+    });
+    const auto& catalog = f.pipeline.catalog();
+    BOOST_TEST_REQUIRE(catalog.contains("counts"));
+    BOOST_TEST(catalog.at("counts").path == state / "counts");
+    BOOST_TEST(catalog.at("counts").intermediate);
+    BOOST_TEST(catalog.at("digests").path == state / "digests");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

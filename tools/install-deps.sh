@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what steppar needs to build and test on Debian 12 (run as root). Boost is 1.81:
+# never install libboost-dev / libboost-all-dev (1.74), which would remove the 1.81 packages.
+set -euo pipefail
+packages=(g++ cmake make ca-certificates
+          libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
+          nlohmann-json3-dev libyaml-cpp-dev libssl-dev
+          coreutils findutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "steppar: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
