@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sstream>
@@ -23,6 +25,45 @@ fs::path temporary_for(const fs::path& target) {
                                    std::to_string(::getpid()) + "." + std::to_string(counter++));
 }
 
+// Paths of open temporary files, readable from a signal handler (fixed storage, atomic flags).
+constexpr int cleanup_slots = 64;
+struct CleanupSlot {
+    std::atomic<bool> used{false};
+    char path[4096] = {};
+};
+CleanupSlot cleanup_table[cleanup_slots];
+
+int register_for_cleanup(const fs::path& temporary) {
+    const std::string& text = temporary.native();
+    if (text.size() >= sizeof(CleanupSlot::path)) return -1;
+    for (int i = 0; i < cleanup_slots; ++i) {
+        bool expected = false;
+        if (cleanup_table[i].used.load() || !cleanup_table[i].used.compare_exchange_strong(expected, true)) continue;
+        // Publish the path before the handler can see it: the slot is "used" with an empty path
+        // until the final byte lands, and unlink("") is harmless.
+        cleanup_table[i].path[0] = '\0';
+        std::memcpy(cleanup_table[i].path + 1, text.c_str() + 1, text.size());
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        cleanup_table[i].path[0] = text[0];
+        return i;
+    }
+    return -1;  // all slots busy: the next run's stale-temporary sweep removes the file instead
+}
+
+void unregister_for_cleanup(int slot) {
+    if (slot < 0) return;
+    cleanup_table[slot].path[0] = '\0';
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    cleanup_table[slot].used.store(false);
+}
+
+extern "C" void remove_temporaries_and_die(int signal) {
+    for (auto& slot : cleanup_table)
+        if (slot.used.load() && slot.path[0] != '\0') ::unlink(slot.path);
+    ::signal(signal, SIG_DFL);
+    ::raise(signal);
+}
+
 [[noreturn]] void fail(const std::string& what, const fs::path& path, int error) {
     throw StateError("cannot " + what + " '" + path.string() + "': " + std::strerror(error));
 }
@@ -38,6 +79,7 @@ void ensure_parent(const fs::path& target) {
 AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
     ensure_parent(target_);
     temporary_ = temporary_for(target_);
+    cleanup_slot_ = register_for_cleanup(temporary_);
     out_.open(temporary_, std::ios::binary | std::ios::trunc);
     if (!out_) fail("create", temporary_, errno);
 }
@@ -48,6 +90,7 @@ AtomicFile::~AtomicFile() {
         std::error_code ignored;
         fs::remove(temporary_, ignored);
     }
+    unregister_for_cleanup(cleanup_slot_);
 }
 
 void AtomicFile::commit() {
@@ -57,6 +100,8 @@ void AtomicFile::commit() {
     if (!written || out_.fail()) fail("write", temporary_, errno ? errno : EIO);
     if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("rename onto", target_, errno);
     committed_ = true;
+    unregister_for_cleanup(cleanup_slot_);
+    cleanup_slot_ = -1;
 }
 
 bool AtomicFile::is_temporary_name(std::string_view filename) {
@@ -101,6 +146,32 @@ void write_file_atomically(const fs::path& target, std::string_view content, boo
             ::close(dir);
         }
     }
+}
+
+void remove_temporaries_on_termination_signals() {
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+        struct sigaction action = {};
+        action.sa_handler = remove_temporaries_and_die;
+        sigemptyset(&action.sa_mask);
+        ::sigaction(signal, &action, nullptr);
+    }
+}
+
+std::size_t remove_stale_temporaries(const fs::path& dir) {
+    std::size_t removed = 0;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return 0;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!AtomicFile::is_temporary_name(name)) continue;
+        // ".<target>.steppar-tmp.<pid>.<n>": only a writer that is gone leaves a stale file.
+        const auto at = name.rfind(temporary_marker);
+        const long pid = std::strtol(name.c_str() + at + temporary_marker.size(), nullptr, 10);
+        if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+        std::error_code ignored;
+        if (fs::remove(it->path(), ignored)) ++removed;
+    }
+    return removed;
 }
 
 std::string read_file(const fs::path& path) {

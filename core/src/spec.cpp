@@ -63,7 +63,8 @@ private:
     // YAML accepts much that JSON does not; a .json file gets JSON's own syntax check first.
     void check_json_syntax(const std::string& text) const {
         try {
-            (void)nlohmann::json::parse(text);
+            const auto parsed = nlohmann::json::parse(text);
+            (void)parsed;
         } catch (const nlohmann::json::parse_error& e) {
             const std::size_t end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
             const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
@@ -131,7 +132,7 @@ private:
     Node node(const YAML::Node& entry, bool allow_slices, Slices* slices, bool* replicated) const {
         if (!entry.IsMap()) fail(entry, "a node must be a mapping with name, func, inputs and outputs");
         std::vector<std::string> valid = {"name", "func", "inputs", "outputs"};
-        if (allow_slices) valid.push_back("slices");
+        if (allow_slices) valid.insert(valid.end(), {"slices", "timeout", "retries"});
         check_keys(entry, valid, "node" + (entry["name"] && entry["name"].IsScalar() ? " '" + entry["name"].Scalar() + "'" : std::string()));
         if (!entry["name"]) fail(entry, "node without 'name'");
         const std::string name = scalar(entry["name"], "name");
@@ -165,12 +166,42 @@ private:
         fail(value, "'" + owner + "': slices must be a whole number or 'auto', got '" + text + "'");
     }
 
+    // "90", "90s", "1.5m", "2h": seconds, minutes, hours.
+    double parse_timeout(const YAML::Node& value, const std::string& owner) const {
+        const std::string text = scalar(value, "timeout");
+        try {
+            std::size_t used = 0;
+            const double amount = std::stod(text, &used);
+            const std::string unit = text.substr(used);
+            const double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+            if (scale > 0 && amount > 0) return amount * scale;
+        } catch (const std::exception&) {
+        }
+        fail(value, "'" + owner + "': timeout must be a positive duration like 30, 30s, 5m or 2h, got '" + text + "'");
+    }
+
+    int parse_retries(const YAML::Node& value, const std::string& owner) const {
+        const std::string text = scalar(value, "retries");
+        try {
+            std::size_t used = 0;
+            const int n = std::stoi(text, &used);
+            if (used == text.size() && n >= 0) return n;
+        } catch (const std::exception&) {
+        }
+        fail(value, "'" + owner + "': retries must be a whole number >= 0, got '" + text + "'");
+    }
+
+    void run_limits(const YAML::Node& map, Unit& unit) const {
+        if (map["timeout"]) unit.timeout_seconds = parse_timeout(map["timeout"], unit.name);
+        if (map["retries"]) unit.retries = parse_retries(map["retries"], unit.name);
+    }
+
     Fragment unit(const YAML::Node& entry) const {
         if (entry.IsMap() && entry["multipipeline"]) {
             check_keys(entry, {"multipipeline"}, "a multipipeline entry");
             const auto body = entry["multipipeline"];
             if (!body.IsMap()) fail(body, "'multipipeline' must be a mapping with name, slices and nodes");
-            check_keys(body, {"name", "slices", "nodes"}, "multipipeline");
+            check_keys(body, {"name", "slices", "nodes", "timeout", "retries"}, "multipipeline");
             if (!body["name"]) fail(body, "multipipeline without 'name'");
             const std::string name = scalar(body["name"], "name");
             if (!body["slices"]) fail(body, "multipipeline '" + name + "' has no 'slices' (a number or 'auto')");
@@ -179,12 +210,16 @@ private:
                 fail(body, "multipipeline '" + name + "' needs a list of 'nodes'");
             std::vector<Node> chain;
             for (const auto& inner : body["nodes"]) chain.push_back(node(inner, false, nullptr, nullptr));
-            return multipipeline(name, std::move(chain), slices, line(entry));
+            Fragment fragment = multipipeline(name, std::move(chain), slices, line(entry));
+            run_limits(body, fragment.units.front());
+            return fragment;
         }
         Slices slices;
         bool replicated = false;
         Node n = node(entry, true, &slices, &replicated);
-        return replicated ? multinode(std::move(n), slices) : steppar::node(std::move(n));
+        Fragment fragment = replicated ? multinode(std::move(n), slices) : steppar::node(std::move(n));
+        run_limits(entry, fragment.units.front());
+        return fragment;
     }
 
     // Plain scalars become numbers/booleans/null where they look like one; quoted stay strings.

@@ -159,6 +159,9 @@ BOOST_AUTO_TEST_CASE(bad_command_lines) {
     const Result help = host({"run", "--help"});
     BOOST_TEST(help.exit_code == 0);
     BOOST_TEST(help.out.find("--max-workers") != std::string::npos);
+    const Result slice_help = host({"run-slice", "--help"});
+    BOOST_TEST(slice_help.exit_code == 0, slice_help.err);
+    BOOST_TEST(slice_help.out.find("--slice") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -40,12 +40,12 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
 
     Parsed parsed;
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), parsed.values);
-    po::notify(parsed.values);
-    if (parsed.values["help"].as<bool>()) {
+    if (parsed.values.count("help") && parsed.values["help"].as<bool>()) {
         std::cout << "Usage: steppar-host " << command << " PIPELINE [OPTIONS]\n\n" << summary << "\n\n" << options;
         parsed.help = true;
         return parsed;
     }
+    po::notify(parsed.values);  // after --help, so help never fails on a missing required option
     if (!parsed.values.count("pipeline"))
         throw UsageError(command + ": missing PIPELINE (the pipeline file, .yml or .json)");
     set_quiet(parsed.values["quiet"].as<bool>());

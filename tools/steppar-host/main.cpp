@@ -20,7 +20,7 @@ Commands:
   run-slice  run one slice of a multinode or multipipeline (what runners and cluster jobs call)
   run-node   run one plain node
   graph      print the expanded graph: every step and what it waits for
-  nodes      list the functions every plugin of the pipeline exports
+  nodes      list every node of the pipeline with its function, kind and plugin file
 
 Run 'steppar-host COMMAND --help' for the options of a command.
 Exit codes: 0 success, 1 a node failed, 2 bad usage or bad pipeline file.

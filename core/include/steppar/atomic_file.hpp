@@ -33,7 +33,17 @@ private:
     std::filesystem::path temporary_;
     std::ofstream out_;
     bool committed_ = false;
+    int cleanup_slot_ = -1;
 };
+
+/// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files of every AtomicFile still open
+/// in this process before the process dies of the signal: a slice stopped by its runner leaves
+/// no partial file behind. (SIGKILL cannot be caught: remove_stale_temporaries() covers it.)
+void remove_temporaries_on_termination_signals();
+
+/// Removes temporary files under `dir` (recursively) whose writer process no longer exists.
+/// Returns how many were removed.
+std::size_t remove_stale_temporaries(const std::filesystem::path& dir);
 
 /// Writes `content` to `target` atomically. With `durable`, the data is fsynced before the
 /// rename and the folder after it, so the file survives a power cut too.

@@ -75,6 +75,8 @@ struct Unit {
     std::vector<Node> nodes;  ///< one node, or the chain in execution order (after validate())
     Slices slices;
     int line = 0;
+    double timeout_seconds = 0;  ///< a slice (or the node) running longer is killed; 0: no limit
+    int retries = -1;            ///< failed slices are run again up to this often; -1: the run's default
 
     bool replicated() const noexcept { return kind != UnitKind::node; }
 };
