@@ -157,13 +157,16 @@ void remove_temporaries_on_termination_signals() {
     }
 }
 
-std::size_t remove_stale_temporaries(const fs::path& dir) {
+std::size_t remove_stale_temporaries(const fs::path& dir, std::string_view only_for) {
     std::size_t removed = 0;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return 0;
+    const std::string prefix = "." + std::string(only_for) + std::string(temporary_marker);
     for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!only_for.empty()) it.disable_recursion_pending();
         const std::string name = it->path().filename().string();
         if (!AtomicFile::is_temporary_name(name)) continue;
+        if (!only_for.empty() && name.rfind(prefix, 0) != 0) continue;
         // ".<target>.steppar-tmp.<pid>.<n>": only a writer that is gone leaves a stale file.
         const auto at = name.rfind(temporary_marker);
         const long pid = std::strtol(name.c_str() + at + temporary_marker.size(), nullptr, 10);

@@ -3,6 +3,7 @@
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
+#include "steppar/hash.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/text.hpp"
@@ -14,6 +15,9 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -270,19 +274,187 @@ std::string slicer_log_line(const SlicePlan& plan) {
 
 }  // namespace
 
-SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count) {
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force) {
     const auto inputs = project.pipeline().external_partitioned_inputs(unit);
     const auto partitions = zip_partitions(project.pipeline(), unit, inputs);
     SlicePlan plan = make_plan(unit.name, inputs, partitions, slice_count);
+    const fs::path path = project.state().plan(unit.name);
+    create_output_folders(project.pipeline(), unit);
+    if (!force) {
+        try {
+            std::error_code ec;
+            if (fs::exists(path, ec) && read_plan(path).plan_id == plan.plan_id) {
+                log(slicer_log_line(plan) + ", plan unchanged");
+                return plan;
+            }
+        } catch (const StateError& e) {
+            log(std::string(e.what()) + "; writing a new plan");
+        }
+    }
+    // A new plan: markers of the old one must never vouch for it.
     std::error_code ec;
     fs::remove_all(project.state().markers_dir(unit.name), ec);
-    write_plan(project.state().plan(unit.name), plan);
-    create_output_folders(project.pipeline(), unit);
+    write_plan(path, plan);
     log(slicer_log_line(plan));
     return plan;
 }
 
-void run_slice(Project& project, const Unit& unit, int slice) {
+namespace {
+
+struct FileStamp {
+    long long size = -1;
+    long long mtime_ns = -1;  // -1/-1: missing
+};
+
+FileStamp stamp(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    return {static_cast<long long>(st.st_size), static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+}
+
+nlohmann::json stamp_json(const fs::path& path) {
+    const FileStamp s = stamp(path);
+    return nlohmann::json::array({s.size, s.mtime_ns});
+}
+
+// Outputs (of every node of the unit, intermediates included) for one partition.
+std::vector<fs::path> partition_outputs(const Pipeline& pipeline, const Unit& unit, const std::string& partition) {
+    std::vector<fs::path> paths;
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) paths.push_back(pipeline.catalog().at(out).partition_path(partition));
+    return paths;
+}
+
+// Inputs from outside the unit for one partition: its partitioned inputs and the whole files.
+std::vector<fs::path> partition_inputs(const Pipeline& pipeline, const Unit& unit, const std::string& partition) {
+    std::vector<fs::path> paths;
+    for (const auto& in : pipeline.external_partitioned_inputs(unit)) paths.push_back(pipeline.catalog().at(in).partition_path(partition));
+    for (const auto& n : unit.nodes)
+        for (const auto& in : n.inputs)
+            if (!Node::is_param(in) && !pipeline.catalog().at(in).partitioned()) paths.push_back(pipeline.catalog().at(in).path);
+    return paths;
+}
+
+// make's rule: every output exists and none is older than any input.
+bool outputs_newer_than_inputs(const Pipeline& pipeline, const Unit& unit, const std::string& partition) {
+    long long newest_input = 0;
+    for (const auto& in : partition_inputs(pipeline, unit, partition)) newest_input = std::max(newest_input, stamp(in).mtime_ns);
+    for (const auto& out : partition_outputs(pipeline, unit, partition)) {
+        const FileStamp s = stamp(out);
+        if (s.size < 0 || s.mtime_ns < newest_input) return false;
+    }
+    return true;
+}
+
+// Records, without a sync, which partition a slice is on; one pwrite per partition.
+class ProgressFile {
+public:
+    explicit ProgressFile(const fs::path& path) : path_(path) {
+        std::error_code ec;
+        fs::create_directories(path.parent_path(), ec);
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
+    ~ProgressFile() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    void at(std::size_t index) {
+        if (fd_ < 0) return;
+        char text[24];
+        const int n = std::snprintf(text, sizeof text, "%20zu\n", index);
+        if (::pwrite(fd_, text, static_cast<std::size_t>(n), 0) < 0) {
+            // Progress is only for crash reports; losing it must not fail the slice.
+        }
+    }
+    void done() {
+        std::error_code ec;
+        fs::remove(path_, ec);
+    }
+
+private:
+    fs::path path_;
+    int fd_ = -1;
+};
+
+}  // namespace
+
+std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* plan, int slice) {
+    const Pipeline& pipeline = project.pipeline();
+    nlohmann::json j;
+    j["plan"] = plan ? plan->plan_id : "";
+    for (const auto& n : unit.nodes) {
+        nlohmann::json node = {{"name", n.name},
+                               {"function", n.function.text()},
+                               {"plugin", project.plugins().digest(n.function.plugin)},
+                               {"inputs", n.inputs},
+                               {"outputs", n.outputs}};
+        for (const auto& in : n.inputs)
+            if (Node::is_param(in)) node["params"][in] = pipeline.params().find(Node::param_name(in))->second;
+        j["nodes"].push_back(std::move(node));
+    }
+    auto& files = j["files"];
+    if (plan && slice >= 0) {
+        for (const auto& partition : plan->slices.at(static_cast<std::size_t>(slice)))
+            for (const auto& in : partition_inputs(pipeline, unit, partition)) files.push_back(stamp_json(in));
+    } else {
+        for (const auto& n : unit.nodes)
+            for (const auto& in : n.inputs) {
+                if (Node::is_param(in)) continue;
+                const Dataset& d = pipeline.catalog().at(in);
+                if (!d.partitioned()) {
+                    files.push_back(stamp_json(d.path));
+                    continue;
+                }
+                std::error_code ec;
+                if (!fs::is_directory(d.path, ec)) continue;
+                for (const auto& p : list_partitions(d)) files.push_back({p.name, stamp_json(p.path)});
+            }
+    }
+    return sha256_hex(j.dump());
+}
+
+bool up_to_date(Project& project, const Unit& unit, const SlicePlan* plan, int slice) {
+    const fs::path path = slice >= 0 ? project.state().marker(unit.name, slice) : project.state().node_marker(unit.name);
+    std::optional<Marker> marker;
+    try {
+        marker = read_marker(path);
+    } catch (const StateError&) {
+        return false;  // a corrupt marker proves nothing: run again
+    }
+    if (!marker || !marker->success || marker->unit != unit.name || marker->slice != slice) return false;
+    if (plan && (marker->plan_id != plan->plan_id || marker->partitions != plan->slices.at(static_cast<std::size_t>(slice))))
+        return false;
+    if (marker->fingerprint != fingerprint(project, unit, plan, slice)) return false;
+    const Pipeline& pipeline = project.pipeline();
+    if (plan) {
+        for (const auto& partition : marker->partitions)
+            for (const auto& out : partition_outputs(pipeline, unit, partition))
+                if (stamp(out).size < 0) return false;
+    } else {
+        for (const auto& out : unit.nodes.front().outputs) {
+            const Dataset& d = pipeline.catalog().at(out);
+            std::error_code ec;
+            if (d.partitioned() ? !fs::is_directory(d.path, ec) : !fs::exists(d.path, ec)) return false;
+        }
+        for (const auto& p : marker->partitions)
+            for (const auto& out : unit.nodes.front().outputs)
+                if (stamp(pipeline.catalog().at(out).partition_path(p)).size < 0) return false;
+    }
+    return true;
+}
+
+std::string partition_in_progress(const Project& project, const Unit& unit, int slice) {
+    try {
+        const std::string text = read_file(project.state().progress(unit.name, slice));
+        const auto index = std::stoull(text);
+        const SlicePlan plan = read_plan(project.state().plan(unit.name));
+        const auto& partitions = plan.slices.at(static_cast<std::size_t>(slice));
+        return index < partitions.size() ? partitions[index] : std::string();
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     const SlicePlan plan = read_plan(project.state().plan(unit.name));
     if (slice < 0 || static_cast<std::size_t>(slice) >= plan.slices.size())
@@ -295,6 +467,7 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     marker.unit = unit.name;
     marker.slice = slice;
     marker.plan_id = plan.plan_id;
+    marker.fingerprint = fingerprint(project, unit, &plan, slice);
     marker.pid = static_cast<long>(::getpid());
     marker.host = host_name();
     for (const auto& n : unit.nodes) marker.outputs.insert(marker.outputs.end(), n.outputs.begin(), n.outputs.end());
@@ -304,7 +477,16 @@ void run_slice(Project& project, const Unit& unit, int slice) {
 
     std::vector<NodeParams> params;
     for (const auto& n : unit.nodes) params.emplace_back(project.pipeline(), n);
-    for (const auto& partition : partitions) {
+    ProgressFile progress(project.state().progress(unit.name, slice));
+    std::size_t skipped = 0;
+    for (std::size_t index = 0; index < partitions.size(); ++index) {
+        const std::string& partition = partitions[index];
+        progress.at(index);
+        if (options.only_missing && outputs_newer_than_inputs(project.pipeline(), unit, partition)) {
+            ++skipped;
+            marker.partitions.push_back(partition);
+            continue;
+        }
         for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
             const std::string error = call_partition_function(project, unit.nodes[k], params[k], partition);
             if (error.empty()) continue;
@@ -313,15 +495,18 @@ void run_slice(Project& project, const Unit& unit, int slice) {
             marker.message = "node '" + unit.nodes[k].name + "': " + error;
             marker.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             write_marker(marker_path, marker);
+            progress.done();
             throw NodeError(slice_name(unit.name, slice) + " failed on partition '" + partition + "': " + marker.message);
         }
         marker.partitions.push_back(partition);
     }
+    if (skipped) log(slice_name(unit.name, slice) + ": " + std::to_string(skipped) + " partition(s) already up to date");
     // Outputs reach the disk before the marker that vouches for them (one sync per slice).
     for (const auto& out : marker.outputs) sync_filesystem(project.pipeline().catalog().at(out).path);
     marker.success = true;
     marker.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     write_marker(marker_path, marker);
+    progress.done();
 }
 
 void check_barrier(const Project& project, const Unit& unit) {
@@ -354,27 +539,48 @@ void check_barrier(const Project& project, const Unit& unit) {
     log(barrier_name(unit.name) + ": all " + std::to_string(plan.slices.size()) + " slices done");
 }
 
-void run_node(Project& project, const Unit& unit) {
+void run_node(Project& project, const Unit& unit, const ExecutionOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
     const Node& node = unit.nodes.front();
     const NodeParams params(project.pipeline(), node);
     create_output_folders(project.pipeline(), unit);
+    Marker marker;
+    marker.unit = unit.name;
+    marker.fingerprint = fingerprint(project, unit, nullptr, -1);
+    marker.pid = static_cast<long>(::getpid());
+    marker.host = host_name();
+    marker.outputs = node.outputs;
+    const fs::path marker_path = project.state().node_marker(unit.name);
+    std::error_code ec;
+    fs::remove(marker_path, ec);
+
     const NodeDescriptor& fn = project.function(node);
     if (fn.kind == NodeKind::partition) {
         const auto partitions = zip_partitions(project.pipeline(), unit, project.pipeline().external_partitioned_inputs(unit));
-        for (const auto& partition : partitions)
-            if (const auto error = call_partition_function(project, node, params, partition); !error.empty())
-                throw NodeError("node '" + node.name + "' failed on partition '" + partition + "': " + error);
+        for (const auto& partition : partitions) {
+            if (!(options.only_missing && outputs_newer_than_inputs(project.pipeline(), unit, partition)))
+                if (const auto error = call_partition_function(project, node, params, partition); !error.empty())
+                    throw NodeError("node '" + node.name + "' failed on partition '" + partition + "': " + error);
+            marker.partitions.push_back(partition);
+        }
         log("node '" + node.name + "': " + std::to_string(partitions.size()) + " partitions done");
-        return;
+    } else {
+        try {
+            WholeCall call(project.pipeline(), node, params);
+            fn.whole_function(call);
+            call.commit();
+        } catch (...) {
+            throw NodeError("node '" + node.name + "' failed: " + describe_failure(std::current_exception()));
+        }
+        log("node '" + node.name + "' done");
     }
-    try {
-        WholeCall call(project.pipeline(), node, params);
-        fn.whole_function(call);
-        call.commit();
-    } catch (...) {
-        throw NodeError("node '" + node.name + "' failed: " + describe_failure(std::current_exception()));
+    for (const auto& out : node.outputs) {
+        const Dataset& d = project.pipeline().catalog().at(out);
+        sync_filesystem(d.partitioned() ? d.path : d.path.parent_path());
     }
-    log("node '" + node.name + "' done");
+    marker.success = true;
+    marker.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    write_marker(marker_path, marker);
 }
 
 }  // namespace steppar

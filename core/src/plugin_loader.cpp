@@ -1,7 +1,9 @@
 // The only translation unit that includes Boost.DLL's loader headers.
 #include "steppar/plugin_loader.hpp"
 
+#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/hash.hpp"
 #include "steppar/text.hpp"
 
 #include <boost/dll/library_info.hpp>
@@ -102,6 +104,12 @@ PluginRegistry::Loaded& PluginRegistry::load(const std::string& alias) {
     if (loaded->nodes.empty())
         throw PluginError(where + " exports no steppar nodes (export functions with STEPPAR_NODE)");
     return *loaded_.emplace(alias, std::move(loaded)).first->second;
+}
+
+const std::string& PluginRegistry::digest(const std::string& plugin) {
+    auto it = digests_.find(plugin);
+    if (it == digests_.end()) it = digests_.emplace(plugin, sha256_hex(read_file(load(plugin).path))).first;
+    return it->second;
 }
 
 const NodeDescriptor& PluginRegistry::function(const std::string& plugin, const std::string& function) {

@@ -1,19 +1,27 @@
-// The only translation unit that includes Boost.Process: one child process per step.
+// The only translation unit that includes Boost.Process and Boost.Asio: one child process per
+// step, each in its own process group, watched with timeouts and termination signals.
 #include "steppar/error.hpp"
+#include "steppar/executor.hpp"
+#include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/runner.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/process.hpp>
 
 #include <csignal>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace bp = boost::process::v2;
+namespace asio = boost::asio;
 
 namespace steppar {
 namespace {
@@ -23,93 +31,183 @@ std::string signal_name(int signal) {
     return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
 }
 
+/// Runs in the child between fork and exec: its own process group (so a timeout or an
+/// interrupt can kill everything it started), and death with the host (so a host killed with
+/// SIGKILL leaves no orphan writing outputs).
+struct ChildSetup {
+    pid_t host;
+    template <class Launcher>
+    boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != host) ::_exit(128 + SIGTERM);  // the host died before prctl
+        return {};
+    }
+};
+
+constexpr auto grace = std::chrono::seconds(3);  // TERM, then KILL
+
 class ProcessLauncher final : public Launcher {
 public:
     ProcessLauncher(Project& project, const ExpandedGraph& graph, const RunOptions& options)
-        : project_(project), graph_(graph), program_(options.host_program.string()),
-          capacity_(options.max_workers > 0 ? static_cast<std::size_t>(options.max_workers)
-                                            : std::max(1u, std::thread::hardware_concurrency())) {}
+        : project_(project), graph_(graph), options_(options),
+          capacity_(options.runner == RunnerKind::sequential ? 1
+                    : options.max_workers > 0                ? static_cast<std::size_t>(options.max_workers)
+                                                             : std::max(1u, std::thread::hardware_concurrency())),
+          signals_(io_, SIGINT, SIGTERM, SIGHUP) {
+        watch_signals();
+    }
 
     ~ProcessLauncher() override {
-        // Only reached with children still running when the run is being abandoned (an
-        // exception): stop them rather than leave orphans writing outputs.
+        // Reached with children still running only when the run is abandoned by an exception:
+        // never leave them behind.
+        for (auto& [_, child] : children_) kill_group(*child, SIGKILL);
         for (auto& [_, child] : children_) {
             boost::system::error_code ec;
-            child.process.terminate(ec);
+            child->process.wait(ec);
         }
     }
 
-    void start(std::size_t index) override {
+    void start(std::size_t index, double timeout) override {
         const Step& step = graph_.steps[index];
         const Unit& unit = project_.pipeline().units()[step.unit];
-        std::vector<std::string> args;
-        if (step.kind == StepKind::slice)
-            args = {"run-slice", project_.pipeline_file().string(), "--node", unit.name, "--slice",
-                    std::to_string(step.slice), "--state-dir", project_.state().root().string()};
-        else
-            args = {"run-node", project_.pipeline_file().string(), "--node", unit.name, "--state-dir",
-                    project_.state().root().string()};
-        auto [it, _] = children_.emplace(index, Child{bp::process(io_, program_, args)});
-        it->second.process.async_wait([this, index](boost::system::error_code, int) { ended_.push_back(index); });
+        std::vector<std::string> args = {step.kind == StepKind::slice ? "run-slice" : "run-node",
+                                         project_.pipeline_file().string(), "--node", unit.name, "--state-dir",
+                                         project_.state().root().string()};
+        if (step.kind == StepKind::slice) args.insert(args.end(), {"--slice", std::to_string(step.slice)});
+        if (options_.only_missing) args.push_back("--only-missing");
+        if (options_.quiet) args.push_back("--quiet");
+        auto child = std::make_unique<Child>(Child{bp::process(io_, options_.host_program.string(), args, ChildSetup{::getpid()}),
+                                                   asio::steady_timer(io_), false, false, timeout});
+        Child& c = *child;
+        children_.emplace(index, std::move(child));
+        c.process.async_wait([this, index](boost::system::error_code, int) { ended_.push_back(index); });
+        if (timeout > 0) {
+            c.timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout)));
+            c.timer.async_wait([this, index](boost::system::error_code ec) {
+                const auto it = children_.find(index);
+                if (ec || it == children_.end()) return;
+                it->second->timed_out = true;
+                kill_group(*it->second, SIGKILL);
+            });
+        }
     }
 
-    StepResult wait_any() override {
+    std::optional<StepResult> wait_any() override {
+        const int interrupted_before = interrupted_;
         while (ended_.empty()) {
-            // An io_context that ran out of work stays stopped until restarted; without this a
-            // later wait would spin instead of blocking.
+            // An io_context that ran out of work stays stopped until restarted.
             if (io_.stopped()) io_.restart();
             if (io_.run_one() == 0 && ended_.empty())
-                throw StateError("internal: waiting for slice processes but none is being watched");
+                throw StateError("internal: waiting for child processes but none is being watched");
+            if (interrupted_ != interrupted_before) return std::nullopt;
         }
         const std::size_t index = ended_.front();
         ended_.pop_front();
         auto node = children_.extract(index);
-        const int status = node.mapped().process.native_exit_code();
-        return result(index, status);
+        Child& child = *node.mapped();
+        child.timer.cancel();
+        return result(index, child);
     }
 
     std::size_t running() const override { return children_.size(); }
     std::size_t capacity() const override { return capacity_; }
+    int interrupted_by() const override { return interrupted_; }
+
+    void stop_all() override {
+        for (auto& [_, child] : children_) {
+            child->stopped = true;
+            kill_group(*child, SIGTERM);
+        }
+        if (children_.empty()) return;
+        // Children that ignore TERM get KILL after a grace period.
+        grace_timer_.expires_after(grace);
+        grace_timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            for (auto& [_, child] : children_) kill_group(*child, SIGKILL);
+        });
+    }
 
 private:
     struct Child {
         bp::process process;
+        asio::steady_timer timer;
+        bool timed_out;
+        bool stopped;
+        double timeout;
     };
 
-    StepResult result(std::size_t index, int status) const {
+    void watch_signals() {
+        signals_.async_wait([this](boost::system::error_code ec, int signal) {
+            if (ec) return;
+            if (interrupted_ == 0) {
+                interrupted_ = signal;
+                log("received " + signal_name(signal) + ": stopping " + std::to_string(children_.size()) +
+                    " running step(s)");
+                stop_all();
+            } else {
+                for (auto& [_, child] : children_) kill_group(*child, SIGKILL);  // second signal: no grace
+            }
+            watch_signals();
+        });
+    }
+
+    static void kill_group(Child& child, int signal) {
+        const pid_t pid = child.process.id();
+        if (pid <= 0) return;
+        ::kill(-pid, signal);  // the group (grandchildren too)
+        ::kill(pid, signal);   // and the child, in case it had not made its group yet
+    }
+
+    StepResult result(std::size_t index, const Child& child) const {
         const Step& step = graph_.steps[index];
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {index, true, {}};
-        std::string what;
+        const int status = child.process.native_exit_code();
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {index, true, false, {}};
+        const Unit& unit = project_.pipeline().units()[step.unit];
+        if (child.stopped) return {index, false, true, step.name + " stopped"};
+        std::string where;
         if (step.kind == StepKind::slice) {
-            // The slice's own marker says best what went wrong.
+            // The slice's own marker says best what went wrong; a crash leaves its progress file.
             try {
-                const auto marker = read_marker(project_.state().marker(project_.pipeline().units()[step.unit].name, step.slice));
-                if (marker && !marker->success)
-                    return {index, false,
+                const auto marker = read_marker(project_.state().marker(unit.name, step.slice));
+                if (marker && !marker->success && marker->plan_id.size())
+                    return {index, false, false,
                             step.name + " failed on partition '" + marker->failed_partition + "': " + marker->message};
             } catch (const Error&) {
             }
+            const std::string partition = partition_in_progress(project_, unit, step.slice);
+            if (!partition.empty()) where = " on partition '" + partition + "'";
         }
-        if (WIFSIGNALED(status))
-            what = step.name + " was killed by " + signal_name(WTERMSIG(status));
-        else
-            what = step.name + " failed (exit code " + std::to_string(WEXITSTATUS(status)) + ", see its message above)";
-        return {index, false, what};
+        char timeout[32];
+        std::snprintf(timeout, sizeof timeout, "%g", child.timeout);
+        if (child.timed_out)
+            return {index, false, false, step.name + " timed out after " + timeout + " s" + where + " (killed with its process group)"};
+        if (WIFSIGNALED(status)) {
+            const int signal = WTERMSIG(status);
+            std::string why = step.name + " crashed: killed by " + signal_name(signal) + where;
+            if (signal == SIGKILL) why += " (out of memory, or killed from outside)";
+            return {index, false, false, why};
+        }
+        return {index, false, false,
+                step.name + " failed (exit code " + std::to_string(WEXITSTATUS(status)) + ")" + where + ", see its message above"};
     }
 
     Project& project_;
     const ExpandedGraph& graph_;
-    std::string program_;
+    const RunOptions& options_;
     std::size_t capacity_;
-    boost::asio::io_context io_;
-    std::map<std::size_t, Child> children_;
+    asio::io_context io_;
+    asio::signal_set signals_;
+    asio::steady_timer grace_timer_{io_};
+    std::map<std::size_t, std::unique_ptr<Child>> children_;
     std::deque<std::size_t> ended_;
+    int interrupted_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<Launcher> make_process_launcher(Project& project, const ExpandedGraph& graph, const RunOptions& options) {
-    if (options.host_program.empty()) throw UsageError("the parallel runner needs the path of steppar-host");
+    if (options.host_program.empty()) throw UsageError("runners need the path of steppar-host");
     return std::make_unique<ProcessLauncher>(project, graph, options);
 }
 

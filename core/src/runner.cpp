@@ -1,137 +1,172 @@
 #include "steppar/runner.hpp"
 
+#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
+#include "steppar/run_lock.hpp"
 #include "steppar/text.hpp"
 
 #include <chrono>
-#include <deque>
-#include <thread>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+namespace fs = std::filesystem;
 
 namespace steppar {
 namespace {
 
-/// Runs each step to completion inside this process, in the order it is started.
-class InProcessLauncher final : public Launcher {
-public:
-    InProcessLauncher(Project& project, const ExpandedGraph& graph) : project_(project), graph_(graph) {}
-
-    void start(std::size_t index) override {
-        const Step& step = graph_.steps[index];
-        const Unit& unit = project_.pipeline().units()[step.unit];
-        try {
-            if (step.kind == StepKind::slice)
-                run_slice(project_, unit, step.slice);
-            else
-                run_node(project_, unit);
-            finished_.push_back({index, true, {}});
-        } catch (const Error& e) {
-            finished_.push_back({index, false, e.what()});
-        }
-    }
-    StepResult wait_any() override {
-        StepResult result = finished_.front();
-        finished_.pop_front();
-        return result;
-    }
-    std::size_t running() const override { return finished_.size(); }
-    std::size_t capacity() const override { return 1; }
-
-private:
-    Project& project_;
-    const ExpandedGraph& graph_;
-    std::deque<StepResult> finished_;
-};
-
 enum class State { waiting, running, done, failed, skipped };
+
+// Temporary files of writers killed earlier (SIGKILL, power loss) are never partitions; sweep
+// them from every folder this pipeline writes before anything reads those folders.
+void sweep_stale_temporaries(const Project& project) {
+    std::size_t removed = remove_stale_temporaries(project.state().root());
+    for (const auto& unit : project.pipeline().units())
+        for (const auto& n : unit.nodes)
+            for (const auto& out : n.outputs) {
+                const Dataset& d = project.pipeline().catalog().at(out);
+                if (d.partitioned()) {
+                    removed += remove_stale_temporaries(d.path);
+                } else {
+                    // Only the temporaries of this file: its folder may hold anything.
+                    removed += remove_stale_temporaries(d.path.parent_path(), d.path.filename().string());
+                }
+            }
+    if (removed) log("removed " + std::to_string(removed) + " temporary file(s) left by interrupted writers");
+}
+
+std::string seconds_text(double seconds) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", seconds);
+    return text;
+}
 
 }  // namespace
 
 void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
-    std::unique_ptr<Launcher> launcher;
-    if (options.runner == RunnerKind::sequential)
-        launcher = std::make_unique<InProcessLauncher>(project, graph);
-    else
-        launcher = make_process_launcher(project, graph, options);
+    RunLock lock(project.state().lock());
+    sweep_stale_temporaries(project);
+    const std::unique_ptr<Launcher> launcher = make_process_launcher(project, graph, options);
 
     const auto& steps = graph.steps;
+    const auto& units = project.pipeline().units();
     std::vector<State> state(steps.size(), State::waiting);
-    std::vector<std::string> failures;
-    std::vector<int> slice_counts(project.pipeline().units().size(), 0);  // as expanded
+    std::vector<int> attempts(steps.size(), 0);
+    std::vector<int> slice_counts(units.size(), 0);  // as expanded
     for (const auto& step : steps)
         if (step.kind == StepKind::slice) ++slice_counts[step.unit];
-    std::size_t open = steps.size();
+    std::map<std::size_t, SlicePlan> plans;  // unit -> plan of this run
+    std::vector<std::string> failures;
+    std::size_t open = steps.size(), skipped_up_to_date = 0, ran = 0;
+    bool stopping = false;  // fail-fast triggered: start nothing new
 
-    auto finish = [&](std::size_t i, bool ok, const std::string& message) {
-        state[i] = ok ? State::done : State::failed;
+    auto finish = [&](std::size_t i, State result) {
+        state[i] = result;
         --open;
-        if (!ok) {
-            log(steps[i].name + " failed: " + message);
-            // Slice failures are reported by their barrier, which lists all of them.
-            if (steps[i].kind != StepKind::slice) failures.push_back(message);
+    };
+    auto fail = [&](std::size_t i, const std::string& message) {
+        finish(i, State::failed);
+        log(steps[i].name + " failed: " + message);
+        // Slice failures are reported by their barrier, which lists all of them, unless
+        // fail-fast stops the run before the barrier.
+        if (steps[i].kind != StepKind::slice || options.fail_fast) failures.push_back(message);
+        if (options.fail_fast && !stopping) {
+            stopping = true;
+            if (launcher->running() > 0) log("--fail-fast: stopping " + std::to_string(launcher->running()) + " running step(s)");
+            launcher->stop_all();
         }
     };
 
     while (open > 0) {
         bool progressed = false;
-        for (std::size_t i = 0; i < steps.size(); ++i) {
+        for (std::size_t i = 0; i < steps.size() && !launcher->interrupted_by(); ++i) {
             if (state[i] != State::waiting) continue;
             const Step& step = steps[i];
-            bool ready = true, blocked = false;
+            bool ready = true, blocked = stopping;
             for (const auto d : step.depends_on) {
                 // A barrier waits for its slices to end either way, so it can list every failure.
-                const bool ended = state[d] == State::done || (step.kind == StepKind::barrier && state[d] == State::failed);
-                if (state[d] == State::skipped || (state[d] == State::failed && step.kind != StepKind::barrier))
-                    blocked = true;
-                if (!ended) ready = false;
+                const bool barrier = step.kind == StepKind::barrier;
+                if (state[d] == State::skipped || (state[d] == State::failed && !barrier)) blocked = true;
+                if (!(state[d] == State::done || (barrier && state[d] == State::failed))) ready = false;
             }
             if (blocked) {
-                state[i] = State::skipped;
-                --open;
+                finish(i, State::skipped);
                 progressed = true;
                 continue;
             }
             if (!ready) continue;
-            const Unit& unit = project.pipeline().units()[step.unit];
+            const Unit& unit = units[step.unit];
             if (step.kind == StepKind::slicer || step.kind == StepKind::barrier) {
-                // Cheap bookkeeping: always in this process.
                 try {
                     if (step.kind == StepKind::slicer)
-                        run_slicer(project, unit, slice_counts[step.unit]);
+                        plans[step.unit] = run_slicer(project, unit, slice_counts[step.unit], options.force);
                     else
                         check_barrier(project, unit);
-                    finish(i, true, {});
+                    finish(i, State::done);
                 } catch (const Error& e) {
-                    finish(i, false, e.what());
+                    fail(i, e.what());
                 }
                 progressed = true;
                 continue;
             }
             if (launcher->running() >= launcher->capacity()) continue;
+            const SlicePlan* plan = step.kind == StepKind::slice ? &plans.at(step.unit) : nullptr;
+            if (!options.force && attempts[i] == 0 && up_to_date(project, unit, plan, step.slice)) {
+                log(step.name + ": up to date, skipped");
+                ++skipped_up_to_date;
+                finish(i, State::done);
+                progressed = true;
+                continue;
+            }
             state[i] = State::running;
-            launcher->start(i);
+            ++attempts[i];
+            ++ran;
+            launcher->start(i, unit.timeout_seconds > 0 ? unit.timeout_seconds : options.slice_timeout);
             progressed = true;
         }
         if (launcher->running() > 0) {
-            const StepResult result = launcher->wait_any();
-            finish(result.step, result.ok, result.message);
-        } else if (!progressed) {
-            break;  // nothing runs and nothing can start: only skipped steps remain
+            const auto result = launcher->wait_any();
+            if (!result) continue;  // a signal: the launcher is stopping the children
+            const std::size_t i = result->step;
+            const Unit& unit = units[steps[i].unit];
+            const int retries = unit.retries >= 0 ? unit.retries : options.retries;
+            if (result->ok) {
+                finish(i, State::done);
+            } else if (result->stopped || launcher->interrupted_by()) {
+                finish(i, State::skipped);
+            } else if (attempts[i] <= retries && !stopping) {
+                log(steps[i].name + " failed (" + result->message + "); retrying, attempt " +
+                    std::to_string(attempts[i] + 1) + " of " + std::to_string(retries + 1));
+                state[i] = State::waiting;
+            } else {
+                fail(i, result->message);
+            }
+        } else if (launcher->interrupted_by() || !progressed) {
+            break;  // nothing runs and nothing can start
         }
     }
 
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (!failures.empty()) {
-        std::size_t skipped = 0;
-        for (const auto s : state) skipped += s == State::skipped;
-        throw NodeError(join(failures, "; ") +
-                        (skipped ? " (" + std::to_string(skipped) + " dependent step(s) not run)" : std::string()));
+    std::size_t done = 0, not_run = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        done += state[i] == State::done && steps[i].kind == StepKind::slice;
+        not_run += state[i] == State::skipped || state[i] == State::waiting;
     }
-    char took[32];
-    std::snprintf(took, sizeof took, "%.3f", seconds);
-    log("pipeline done: " + std::to_string(steps.size()) + " steps in " + took + " s");
+    if (const int signal = launcher->interrupted_by()) {
+        const char* name = sigabbrev_np(signal);
+        throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") + ": " + std::to_string(done) +
+                              " slice(s) finished and are kept; rerun the same command to resume",
+                          signal);
+    }
+    if (!failures.empty())
+        throw NodeError(join(failures, "; ") +
+                        (not_run ? " (" + std::to_string(not_run) + " dependent step(s) not run)" : std::string()));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log("pipeline done: " + std::to_string(steps.size()) + " steps (" + std::to_string(ran) + " ran, " +
+        std::to_string(skipped_up_to_date) + " up to date) in " + seconds_text(seconds) + " s");
 }
 
 }  // namespace steppar

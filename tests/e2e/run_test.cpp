@@ -205,7 +205,7 @@ nodes:
     for (const char* n : {"a", "b", "c", "d"}) write_file(ws.dir / (std::string("docs/") + n + ".txt"), n);
     const Result r = ws.run({"--runner", "parallel"});
     BOOST_TEST(r.exit_code == 1);
-    BOOST_TEST(r.err.find("copy-slice-0 was killed by SIGSEGV") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("copy-slice-0 crashed: killed by SIGSEGV on partition 'b'") != std::string::npos, r.err);
     BOOST_TEST(r.err.find("slice 0: no marker") != std::string::npos, r.err);
     BOOST_TEST(fs::exists(ws.dir / "out/copies/c.txt"));
 }

@@ -62,7 +62,7 @@ void check_same(const steppar::Marker& a, const steppar::Marker& b) {
 }
 
 const std::string marker_success_text =
-    R"({"format": 1, "unit": "count", "slice": 0, "plan_id": "p", "status": "success", "partitions": ["a"],)"
+    R"({"format": 1, "unit": "count", "slice": 0, "plan_id": "p", "fingerprint": "f", "status": "success", "partitions": ["a"],)"
     R"( "outputs": ["counts"], "pid": 7, "host": "h", "seconds": 1.5})";
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <steppar/atomic_file.hpp>
 #include <steppar/error.hpp>
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
@@ -64,7 +65,16 @@ int run(int argc, char** argv) {
                           "sequential: every step in this process, one after another; "
                           "parallel: one process per slice and per node")(
         "max-workers,j", po::value<int>()->default_value(0),
-        "parallel runner: most processes at once (0: the number of cores)");
+        "parallel runner: most processes at once (0: the number of cores)")(
+        "fail-fast", po::bool_switch(), "at the first failed slice or node, stop everything still running")(
+        "slice-timeout", po::value<double>()->default_value(0),
+        "kill a slice (with its process group) running longer than this many seconds; 0: no limit "
+        "(a node's 'timeout:' wins)")(
+        "retries", po::value<int>()->default_value(0),
+        "run a failed slice again up to this many times (a node's 'retries:' wins)")(
+        "force", po::bool_switch(), "ignore markers: re-slice and run every slice and node again")(
+        "only-missing", po::bool_switch(),
+        "skip partitions whose outputs all exist and are newer than their inputs (like make)");
     const auto parsed = parse("run", "Runs the whole pipeline: each multinode's slicer, its slices and barrier, "
                                      "and every node after the barriers it needs.",
                               options, argc, argv);
@@ -80,6 +90,14 @@ int run(int argc, char** argv) {
     run_options.max_workers = parsed.values["max-workers"].as<int>();
     if (run_options.max_workers < 0) throw UsageError("--max-workers must be 0 (all cores) or more");
     run_options.host_program = boost::dll::program_location().string();
+    run_options.fail_fast = parsed.values["fail-fast"].as<bool>();
+    run_options.slice_timeout = parsed.values["slice-timeout"].as<double>();
+    if (run_options.slice_timeout < 0) throw UsageError("--slice-timeout must be 0 (no limit) or more seconds");
+    run_options.retries = parsed.values["retries"].as<int>();
+    if (run_options.retries < 0) throw UsageError("--retries must be 0 or more");
+    run_options.force = parsed.values["force"].as<bool>();
+    run_options.only_missing = parsed.values["only-missing"].as<bool>();
+    run_options.quiet = parsed.values["quiet"].as<bool>();
 
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
@@ -90,7 +108,8 @@ int run(int argc, char** argv) {
 int run_slice_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
-        "slice", po::value<int>()->required(), "the slice index, 0..N-1 (as in the slice plan)");
+        "slice", po::value<int>()->required(), "the slice index, 0..N-1 (as in the slice plan)")(
+        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs");
     const auto parsed = parse("run-slice",
                               "Runs one slice: reads the slice plan written by the slicer, processes the slice's "
                               "partitions and writes its marker. Runners and cluster jobs call this.",
@@ -100,20 +119,23 @@ int run_slice_command(int argc, char** argv) {
     const Unit& unit = project->pipeline().unit(parsed.values["node"].as<std::string>());
     if (!unit.replicated())
         throw UsageError("'" + unit.name + "' is a plain node, not a multinode: use run-node");
-    run_slice(*project, unit, parsed.values["slice"].as<int>());
+    remove_temporaries_on_termination_signals();
+    run_slice(*project, unit, parsed.values["slice"].as<int>(), {parsed.values["only-missing"].as<bool>()});
     return 0;
 }
 
 int run_node_command(int argc, char** argv) {
     po::options_description options("Options");
-    options.add_options()("node", po::value<std::string>()->required(), "the plain node to run");
+    options.add_options()("node", po::value<std::string>()->required(), "the plain node to run")(
+        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs");
     const auto parsed = parse("run-node", "Runs one plain (not sliced) node.", options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
     const Unit& unit = project->pipeline().unit(parsed.values["node"].as<std::string>());
     if (unit.replicated())
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
-    run_node(*project, unit);
+    remove_temporaries_on_termination_signals();
+    run_node(*project, unit, {parsed.values["only-missing"].as<bool>()});
     return 0;
 }
 

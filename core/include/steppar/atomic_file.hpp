@@ -42,8 +42,9 @@ private:
 void remove_temporaries_on_termination_signals();
 
 /// Removes temporary files under `dir` (recursively) whose writer process no longer exists.
+/// With `only_for`, looks only in `dir` itself and only for temporaries of that file name.
 /// Returns how many were removed.
-std::size_t remove_stale_temporaries(const std::filesystem::path& dir);
+std::size_t remove_stale_temporaries(const std::filesystem::path& dir, std::string_view only_for = {});
 
 /// Writes `content` to `target` atomically. With `durable`, the data is fsynced before the
 /// rename and the folder after it, so the file survives a power cut too.

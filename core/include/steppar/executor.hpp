@@ -12,20 +12,40 @@
 
 namespace steppar {
 
-/// Lists and zips the unit's partitioned inputs, writes a fresh plan of `slice_count` slices
-/// and removes markers of earlier plans. Returns the plan.
-SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count);
+/// How a slice or node treats work already done.
+struct ExecutionOptions {
+    /// Skip a partition when all its outputs exist and are newer than all its inputs (like make).
+    bool only_missing = false;
+};
+
+/// Lists and zips the unit's partitioned inputs and cuts them into `slice_count` slices. When
+/// the plan on disk is the same plan (same partitions, same cut) it is kept with its markers,
+/// so finished slices can be skipped; otherwise (or with `force`) a new plan replaces it and the
+/// old markers go.
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force = false);
 
 /// Runs slice `slice` of the unit's current plan and writes its marker (also on failure).
 /// Throws NodeError naming node, slice and partition when a node fails.
-void run_slice(Project& project, const Unit& unit, int slice);
+void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOptions& options = {});
 
 /// Succeeds when every slice of the current plan has a valid success marker; otherwise throws
 /// NodeError listing every slice that did not succeed and why.
 void check_barrier(const Project& project, const Unit& unit);
 
 /// Runs a plain (not replicated) node: a whole function once, or a partition function over all
-/// partitions. Throws NodeError when it fails.
-void run_node(Project& project, const Unit& unit);
+/// partitions; writes its marker on success. Throws NodeError when it fails.
+void run_node(Project& project, const Unit& unit, const ExecutionOptions& options = {});
+
+/// What decides a slice's (slice >= 0) or plain node's (slice -1) result: the plan, each node's
+/// definition, function, plugin bytes and params, and the size and mtime of every input file.
+std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* plan, int slice);
+
+/// True when the slice (or plain node, slice -1) has a success marker for this plan and
+/// fingerprint and all its outputs still exist: a rerun can skip it.
+bool up_to_date(Project& project, const Unit& unit, const SlicePlan* plan, int slice);
+
+/// The partition a slice process was working on when it stopped ("" when unknown), from its
+/// progress file.
+std::string partition_in_progress(const Project& project, const Unit& unit, int slice);
 
 }  // namespace steppar

@@ -1,8 +1,9 @@
 // The per-slice marker: the last thing a slice writes (atomically), recording what it did.
 // The barrier trusts nothing else: a slice is done exactly when its marker is present, valid,
-// names the current plan and says "success".
+// names the current plan and says "success". A plain node has one marker too (slice -1), which
+// lets a rerun skip it when nothing it depends on changed.
 //
-//   {"format": 1, "unit": "count", "slice": 0, "plan_id": "...", "status": "success",
+//   {"format": 1, "unit": "count", "slice": 0, "plan_id": "...", "fingerprint": "...", "status": "success",
 //    "partitions": ["a", "b"], "outputs": ["counts"], "pid": 1234, "host": "box",
 //    "seconds": 0.012}
 //   failed: "status": "failed", "error": {"partition": "b", "message": "..."}
@@ -21,6 +22,7 @@ struct Marker {
     std::string unit;
     int slice = -1;
     std::string plan_id;
+    std::string fingerprint;  ///< of inputs, node definitions and plugin: a match means "up to date"
     bool success = false;
     std::vector<std::string> partitions;  ///< the partitions it processed
     std::vector<std::string> outputs;     ///< the datasets it wrote them into

@@ -37,6 +37,9 @@ public:
     /// Where a declared plugin's file is (resolving it if needed).
     std::filesystem::path file(const std::string& plugin);
 
+    /// SHA-256 of the plugin file's bytes (computed once): a rebuilt plugin reruns its slices.
+    const std::string& digest(const std::string& plugin);
+
     /// $STEPPAR_PLUGIN_PATH (':'-separated) then <dir of steppar-host>/../lib/steppar/plugins.
     static std::vector<std::filesystem::path> default_search_path();
 
@@ -47,6 +50,7 @@ private:
     std::vector<std::filesystem::path> search_path_;
     std::map<std::string, std::pair<std::string, std::filesystem::path>> declared_;  // alias -> (reference, base)
     std::map<std::string, std::unique_ptr<Loaded>> loaded_;
+    std::map<std::string, std::string> digests_;
 };
 
 }  // namespace steppar

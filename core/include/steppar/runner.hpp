@@ -1,14 +1,22 @@
 // Runners walk the expanded graph and decide *how* slices run; what a slice does is always
-// executor.hpp. The sequential runner runs every step in this process, one after another; the
-// parallel runner runs each slice and each plain node as a child process
-// (`steppar-host run-slice` / `run-node`), at most `max_workers` at a time, and independent
-// steps concurrently. Both produce byte-identical outputs.
+// executor.hpp, in a child process (`steppar-host run-slice` / `run-node`). The sequential
+// runner starts one child at a time; the parallel runner up to `max_workers` at once and runs
+// independent steps concurrently. Both produce byte-identical outputs. Slicers and barriers are
+// cheap bookkeeping and run in the host.
+//
+// Reliability lives here: slices whose marker says they are up to date are skipped, failed
+// slices are retried, slow ones are killed after their timeout, SIGINT/SIGTERM stop every child
+// (and its process group) before the host exits, and --fail-fast stops everything at the first
+// failure.
 #pragma once
 
+#include "steppar/error.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/project.hpp"
 
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 
 namespace steppar {
@@ -17,33 +25,56 @@ enum class RunnerKind { sequential, parallel };
 
 struct RunOptions {
     RunnerKind runner = RunnerKind::parallel;
-    int max_workers = 0;                  ///< 0: the number of cores
-    std::filesystem::path host_program;   ///< the steppar-host binary children run (parallel only)
+    int max_workers = 0;                 ///< 0: the number of cores (parallel runner)
+    std::filesystem::path host_program;  ///< the steppar-host binary children run
+    bool fail_fast = false;              ///< stop every slice at the first failure
+    double slice_timeout = 0;            ///< seconds; 0: none (a unit's `timeout:` wins)
+    int retries = 0;                     ///< retries of a failed slice (a unit's `retries:` wins)
+    bool force = false;                  ///< ignore markers: re-slice and rerun everything
+    bool only_missing = false;           ///< skip partitions whose outputs are newer than inputs
+    bool quiet = false;                  ///< children print only errors
 };
 
-/// Outcome of one step that ran somewhere else than in this function.
+/// A run stopped by SIGINT/SIGTERM: exit code 128 + signal, like a shell.
+class Interrupted : public Error {
+public:
+    Interrupted(const std::string& message, int signal) : Error(message), signal_(signal) {}
+    int exit_code() const noexcept override { return 128 + signal_; }
+
+private:
+    int signal_;
+};
+
+/// Outcome of one child process.
 struct StepResult {
     std::size_t step;
     bool ok;
+    bool stopped;         ///< killed by us (fail-fast or interrupt), not a failure of its own
     std::string message;  ///< why it failed
 };
 
-/// Starts steps that do work (slices, plain nodes) and reports when they end.
+/// Starts steps that do work (slices, plain nodes) as child processes and reports their end.
 class Launcher {
 public:
     virtual ~Launcher() = default;
-    virtual void start(std::size_t step) = 0;
-    /// Blocks until some started step ends.
-    virtual StepResult wait_any() = 0;
+    /// Starts the step; `timeout` seconds (0: none) after which its process group is killed.
+    virtual void start(std::size_t step, double timeout) = 0;
+    /// Blocks until a started step ends, or until a termination signal arrives (then empty).
+    virtual std::optional<StepResult> wait_any() = 0;
     virtual std::size_t running() const = 0;
     virtual std::size_t capacity() const = 0;
+    /// Terminates every running child with its process group (TERM, then KILL after a grace).
+    virtual void stop_all() = 0;
+    /// The termination signal received (0: none).
+    virtual int interrupted_by() const = 0;
 };
 
-/// Runs the whole graph. Failed steps stop only what depends on them; at the end a NodeError
-/// lists every failure (node, slice, partition, message).
+/// Runs the whole graph, holding the state folder's lock. Failed steps stop only what depends
+/// on them (unless fail_fast); at the end a NodeError lists every failure (node, slice,
+/// partition, message).
 void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions& options);
 
-/// One child process per step (Boost.Process), living in process_launcher.cpp.
+/// Child processes via Boost.Process (process_launcher.cpp).
 std::unique_ptr<Launcher> make_process_launcher(Project& project, const ExpandedGraph& graph, const RunOptions& options);
 
 }  // namespace steppar

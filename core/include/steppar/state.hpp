@@ -19,6 +19,15 @@ public:
     std::filesystem::path marker(std::string_view unit, int slice) const {
         return markers_dir(unit) / ("slice-" + std::to_string(slice) + ".json");
     }
+    /// The marker of a plain node.
+    std::filesystem::path node_marker(std::string_view unit) const { return markers_dir(unit) / "node.json"; }
+    /// Which partition slice `slice` is working on (an index, rewritten in place), so a crash
+    /// report can name it.
+    std::filesystem::path progress(std::string_view unit, int slice) const {
+        return unit_dir(unit) / "progress" / ("slice-" + std::to_string(slice));
+    }
+    /// Held (flock) by the `run` that owns this state folder; holds its pid.
+    std::filesystem::path lock() const { return root_ / "lock"; }
     /// Where datasets that are not in the catalog are written.
     std::filesystem::path intermediate_root() const { return root_ / "data"; }
 
