@@ -149,9 +149,12 @@ void write_file_atomically(const fs::path& target, std::string_view content, boo
 }
 
 void remove_temporaries_on_termination_signals() {
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    // Crashes too: the handler only unlinks and re-raises, so the process still dies of the
+    // same signal (and dumps core where enabled).
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
         struct sigaction action = {};
         action.sa_handler = remove_temporaries_and_die;
+        action.sa_flags = SA_RESETHAND | SA_NODEFER;
         sigemptyset(&action.sa_mask);
         ::sigaction(signal, &action, nullptr);
     }

@@ -87,8 +87,14 @@ public:
             c.timer.async_wait([this, index](boost::system::error_code ec) {
                 const auto it = children_.find(index);
                 if (ec || it == children_.end()) return;
-                it->second->timed_out = true;
-                kill_group(*it->second, SIGKILL);
+                Child& late = *it->second;
+                late.timed_out = true;
+                kill_group(late, SIGTERM);  // lets the slice remove its temporary files
+                late.timer.expires_after(grace);
+                late.timer.async_wait([this, index](boost::system::error_code ec2) {
+                    const auto again = children_.find(index);
+                    if (!ec2 && again != children_.end()) kill_group(*again->second, SIGKILL);
+                });
             });
         }
     }

@@ -20,21 +20,23 @@ namespace {
 
 enum class State { waiting, running, done, failed, skipped };
 
-// Temporary files of writers killed earlier (SIGKILL, power loss) are never partitions; sweep
-// them from every folder this pipeline writes before anything reads those folders.
+// Temporary files left by writers that died (SIGKILL, power loss) in the folders one unit
+// writes; they are never partitions, but they must not pile up either.
+std::size_t sweep_unit_outputs(const Project& project, const Unit& unit) {
+    std::size_t removed = 0;
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) {
+            const Dataset& d = project.pipeline().catalog().at(out);
+            // A file dataset's folder may hold anything: only its own temporaries go.
+            removed += d.partitioned() ? remove_stale_temporaries(d.path)
+                                       : remove_stale_temporaries(d.path.parent_path(), d.path.filename().string());
+        }
+    return removed;
+}
+
 void sweep_stale_temporaries(const Project& project) {
     std::size_t removed = remove_stale_temporaries(project.state().root());
-    for (const auto& unit : project.pipeline().units())
-        for (const auto& n : unit.nodes)
-            for (const auto& out : n.outputs) {
-                const Dataset& d = project.pipeline().catalog().at(out);
-                if (d.partitioned()) {
-                    removed += remove_stale_temporaries(d.path);
-                } else {
-                    // Only the temporaries of this file: its folder may hold anything.
-                    removed += remove_stale_temporaries(d.path.parent_path(), d.path.filename().string());
-                }
-            }
+    for (const auto& unit : project.pipeline().units()) removed += sweep_unit_outputs(project, unit);
     if (removed) log("removed " + std::to_string(removed) + " temporary file(s) left by interrupted writers");
 }
 
@@ -134,6 +136,8 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             const std::size_t i = result->step;
             const Unit& unit = units[steps[i].unit];
             const int retries = unit.retries >= 0 ? unit.retries : options.retries;
+            // A child killed with SIGKILL could not remove its temporary files: do it now.
+            if (!result->ok) sweep_unit_outputs(project, unit);
             if (result->ok) {
                 finish(i, State::done);
             } else if (result->stopped || launcher->interrupted_by()) {

@@ -1,6 +1,10 @@
 #include "harness.hpp"
 
 #include <array>
+#include <chrono>
+#include <csignal>
+#include <iterator>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -55,6 +59,96 @@ Result host(const std::vector<std::string>& args) {
     return shell(line);
 }
 
+Background::Background(const std::vector<std::string>& args) {
+    char out_template[] = "/tmp/steppar-bg-out-XXXXXX";
+    char err_template[] = "/tmp/steppar-bg-err-XXXXXX";
+    const int out = ::mkstemp(out_template), err = ::mkstemp(err_template);
+    out_ = out_template;
+    err_ = err_template;
+    std::vector<std::string> argv_strings = {STEPPAR_HOST};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_strings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::dup2(out, 1);
+        ::dup2(err, 2);
+        ::signal(SIGINT, SIG_DFL);
+        ::signal(SIGTERM, SIG_DFL);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(out);
+    ::close(err);
+}
+
+Background::~Background() {
+    if (!reaped_ && pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    ::unlink(out_.c_str());
+    ::unlink(err_.c_str());
+}
+
+void Background::signal(int sig) const { ::kill(pid_, sig); }
+
+Result Background::wait(double seconds) {
+    Result result;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    int status = 0;
+    while (true) {
+        const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+        if (done == pid_) {
+            reaped_ = true;
+            result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    result.out = read_file(out_);
+    result.err = read_file(err_);
+    return result;
+}
+
+std::vector<std::string> processes_matching(const std::string& text) {
+    std::vector<std::string> found;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string pid = entry.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid())) continue;
+        std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        for (char& c : cmdline)
+            if (c == '\0') c = ' ';
+        std::ifstream stat_file(entry.path() / "stat");
+        std::string stat_line;
+        std::getline(stat_file, stat_line);
+        const auto close = stat_line.rfind(')');
+        const bool zombie = close != std::string::npos && stat_line.size() > close + 2 && stat_line[close + 2] == 'Z';
+        if (!zombie && cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);
+    }
+    return found;
+}
+
+std::vector<std::string> temporaries_under(const fs::path& dir) {
+    std::vector<std::string> found;
+    if (!fs::exists(dir)) return found;
+    for (const auto& entry : fs::recursive_directory_iterator(dir))
+        if (entry.path().filename().string().find(".steppar-tmp.") != std::string::npos) found.push_back(entry.path().string());
+    return found;
+}
+
+bool wait_for_file(const fs::path& path, double seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (!fs::exists(path)) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
 void write_file(const fs::path& path, const std::string& content) {
     if (path.has_parent_path()) fs::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary);
@@ -102,6 +196,8 @@ void make_docs(const fs::path& dir, int count) {
 }
 
 std::string fixture(const std::string& name) { return std::string(STEPPAR_FIXTURE_DIR) + "/" + name + ".so"; }
+
+std::string host_program() { return STEPPAR_HOST; }
 
 fs::path source(const std::string& relative) { return fs::path(STEPPAR_SOURCE_DIR) / relative; }
 

@@ -38,6 +38,32 @@ Result shell(const std::string& command_line);
 /// Runs steppar-host with `args` (each quoted).
 Result host(const std::vector<std::string>& args);
 
+/// A steppar-host started in the background (stdout/stderr to files), for tests that signal it.
+class Background {
+public:
+    explicit Background(const std::vector<std::string>& args);
+    ~Background();  ///< kills it if still running
+    Background(const Background&) = delete;
+    Background& operator=(const Background&) = delete;
+    int pid() const { return pid_; }
+    void signal(int sig) const;
+    /// Waits up to `seconds` for it to end; returns its result (exit_code -1 on timeout).
+    Result wait(double seconds);
+
+private:
+    int pid_ = -1;
+    fs::path out_, err_;
+    bool reaped_ = false;
+};
+
+/// Processes whose command line contains `text` (e.g. a test's temporary folder): anything a
+/// run leaves behind.
+std::vector<std::string> processes_matching(const std::string& text);
+/// Temporary files (AtomicFile names) anywhere under `dir`.
+std::vector<std::string> temporaries_under(const fs::path& dir);
+/// Waits until `path` exists (up to `seconds`).
+bool wait_for_file(const fs::path& path, double seconds);
+
 void write_file(const fs::path& path, const std::string& content);
 std::string read_file(const fs::path& path);
 /// Every regular file under `dir` (recursively): relative path -> content.
@@ -48,6 +74,8 @@ void make_docs(const fs::path& dir, int count);
 
 /// Path of a fixture plugin built for the tests, e.g. fixture("steppar_test_nodes").
 std::string fixture(const std::string& name);
+/// The steppar-host under test.
+std::string host_program();
 /// A source-tree path.
 fs::path source(const std::string& relative);
 

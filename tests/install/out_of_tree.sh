@@ -5,7 +5,7 @@
 set -euo pipefail
 build=$1
 src=$2
-work=$(mktemp -d /tmp/steppar-oot-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/steppar-oot-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 unset STEPPAR_PLUGIN_PATH
 

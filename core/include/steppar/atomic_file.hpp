@@ -36,7 +36,8 @@ private:
     int cleanup_slot_ = -1;
 };
 
-/// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files of every AtomicFile still open
+/// Makes SIGINT, SIGTERM, SIGHUP and crash signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)
+/// remove the temporary files of every AtomicFile still open
 /// in this process before the process dies of the signal: a slice stopped by its runner leaves
 /// no partial file behind. (SIGKILL cannot be caught: remove_stale_temporaries() covers it.)
 void remove_temporaries_on_termination_signals();

@@ -1,0 +1,317 @@
+// Fault injection: for each fault, run, inject it for real (exceptions, signals, hangs, killed
+// hosts, concurrent runs, stale files), rerun, and compare the final outputs byte for byte with
+// one clean sequential run. After every step: no process left, no temporary file left.
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+using namespace e2e;
+
+namespace {
+
+constexpr int partitions = 20;
+
+std::string name_of(int i) { return std::string("p") + (i < 10 ? "0" : "") + std::to_string(i); }
+
+// copy (fault, 4 slices) -> counts (wc, 2 slices) -> total (whole)
+struct FaultRun {
+    TempDir dir;
+    fs::path pipeline = dir / "pipeline.yml";
+    fs::path flag = dir / "flag";
+
+    explicit FaultRun(const std::string& mode = "throw", const std::string& bad = "p07", int delay_ms = 0,
+                      const std::string& copy_keys = "") {
+        write_file(pipeline, "plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+  builtin: steppar_builtin
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+  total:  {type: file, path: out/total.json}
+params:
+  mode: )" + mode + "\n  bad: " + bad + "\n  delay_ms: " + std::to_string(delay_ms) + "\n  flag: " + flag.string() + R"(
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 4)" +
+                                 copy_keys + R"(}
+  - {name: count, func: builtin.wc, inputs: [copies], outputs: [counts], slices: 2}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+)");
+        for (int i = 0; i < partitions; ++i) write_file(dir / ("docs/" + name_of(i) + ".txt"), std::string(static_cast<std::size_t>(i + 1), 'a' + i % 26) + " word\n");
+    }
+    void arm() const { write_file(flag, "armed\n"); }
+    void disarm() const { fs::remove(flag); }
+    Result run(std::vector<std::string> extra = {}) const {
+        std::vector<std::string> args = {"run", pipeline.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return host(args);
+    }
+    std::vector<std::string> args(std::vector<std::string> extra = {}) const {
+        std::vector<std::string> a = {"run", pipeline.string()};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    }
+    std::map<std::string, std::string> outputs() const { return snapshot(dir / "out"); }
+    // Nothing a run may leave behind is there.
+    void check_nothing_left() const {
+        for (int waited = 0; waited < 100 && !processes_matching(dir.path().string()).empty(); ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));  // children dying of PDEATHSIG
+        const auto left = processes_matching(dir.path().string());
+        BOOST_TEST(left.empty(), "processes left: " << (left.empty() ? "" : left.front()));
+        const auto temps = temporaries_under(dir.path());
+        BOOST_TEST(temps.empty(), "temporary files left: " << (temps.empty() ? "" : temps.front()));
+    }
+};
+
+// The outputs of one clean sequential run (same inputs, fault never armed).
+const std::map<std::string, std::string>& clean_outputs() {
+    static const auto outputs = [] {
+        FaultRun clean;
+        const Result r = clean.run({"--runner", "sequential"});
+        if (r.exit_code != 0) throw std::runtime_error("clean run failed: " + r.err);
+        return clean.outputs();
+    }();
+    return outputs;
+}
+
+int count(const std::string& text, const std::string& piece) {
+    int n = 0;
+    for (auto at = text.find(piece); at != std::string::npos; at = text.find(piece, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(faults)
+
+BOOST_AUTO_TEST_CASE(exception_fails_one_slice_others_finish_rerun_resumes) {
+    BOOST_REQUIRE_EQUAL(clean_outputs().size(), 2u * partitions + 1u);
+    FaultRun f("throw", "p07");
+    f.arm();
+    const Result failed = f.run({"--runner", "parallel"});
+    BOOST_TEST(failed.exit_code == 1);
+    BOOST_TEST(failed.err.find("copy-barrier: 1 of 4 slice(s) did not succeed: slice 1 failed on partition 'p07'") != std::string::npos, failed.err);
+    BOOST_TEST(failed.err.find("injected failure on p07") != std::string::npos, failed.err);
+    for (int s : {0, 2, 3}) BOOST_TEST(read_file(f.dir / (".steppar/units/copy/markers/slice-" + std::to_string(s) + ".json")).find("success") != std::string::npos);
+    f.check_nothing_left();
+
+    f.disarm();
+    const Result resumed = f.run({"--runner", "parallel"});
+    BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+    BOOST_TEST(count(resumed.err, "up to date, skipped") == 3, resumed.err);  // slices 0, 2, 3 of copy
+    BOOST_TEST(resumed.err.find("plan unchanged") != std::string::npos);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+    f.check_nothing_left();
+
+    const Result again = f.run();
+    BOOST_TEST(again.exit_code == 0);
+    BOOST_TEST(again.err.find("(0 ran, 7 up to date)") != std::string::npos, again.err);  // 4 + 2 slices + total
+}
+
+BOOST_AUTO_TEST_CASE(fail_fast_stops_running_slices_at_the_first_failure) {
+    FaultRun f("throw", "p00", 150);
+    f.arm();
+    const auto started = std::chrono::steady_clock::now();
+    const Result r = f.run({"--fail-fast", "--max-workers", "4"});
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("copy-slice-0 failed on partition 'p00'") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("--fail-fast: stopping 3 running step(s)") != std::string::npos, r.err);
+    BOOST_TEST(seconds < 0.75 * 5 * 0.15 + 0.6, "slices were not stopped: " << seconds << " s");
+    BOOST_TEST(!fs::exists(f.dir / "out/counts"));
+    f.check_nothing_left();
+    f.disarm();
+    BOOST_REQUIRE_EQUAL(f.run().exit_code, 0);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(crashes_are_reported_with_signal_and_partition) {
+    const std::vector<std::pair<std::string, std::string>> crashes = {
+        {"segv", "SIGSEGV"}, {"abort", "SIGABRT"}, {"kill9", "SIGKILL"}};
+    for (const auto& [mode, signal] : crashes) {
+        FaultRun f(mode, "p12");
+        f.arm();
+        for (const char* runner : {"parallel", "sequential"}) {
+            const Result r = f.run({"--runner", runner});
+            BOOST_TEST(r.exit_code == 1, mode);
+            BOOST_TEST(r.err.find("copy-slice-2 crashed: killed by " + signal + " on partition 'p12'") != std::string::npos, r.err);
+            BOOST_TEST(r.err.find("slice 2: no marker") != std::string::npos, r.err);
+            f.check_nothing_left();
+        }
+        f.disarm();
+        const Result resumed = f.run();
+        BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+        BOOST_TEST((f.outputs() == clean_outputs()), mode);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(timeout_kills_the_whole_process_group) {
+    FaultRun f("hang", "p03", 0, ", timeout: 1");
+    f.arm();
+    const auto started = std::chrono::steady_clock::now();
+    const Result r = f.run();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(r.err.find("copy-slice-0 timed out after 1 s on partition 'p03' (killed with its process group)") != std::string::npos, r.err);
+    BOOST_TEST(seconds < 10.0);
+    BOOST_TEST(processes_matching("sleep 86399").empty(), "the slice's own child survived the timeout");
+    f.check_nothing_left();
+    BOOST_TEST(!fs::exists(f.dir / "out/copies/p03.txt"), "a partial output appeared");
+    // The command-line timeout applies too.
+    FaultRun g("hang", "p03");
+    g.arm();
+    const Result cli = g.run({"--slice-timeout", "0.5", "--runner", "sequential"});
+    BOOST_TEST(cli.exit_code == 1);
+    BOOST_TEST(cli.err.find("timed out after 0.5 s") != std::string::npos, cli.err);
+    g.check_nothing_left();
+    g.disarm();
+    BOOST_REQUIRE_EQUAL(g.run().exit_code, 0);
+    BOOST_TEST((g.outputs() == clean_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(retries_rerun_only_the_failed_slice) {
+    FaultRun f("once", "p16", 0, ", retries: 2");
+    f.arm();
+    const Result r = f.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(r.err.find("copy-slice-3 failed (copy-slice-3 failed on partition 'p16': node 'copy': transient failure on p16); retrying, attempt 2 of 3") != std::string::npos, r.err);
+    BOOST_TEST(count(r.err, "retrying") == 1);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+    // Without retries the same transient failure fails the run; --retries on the command line.
+    FaultRun g("once", "p16");
+    g.arm();
+    BOOST_TEST(g.run().exit_code == 1);
+    g.arm();
+    const Result cli = g.run({"--retries", "1"});
+    BOOST_TEST(cli.exit_code == 0, cli.err);
+    BOOST_TEST((g.outputs() == clean_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(changed_input_reruns_its_slice_force_reruns_all_new_partition_reslices) {
+    FaultRun f;
+    BOOST_REQUIRE_EQUAL(f.run().exit_code, 0);
+    write_file(f.dir / "docs/p02.txt", "changed content\n");
+    const Result changed = f.run();
+    BOOST_REQUIRE_EQUAL(changed.exit_code, 0);
+    BOOST_TEST(count(changed.err, "up to date, skipped") == 4, changed.err);  // copy 1,2,3 and count 1
+    BOOST_TEST(read_file(f.dir / "out/copies/p02.txt") == "changed content\n");
+    BOOST_TEST(read_file(f.dir / "out/counts/p02.json") == "{\"lines\":1,\"words\":2,\"bytes\":16}\n");
+
+    const Result forced = f.run({"--force"});
+    BOOST_TEST(forced.exit_code == 0);
+    BOOST_TEST(count(forced.err, "up to date, skipped") == 0, forced.err);
+
+    write_file(f.dir / "docs/p20.txt", "new partition\n");
+    const Result resliced = f.run();
+    BOOST_REQUIRE_EQUAL(resliced.exit_code, 0);
+    BOOST_TEST(resliced.err.find("copy-slicer: 21 partitions of docs in 4 slices (5..6 each)\n") != std::string::npos, resliced.err);
+    BOOST_TEST(read_file(f.dir / "out/total.json").find("\"files\":21") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(only_missing_recomputes_just_the_missing_partition) {
+    FaultRun f;
+    BOOST_REQUIRE_EQUAL(f.run().exit_code, 0);
+    const auto before = fs::last_write_time(f.dir / "out/copies/p01.txt");
+    fs::remove(f.dir / "out/copies/p00.txt");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const Result r = f.run({"--only-missing"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(r.err.find("copy-slice-0: 4 partition(s) already up to date") != std::string::npos, r.err);
+    BOOST_TEST((fs::last_write_time(f.dir / "out/copies/p01.txt") == before), "an up-to-date partition was rewritten");
+    BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(sigint_and_sigterm_stop_every_child_and_the_next_run_resumes) {
+    for (const int sig : {SIGINT, SIGTERM}) {
+        FaultRun f("throw", "none", 100);
+        Background run(f.args({"--max-workers", "2"}));
+        BOOST_REQUIRE(wait_for_file(f.dir / "out/copies/p01.txt", 20));
+        run.signal(sig);
+        const Result r = run.wait(20);
+        BOOST_TEST(r.exit_code == 128 + sig, r.err);
+        BOOST_TEST(r.err.find("interrupted by SIG") != std::string::npos, r.err);
+        BOOST_TEST(r.err.find("rerun the same command to resume") != std::string::npos, r.err);
+        f.check_nothing_left();
+        const Result resumed = f.run();
+        BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+        BOOST_TEST((f.outputs() == clean_outputs()));
+        f.check_nothing_left();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(host_killed_with_sigkill_leaves_nothing_a_rerun_cannot_recover) {
+    FaultRun f("throw", "none", 100);
+    Background run(f.args({"--max-workers", "2"}));
+    BOOST_REQUIRE(wait_for_file(f.dir / "out/copies/p01.txt", 20));
+    run.signal(SIGKILL);
+    run.wait(10);
+    f.check_nothing_left();  // children die with their host (PDEATHSIG), and clean up
+    const Result resumed = f.run();
+    BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(second_run_of_the_same_pipeline_is_refused_while_the_first_runs) {
+    FaultRun f("throw", "none", 60);
+    Background first(f.args());
+    BOOST_REQUIRE(wait_for_file(f.dir / "out/copies/p00.txt", 20));
+    const Result second = f.run();
+    BOOST_TEST(second.exit_code == 2);
+    BOOST_TEST(second.err.find("already running (pid " + std::to_string(first.pid()) + ",") != std::string::npos, second.err);
+    BOOST_TEST(first.wait(60).exit_code == 0);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+    // A lock file left by a dead run (no flock held) is taken over.
+    write_file(f.dir / ".steppar/lock", "999999\n");
+    BOOST_TEST(f.run().exit_code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(temporaries_of_killed_writers_are_removed_and_never_read) {
+    FaultRun f;
+    write_file(f.dir / "out/copies/.p03.txt.steppar-tmp.999999.0", "half a partition");
+    write_file(f.dir / "out/.total.json.steppar-tmp.999999.4", "half");
+    write_file(f.dir / "docs/.p05.txt.steppar-tmp.999999.1", "half an input");
+    const Result r = f.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(r.err.find("removed 2 temporary file(s)") != std::string::npos, r.err);
+    BOOST_TEST(fs::exists(f.dir / "docs/.p05.txt.steppar-tmp.999999.1"), "inputs are never touched");
+    fs::remove(f.dir / "docs/.p05.txt.steppar-tmp.999999.1");
+    BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file) {
+    if (shell("command -v setpriv").exit_code != 0 || ::geteuid() != 0) {
+        BOOST_TEST_MESSAGE("needs root and setpriv to run as another user; skipped");
+        return;
+    }
+    FaultRun f;
+    shell("chmod -R a+rwX " + quote(f.dir.path().string()) + " && chmod 000 " + quote((f.dir / "docs/p09.txt").string()));
+    const Result r = shell("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(host_program()) + " run " +
+                           quote(f.pipeline.string()));
+    BOOST_TEST(r.exit_code == 1, r.err);
+    BOOST_TEST(r.err.find("partition 'p09'") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find((f.dir / "docs/p09.txt").string()) != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(hundred_thousand_partitions) {
+    TempDir dir;
+    for (int i = 0; i < 100000; ++i) write_file(dir / ("docs/" + std::to_string(i % 100) + "/" + std::to_string(i) + ".txt"), "x\n");
+    write_file(dir / "pipeline.yml", R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+  total:  {type: file, path: out/total.json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 8}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+)");
+    const Result r = host({"run", (dir / "pipeline.yml").string()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(read_file(dir / "out/total.json") == "{\"files\":100000,\"lines\":100000,\"words\":100000,\"bytes\":200000}\n");
+    const Result again = host({"run", (dir / "pipeline.yml").string()});
+    BOOST_TEST(again.err.find("(0 ran, 9 up to date)") != std::string::npos, again.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
