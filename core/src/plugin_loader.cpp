@@ -25,9 +25,11 @@ struct PluginRegistry::Loaded {
 
 PluginRegistry::PluginRegistry(std::vector<fs::path> search_path) : search_path_(std::move(search_path)) {}
 
-// Plugins stay loaded until the process exits; see the header.
+// Plugins stay loaded until the process exits (see the header): their handles move to a
+// process-wide list instead of being closed, which also keeps them visible to leak checkers.
 PluginRegistry::~PluginRegistry() {
-    for (auto& [_, loaded] : loaded_) (void)loaded.release();  // NOLINT: intentional leak, never dlclose
+    static auto* kept_open = new std::vector<std::unique_ptr<Loaded>>;  // never destroyed: no dlclose at exit
+    for (auto& [_, loaded] : loaded_) kept_open->push_back(std::move(loaded));
 }
 
 std::vector<fs::path> PluginRegistry::default_search_path() {

@@ -62,8 +62,8 @@ std::unique_ptr<Project> open_project(const Parsed& parsed) {
 int run(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("runner", po::value<std::string>()->default_value("parallel"),
-                          "sequential: every step in this process, one after another; "
-                          "parallel: one process per slice and per node")(
+                          "sequential: one slice or node process at a time; "
+                          "parallel: up to --max-workers processes at once")(
         "max-workers,j", po::value<int>()->default_value(0),
         "parallel runner: most processes at once (0: the number of cores)")(
         "fail-fast", po::bool_switch(), "at the first failed slice or node, stop everything still running")(
