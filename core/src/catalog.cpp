@@ -1,6 +1,7 @@
 #include "steppar/catalog.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/text.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -34,6 +35,10 @@ std::vector<Partition> list_partitions(const Dataset& dataset) {
             filename.compare(filename.size() - dataset.suffix.size(), dataset.suffix.size(), dataset.suffix) != 0)
             continue;
         std::string relative = it->path().lexically_relative(dataset.path).generic_string();
+        // Plans and markers are JSON, which holds only UTF-8: such a name could not be recorded.
+        if (!valid_utf8(relative))
+            throw StateError("dataset '" + dataset.name + "': file name '" + it->path().string() +
+                             "' is not valid UTF-8; rename it (partition names are stored in JSON)");
         relative.resize(relative.size() - dataset.suffix.size());
         if (relative.empty()) continue;  // a file named exactly like the suffix has no name
         partitions.push_back({std::move(relative), it->path()});

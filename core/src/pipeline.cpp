@@ -146,6 +146,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
                                 std::to_string(unit.slices.count));
     }
 
+    for (const auto& [name, d] : catalog_.all())
+        if (!valid_name(name))
+            fail(d.line, "dataset name '" + name + "' is not valid: use letters, digits, '_', '-' and '.'");
+
     // Functions: every node's function must exist; replicated nodes need partition functions.
     kinds_.clear();
     for (const auto& unit : units_)

@@ -71,6 +71,8 @@ private:
             std::string why = e.what();
             if (const auto at = why.find("syntax error"); at != std::string::npos) why = why.substr(at);
             throw SpecError(file_.string(), line, "malformed JSON: " + why);
+        } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+            throw SpecError(file_.string(), 0, std::string("malformed JSON: ") + e.what());
         }
     }
 
@@ -86,6 +88,7 @@ private:
 
     std::string scalar(const YAML::Node& node, const std::string& what) const {
         if (!node.IsScalar()) fail(node, what + " must be a single value");
+        if (!valid_utf8(node.Scalar())) fail(node, what + " is not valid UTF-8 (save the file as UTF-8)");
         return node.Scalar();
     }
 
@@ -239,7 +242,7 @@ private:
             }
             case YAML::NodeType::Scalar: break;
         }
-        const std::string& text = node.Scalar();
+        const std::string text = scalar(node, "a parameter value");
         if (node.Tag() == "!") return text;  // quoted
         if (text == "true" || text == "True") return true;
         if (text == "false" || text == "False") return false;

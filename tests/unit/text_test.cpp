@@ -66,3 +66,19 @@ BOOST_AUTO_TEST_CASE(suggestion_without_candidates_says_none_are_valid) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(utf8)
+
+BOOST_AUTO_TEST_CASE(valid_utf8_accepts_text_and_rejects_broken_sequences) {
+    BOOST_TEST(steppar::valid_utf8(""));
+    BOOST_TEST(steppar::valid_utf8("plain ascii"));
+    BOOST_TEST(steppar::valid_utf8("caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80"));
+    BOOST_TEST(!steppar::valid_utf8("\xfb"));             // not a lead byte
+    BOOST_TEST(!steppar::valid_utf8("caf\xc3"));          // truncated
+    BOOST_TEST(!steppar::valid_utf8("\xc3\x28"));         // bad continuation
+    BOOST_TEST(!steppar::valid_utf8("\xc0\xaf"));         // overlong '/'
+    BOOST_TEST(!steppar::valid_utf8("\xed\xa0\x80"));     // surrogate
+    BOOST_TEST(!steppar::valid_utf8("\xf4\x90\x80\x80")); // past U+10FFFF
+}
+
+BOOST_AUTO_TEST_SUITE_END()
