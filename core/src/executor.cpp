@@ -1,6 +1,7 @@
 #include "steppar/executor.hpp"
 
 #include "steppar/atomic_file.hpp"
+#include "steppar/configurator.hpp"
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/hash.hpp"
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <regex>
 #include <chrono>
 #include <iterator>
 #include <map>
@@ -27,12 +29,32 @@ namespace {
 
 // --- the SDK contexts, implemented over files -----------------------------------------------
 
-class NodeParams final : public Params {
+/// Named JSON values with typed access: a node's params, or a configurator's data fields.
+class JsonFields final : public Params {
 public:
-    NodeParams(const Pipeline& pipeline, const Node& node) : node_(node.name) {
+    JsonFields(std::map<std::string, std::string> values, std::string what, std::string missing_hint)
+        : values_(std::move(values)), what_(std::move(what)), missing_hint_(std::move(missing_hint)) {}
+
+    /// The params a node lists as inputs (`params:NAME`).
+    static JsonFields of_node(const Pipeline& pipeline, const Node& node) {
+        std::map<std::string, std::string> values;
         for (const auto& in : node.inputs)
-            if (Node::is_param(in)) values_[Node::param_name(in)] = pipeline.params().find(Node::param_name(in))->second;
+            if (Node::is_param(in)) values[Node::param_name(in)] = pipeline.params().find(Node::param_name(in))->second;
+        return JsonFields(std::move(values), "parameter", "is not an input of node '" + node.name + "' (add it as params:NAME)");
     }
+    /// A configurator's data: its top-level fields, and "" for the whole value.
+    static JsonFields of_configuration(const Configurator* chosen) {
+        std::map<std::string, std::string> values;
+        if (chosen) {
+            const auto data = nlohmann::json::parse(chosen->data);
+            values[""] = chosen->data;
+            if (data.is_object())
+                for (const auto& [key, value] : data.items()) values[key] = value.dump();
+        }
+        return JsonFields(std::move(values), "configuration field",
+                          chosen ? "is not in the data of configurator '" + chosen->name + "'" : "is missing: no configurator applies to this partition");
+    }
+
     bool has(std::string_view name) const override { return values_.count(std::string(name)) > 0; }
     std::string json(std::string_view name) const override { return find(name); }
     long long integer(std::string_view name) const override { return typed<long long>(name, "an integer"); }
@@ -43,13 +65,11 @@ public:
 private:
     const std::string& find(std::string_view name) const {
         const auto it = values_.find(std::string(name));
-        if (it == values_.end())
-            throw std::runtime_error("parameter '" + std::string(name) + "' is not an input of node '" + node_ +
-                                     "' (add 'params:" + std::string(name) + "' to its inputs)");
+        if (it == values_.end()) throw std::runtime_error(what_ + " '" + std::string(name) + "' " + missing_hint_);
         return it->second;
     }
     template <class T>
-    T typed(std::string_view name, const char* what) const {
+    T typed(std::string_view name, const char* kind) const {
         const auto value = nlohmann::json::parse(find(name));
         try {
             if constexpr (std::is_same_v<T, long long>) {
@@ -59,11 +79,18 @@ private:
             }
             return value.get<T>();
         } catch (const std::exception&) {
-            throw std::runtime_error("parameter '" + std::string(name) + "' must be " + what + ", got " + value.dump());
+            throw std::runtime_error(what_ + " '" + std::string(name) + "' must be " + kind + ", got " + value.dump());
         }
     }
-    std::string node_;
     std::map<std::string, std::string> values_;
+    std::string what_, missing_hint_;
+};
+
+/// Configuration handed to one partition call.
+struct Chosen {
+    const Configurator* configurator = nullptr;
+    JsonFields fields = JsonFields::of_configuration(nullptr);
+    std::string name;
 };
 
 class Output final : public OutputFile {
@@ -88,8 +115,9 @@ auto& checked_at(V& items, std::size_t i, const char* what) {
 
 class PartitionCall final : public PartitionContext {
 public:
-    PartitionCall(const Pipeline& pipeline, const Node& node, const NodeParams& params, const std::string& partition)
-        : partition_(partition), params_(params) {
+    PartitionCall(const Pipeline& pipeline, const Node& node, const JsonFields& params, const std::string& partition,
+                  const Chosen& chosen)
+        : partition_(partition), params_(params), chosen_(chosen) {
         const Catalog& catalog = pipeline.catalog();
         for (const auto& in : node.inputs) {
             if (Node::is_param(in)) continue;
@@ -110,13 +138,16 @@ public:
     OutputFile& output(std::size_t i) override { return *checked_at(outputs_, i, "output"); }
     std::size_t output_count() const override { return outputs_.size(); }
     const Params& params() const override { return params_; }
+    const Params& configuration() const override { return chosen_.fields; }
+    const std::string& configurator() const override { return chosen_.name; }
     void commit() {
         for (auto& out : outputs_) out->commit();
     }
 
 private:
     const std::string& partition_;
-    const NodeParams& params_;
+    const JsonFields& params_;
+    const Chosen& chosen_;
     std::vector<InputFile> inputs_, files_;
     std::vector<std::unique_ptr<Output>> outputs_;
 };
@@ -149,7 +180,7 @@ private:
 
 class WholeCall final : public WholeContext {
 public:
-    WholeCall(const Pipeline& pipeline, const Node& node, const NodeParams& params) : params_(params) {
+    WholeCall(const Pipeline& pipeline, const Node& node, const JsonFields& params) : params_(params) {
         for (const auto& in : node.inputs)
             if (!Node::is_param(in)) inputs_.push_back(std::make_unique<WholeInput>(pipeline.catalog().at(in)));
         for (const auto& out : node.outputs) outputs_.push_back(&pipeline.catalog().at(out));
@@ -190,7 +221,7 @@ private:
         if (!slot) slot = std::make_unique<Output>(target);
         return *slot;
     }
-    const NodeParams& params_;
+    const JsonFields& params_;
     std::vector<std::unique_ptr<WholeInput>> inputs_;
     std::vector<const Dataset*> outputs_;
     std::map<std::string, std::unique_ptr<Output>> opened_;
@@ -217,24 +248,82 @@ void create_output_folders(const Pipeline& pipeline, const Unit& unit) {
 // Partition names present in every one of `inputs`, in sorted order.
 std::vector<std::string> zip_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& inputs) {
     std::vector<std::string> names;
-    std::vector<std::size_t> counts;
+    std::vector<std::vector<std::string>> lists;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         std::vector<std::string> these;
         for (auto& p : list_partitions(pipeline.catalog().at(inputs[i]))) these.push_back(std::move(p.name));
-        counts.push_back(these.size());
         if (i == 0) {
-            names = std::move(these);
+            names = these;
         } else {
             std::vector<std::string> both;
             std::set_intersection(names.begin(), names.end(), these.begin(), these.end(), std::back_inserter(both));
             names = std::move(both);
         }
+        lists.push_back(std::move(these));
     }
-    for (std::size_t i = 0; inputs.size() > 1 && i < inputs.size(); ++i)
-        if (counts[i] > names.size())
-            log("'" + unit.name + "': " + std::to_string(counts[i] - names.size()) + " partition(s) of '" + inputs[i] +
-                "' left out: no partner of the same name in every other input");
+    std::vector<std::string> problems;
+    for (std::size_t i = 0; inputs.size() > 1 && i < inputs.size(); ++i) {
+        std::vector<std::string> alone;
+        std::set_difference(lists[i].begin(), lists[i].end(), names.begin(), names.end(), std::back_inserter(alone));
+        if (alone.empty()) continue;
+        std::vector<std::string> shown(alone.begin(), alone.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(alone.size(), 5)));
+        const std::string what = std::to_string(alone.size()) + " partition(s) of '" + inputs[i] + "' left out: no partner of the same name in every other input (" +
+                                 join(shown) + (alone.size() > shown.size() ? ", ..." : "") + ")";
+        if (unit.options.strict) problems.push_back(what);
+        else log("'" + unit.name + "': " + what);
+    }
+    if (!problems.empty())
+        throw SpecError(pipeline.source().string(), unit.line, "'" + unit.name + "' (strict): " + join(problems, "; "));
     return names;
+}
+
+// Which zipped partitions the slicer hands out: filter, exclude, --partitions, and no cached ones.
+std::vector<std::string> select_partitions(const Pipeline& pipeline, const Unit& unit, std::vector<std::string> names,
+                                           const std::string& only) {
+    auto compile = [](const std::vector<std::string>& expressions) {
+        std::vector<std::regex> out;
+        for (const auto& e : expressions) out.emplace_back(e, std::regex::ECMAScript | std::regex::optimize);
+        return out;
+    };
+    const auto filters = compile(unit.options.filter), excludes = compile(unit.options.exclude);
+    std::vector<std::regex> narrow;
+    try {
+        if (!only.empty()) narrow.emplace_back(only, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+        throw UsageError("--partitions '" + only + "' is not a valid regular expression (" + e.what() + ")");
+    }
+    auto any_of = [](const std::vector<std::regex>& res, const std::string& name) {
+        return std::any_of(res.begin(), res.end(), [&](const std::regex& re) { return std::regex_search(name, re); });
+    };
+    const ConfiguratorSet* configurators = pipeline.configurators(unit);
+    const std::size_t listed = names.size();
+    std::size_t cached = 0;
+    std::vector<std::string> unconfigured, kept;
+    for (auto& name : names) {
+        if (!filters.empty() && !any_of(filters, name)) continue;
+        if (any_of(excludes, name)) continue;
+        if (!narrow.empty() && !any_of(narrow, name)) continue;
+        if (configurators) {
+            const Configurator* chosen = configurators->choose(name);
+            if (chosen && chosen->cached) {
+                ++cached;
+                continue;
+            }
+            if (!chosen) unconfigured.push_back(name);
+        }
+        kept.push_back(std::move(name));
+    }
+    if (kept.size() + cached < listed)
+        log("'" + unit.name + "': " + std::to_string(listed - kept.size() - cached) + " of " + std::to_string(listed) +
+            " partition(s) left out by filter/exclude/--partitions");
+    if (cached) log("'" + unit.name + "': " + std::to_string(cached) + " cached partition(s) left out (cached: true)");
+    if (!unconfigured.empty()) {
+        std::vector<std::string> shown(unconfigured.begin(), unconfigured.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(unconfigured.size(), 5)));
+        log("warning: '" + unit.name + "': " + std::to_string(unconfigured.size()) +
+            " partition(s) match no configurator and run without configuration data (" + join(shown) +
+            (unconfigured.size() > shown.size() ? ", ..." : "") + ")");
+    }
+    return kept;
 }
 
 std::string describe_failure(const std::exception_ptr& failure) {
@@ -248,11 +337,11 @@ std::string describe_failure(const std::exception_ptr& failure) {
 }
 
 // Runs `node` on one partition; returns an error message, or "" on success.
-std::string call_partition_function(Project& project, const Node& node, const NodeParams& params,
-                                    const std::string& partition) {
+std::string call_partition_function(Project& project, const Node& node, const JsonFields& params,
+                                    const std::string& partition, const Chosen& chosen = {}) {
     const NodeDescriptor& fn = project.function(node);
     try {
-        PartitionCall call(project.pipeline(), node, params, partition);
+        PartitionCall call(project.pipeline(), node, params, partition, chosen);
         fn.partition_function(call);
         call.commit();
         return {};
@@ -274,9 +363,9 @@ std::string slicer_log_line(const SlicePlan& plan) {
 
 }  // namespace
 
-SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force) {
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force, const std::string& only) {
     const auto inputs = project.pipeline().external_partitioned_inputs(unit);
-    const auto partitions = zip_partitions(project.pipeline(), unit, inputs);
+    const auto partitions = select_partitions(project.pipeline(), unit, zip_partitions(project.pipeline(), unit, inputs), only);
     SlicePlan plan = make_plan(unit.name, inputs, partitions, slice_count);
     const fs::path path = project.state().plan(unit.name);
     create_output_folders(project.pipeline(), unit);
@@ -381,6 +470,7 @@ std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* pla
     const Pipeline& pipeline = project.pipeline();
     nlohmann::json j;
     j["plan"] = plan ? plan->plan_id : "";
+    if (!unit.options.configurator.empty()) j["configurator"] = pipeline.params().find(unit.options.configurator)->second;
     for (const auto& n : unit.nodes) {
         nlohmann::json node = {{"name", n.name},
                                {"function", n.function.text()},
@@ -475,8 +565,10 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
     std::error_code ec;
     fs::remove(marker_path, ec);  // a stale marker must never outlive a new attempt
 
-    std::vector<NodeParams> params;
-    for (const auto& n : unit.nodes) params.emplace_back(project.pipeline(), n);
+    std::vector<JsonFields> params;
+    for (const auto& n : unit.nodes) params.push_back(JsonFields::of_node(project.pipeline(), n));
+    const ConfiguratorSet* configurators = project.pipeline().configurators(unit);
+    std::map<std::string, std::size_t> configurator_use;
     ProgressFile progress(project.state().progress(unit.name, slice));
     std::size_t skipped = 0;
     for (std::size_t index = 0; index < partitions.size(); ++index) {
@@ -487,8 +579,15 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
             marker.partitions.push_back(partition);
             continue;
         }
+        Chosen chosen;
+        if (configurators) {
+            chosen.configurator = configurators->choose(partition);
+            chosen.fields = JsonFields::of_configuration(chosen.configurator);
+            chosen.name = chosen.configurator ? chosen.configurator->name : "";
+            ++configurator_use[chosen.configurator ? "'" + chosen.name + "'" : "none"];
+        }
         for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
-            const std::string error = call_partition_function(project, unit.nodes[k], params[k], partition);
+            const std::string error = call_partition_function(project, unit.nodes[k], params[k], partition, chosen);
             if (error.empty()) continue;
             marker.success = false;
             marker.failed_partition = partition;
@@ -501,6 +600,11 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
         marker.partitions.push_back(partition);
     }
     if (skipped) log(slice_name(unit.name, slice) + ": " + std::to_string(skipped) + " partition(s) already up to date");
+    if (!configurator_use.empty()) {
+        std::vector<std::string> uses;
+        for (const auto& [name, n] : configurator_use) uses.push_back("configurator " + name + " for " + std::to_string(n));
+        log(slice_name(unit.name, slice) + ": " + join(uses));
+    }
     // Outputs reach the disk before the marker that vouches for them (one sync per slice).
     for (const auto& out : marker.outputs) sync_filesystem(project.pipeline().catalog().at(out).path);
     marker.success = true;
@@ -542,7 +646,7 @@ void check_barrier(const Project& project, const Unit& unit) {
 void run_node(Project& project, const Unit& unit, const ExecutionOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     const Node& node = unit.nodes.front();
-    const NodeParams params(project.pipeline(), node);
+    const JsonFields params = JsonFields::of_node(project.pipeline(), node);
     create_output_folders(project.pipeline(), unit);
     Marker marker;
     marker.unit = unit.name;

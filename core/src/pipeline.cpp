@@ -4,6 +4,7 @@
 #include "steppar/text.hpp"
 
 #include <algorithm>
+#include <regex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -35,20 +36,20 @@ Fragment operator+(Fragment a, Fragment b) {
     return a;
 }
 
-Fragment node(Node n) {
-    Unit unit{UnitKind::node, n.name, {}, Slices::fixed(1), n.line};
+Fragment node(Node n, UnitOptions options) {
+    Unit unit{UnitKind::node, n.name, {}, Slices::fixed(1), n.line, std::move(options)};
     unit.nodes.push_back(std::move(n));
     return Fragment{{std::move(unit)}};
 }
 
-Fragment multinode(Node n, Slices slices) {
-    Unit unit{UnitKind::multinode, n.name, {}, slices, n.line};
+Fragment multinode(Node n, Slices slices, UnitOptions options) {
+    Unit unit{UnitKind::multinode, n.name, {}, slices, n.line, std::move(options)};
     unit.nodes.push_back(std::move(n));
     return Fragment{{std::move(unit)}};
 }
 
-Fragment multipipeline(std::string name, std::vector<Node> chain, Slices slices, int line) {
-    return Fragment{{Unit{UnitKind::multipipeline, std::move(name), std::move(chain), slices, line}}};
+Fragment multipipeline(std::string name, std::vector<Node> chain, Slices slices, UnitOptions options, int line) {
+    return Fragment{{Unit{UnitKind::multipipeline, std::move(name), std::move(chain), slices, line, std::move(options)}}};
 }
 
 Pipeline::Pipeline(Catalog catalog, std::map<std::string, std::string, std::less<>> params, Fragment fragment,
@@ -126,6 +127,23 @@ std::vector<std::size_t> topological_order(const std::vector<std::vector<std::si
 void Pipeline::validate(const KindResolver& kind_of) {
     if (units_.empty()) fail(0, "the pipeline has no nodes (add entries under 'nodes:')");
 
+    // Namespaces: prefix node names and datasets that are not in the catalog, so one block can be
+    // used twice without clashes (catalog datasets and params keep their names).
+    for (auto& unit : units_) {
+        const std::string& ns = unit.options.name_space;
+        if (ns.empty()) continue;
+        if (!valid_name(ns)) fail(unit.line, "namespace '" + ns + "' is not valid: use letters, digits, '_', '-' and '.'");
+        auto prefixed = [&](std::string& name) {
+            if (!Node::is_param(name) && !catalog_.contains(name)) name = ns + "." + name;
+        };
+        unit.name = ns + "." + unit.name;
+        for (auto& n : unit.nodes) {
+            n.name = ns + "." + n.name;
+            for (auto& in : n.inputs) prefixed(in);
+            for (auto& out : n.outputs) prefixed(out);
+        }
+    }
+
     // Names: unique across nodes and multipipelines, usable as file names in the state folder.
     std::map<std::string, int, std::less<>> seen;
     auto claim = [&](const std::string& name, int line, std::string_view what) {
@@ -136,6 +154,33 @@ void Pipeline::validate(const KindResolver& kind_of) {
                            std::to_string(seen[name]) + ")");
     };
     for (const auto& unit : units_) {
+        for (const auto& tag : unit.options.tags)
+            if (!valid_name(tag)) fail(unit.line, "'" + unit.name + "': tag '" + tag + "' is not valid: use letters, digits, '_', '-' and '.'");
+        if (!unit.replicated()) {
+            const auto& o = unit.options;
+            if (!o.filter.empty() || !o.exclude.empty() || o.strict || !o.configurator.empty())
+                fail(unit.line, "'" + unit.name + "': filter, exclude, strict and configurator need a multinode (add 'slices')");
+        }
+        for (const auto* list : {&unit.options.filter, &unit.options.exclude})
+            for (const auto& expression : *list) try {
+                    std::regex(expression, std::regex::ECMAScript);
+                } catch (const std::regex_error& e) {
+                    fail(unit.line, "'" + unit.name + "': '" + expression + "' is not a valid regular expression (" + e.what() + ")");
+                }
+        if (!unit.options.configurator.empty()) {
+            const auto it = params_.find(unit.options.configurator);
+            if (it == params_.end()) {
+                std::vector<std::string> names;
+                for (const auto& [name, _] : params_) names.push_back(name);
+                fail(unit.line, "'" + unit.name + "': configurator parameter '" + unit.options.configurator + "' is not in 'params'" +
+                                    suggestion(unit.options.configurator, names));
+            }
+            try {
+                configurators_[unit.name] = std::make_shared<const ConfiguratorSet>(ConfiguratorSet::parse(it->second));
+            } catch (const std::exception& e) {
+                fail(unit.line, "'" + unit.name + "': configurator parameter '" + unit.options.configurator + "': " + e.what());
+            }
+        }
         if (unit.kind == UnitKind::multipipeline) {
             claim(unit.name, unit.line, "multipipeline");
             if (unit.nodes.empty()) fail(unit.line, "multipipeline '" + unit.name + "' has no nodes");
@@ -264,6 +309,25 @@ void Pipeline::validate(const KindResolver& kind_of) {
         unit.nodes = std::move(sorted);
     }
 
+    // max_simultaneous_steps: the widest layer of the chain times the slices stays within the cap.
+    for (auto& unit : units_) {
+        const int cap = unit.options.max_simultaneous_steps;
+        if (cap <= 0) continue;
+        if (unit.kind != UnitKind::multipipeline) fail(unit.line, "'" + unit.name + "': max_simultaneous_steps is for multipipelines");
+        std::map<std::string, int, std::less<>> depth_of_output;
+        std::map<int, int> width;
+        for (const auto& n : unit.nodes) {  // in data-flow order
+            int depth = 0;
+            for (const auto& in : n.inputs)
+                if (auto it = depth_of_output.find(in); it != depth_of_output.end()) depth = std::max(depth, it->second + 1);
+            for (const auto& out : n.outputs) depth_of_output[out] = depth;
+            ++width[depth];
+        }
+        int widest = 1;
+        for (const auto& [_, w] : width) widest = std::max(widest, w);
+        unit.slices = Slices::fixed(max_simultaneous_slices(cap, widest));
+    }
+
     std::vector<std::vector<std::size_t>> deps(units_.size());
     for (std::size_t u = 0; u < units_.size(); ++u)
         for (const auto& n : units_[u].nodes)
@@ -283,6 +347,20 @@ void Pipeline::validate(const KindResolver& kind_of) {
     for (std::size_t u = 0; u < units_.size(); ++u)
         for (const auto& n : units_[u].nodes)
             for (const auto& out : n.outputs) producers_[out] = static_cast<int>(u);
+}
+
+int max_simultaneous_slices(int cap, int widest_layer) { return std::max(1, cap / std::max(1, widest_layer)); }
+
+const ConfiguratorSet* Pipeline::configurators(const Unit& unit) const {
+    const auto it = configurators_.find(unit.name);
+    return it == configurators_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Pipeline::tags(const Unit& unit) {
+    std::vector<std::string> tags = {unit.name};
+    for (const auto& t : unit.options.tags)
+        if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
+    return tags;
 }
 
 const Unit& Pipeline::unit(std::string_view name) const {

@@ -11,7 +11,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <map>
+#include <set>
 
 namespace fs = std::filesystem;
 
@@ -40,6 +42,43 @@ void sweep_stale_temporaries(const Project& project) {
     if (removed) log("removed " + std::to_string(removed) + " temporary file(s) left by interrupted writers");
 }
 
+// --nodes / --tags: which steps run. A unit, node or tag selects every step of its units; a
+// single slice selects that slice plus its unit's slicer and barrier.
+std::vector<bool> select_steps(const Pipeline& pipeline, const ExpandedGraph& graph, const RunOptions& options) {
+    const auto& steps = graph.steps;
+    if (options.nodes.empty() && options.tags.empty()) return std::vector<bool>(steps.size(), true);
+    std::vector<bool> chosen(steps.size(), false);
+    std::vector<bool> unit_chosen(pipeline.units().size(), false);
+    std::set<std::string> known_names, known_tags;
+    for (std::size_t u = 0; u < pipeline.units().size(); ++u) {
+        const Unit& unit = pipeline.units()[u];
+        std::vector<std::string> names = {unit.name};
+        for (const auto& n : unit.nodes) names.push_back(n.name);
+        known_names.insert(names.begin(), names.end());
+        for (const auto& name : names)
+            if (std::find(options.nodes.begin(), options.nodes.end(), name) != options.nodes.end()) unit_chosen[u] = true;
+        for (const auto& tag : Pipeline::tags(unit)) {
+            known_tags.insert(tag);
+            if (std::find(options.tags.begin(), options.tags.end(), tag) != options.tags.end()) unit_chosen[u] = true;
+        }
+    }
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        known_names.insert(steps[i].name);
+        if (unit_chosen[steps[i].unit]) chosen[i] = true;
+        if (std::find(options.nodes.begin(), options.nodes.end(), steps[i].name) != options.nodes.end()) {
+            chosen[i] = true;
+            for (std::size_t j = 0; j < steps.size(); ++j)  // a slice needs its plan, and its barrier
+                if (steps[j].unit == steps[i].unit && steps[j].kind != StepKind::slice) chosen[j] = true;
+        }
+    }
+    const std::vector<std::string> names(known_names.begin(), known_names.end()), tags(known_tags.begin(), known_tags.end());
+    for (const auto& n : options.nodes)
+        if (!known_names.count(n)) throw UsageError("--nodes: no step, node or multinode named '" + n + "'" + suggestion(n, names));
+    for (const auto& t : options.tags)
+        if (!known_tags.count(t)) throw UsageError("--tags: no unit is tagged '" + t + "'" + suggestion(t, tags));
+    return chosen;
+}
+
 std::string seconds_text(double seconds) {
     char text[32];
     std::snprintf(text, sizeof text, "%.3f", seconds);
@@ -57,6 +96,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
     const auto& steps = graph.steps;
     const auto& units = project.pipeline().units();
     std::vector<State> state(steps.size(), State::waiting);
+    const std::vector<bool> chosen = select_steps(project.pipeline(), graph, options);
     std::vector<int> attempts(steps.size(), 0);
     std::vector<int> slice_counts(units.size(), 0);  // as expanded
     for (const auto& step : steps)
@@ -101,11 +141,16 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
                 continue;
             }
             if (!ready) continue;
+            if (!chosen[i]) {  // not selected (--nodes/--tags): its outputs are taken as they are
+                finish(i, State::done);
+                progressed = true;
+                continue;
+            }
             const Unit& unit = units[step.unit];
             if (step.kind == StepKind::slicer || step.kind == StepKind::barrier) {
                 try {
                     if (step.kind == StepKind::slicer)
-                        plans[step.unit] = run_slicer(project, unit, slice_counts[step.unit], options.force);
+                        plans[step.unit] = run_slicer(project, unit, slice_counts[step.unit], options.force, options.partitions);
                     else
                         check_barrier(project, unit);
                     finish(i, State::done);
@@ -127,7 +172,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             state[i] = State::running;
             ++attempts[i];
             ++ran;
-            launcher->start(i, unit.timeout_seconds > 0 ? unit.timeout_seconds : options.slice_timeout);
+            launcher->start(i, unit.options.timeout_seconds > 0 ? unit.options.timeout_seconds : options.slice_timeout);
             progressed = true;
         }
         if (launcher->running() > 0) {
@@ -135,7 +180,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             if (!result) continue;  // a signal: the launcher is stopping the children
             const std::size_t i = result->step;
             const Unit& unit = units[steps[i].unit];
-            const int retries = unit.retries >= 0 ? unit.retries : options.retries;
+            const int retries = unit.options.retries >= 0 ? unit.options.retries : options.retries;
             // A child killed with SIGKILL could not remove its temporary files: do it now.
             if (!result->ok) sweep_unit_outputs(project, unit);
             if (result->ok) {

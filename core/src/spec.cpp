@@ -135,7 +135,9 @@ private:
     Node node(const YAML::Node& entry, bool allow_slices, Slices* slices, bool* replicated) const {
         if (!entry.IsMap()) fail(entry, "a node must be a mapping with name, func, inputs and outputs");
         std::vector<std::string> valid = {"name", "func", "inputs", "outputs"};
-        if (allow_slices) valid.insert(valid.end(), {"slices", "timeout", "retries"});
+        if (allow_slices)
+            valid.insert(valid.end(), {"slices", "timeout", "retries", "filter", "exclude", "strict", "tags", "namespace",
+                                       "configurator"});
         check_keys(entry, valid, "node" + (entry["name"] && entry["name"].IsScalar() ? " '" + entry["name"].Scalar() + "'" : std::string()));
         if (!entry["name"]) fail(entry, "node without 'name'");
         const std::string name = scalar(entry["name"], "name");
@@ -169,6 +171,13 @@ private:
         fail(value, "'" + owner + "': slices must be a whole number or 'auto', got '" + text + "'");
     }
 
+    bool boolean(const YAML::Node& value, const std::string& what) const {
+        const std::string text = scalar(value, what);
+        if (text == "true" || text == "True") return true;
+        if (text == "false" || text == "False") return false;
+        fail(value, what + " must be true or false, got '" + text + "'");
+    }
+
     // "90", "90s", "1.5m", "2h": seconds, minutes, hours.
     double parse_timeout(const YAML::Node& value, const std::string& owner) const {
         const std::string text = scalar(value, "timeout");
@@ -195,8 +204,25 @@ private:
     }
 
     void run_limits(const YAML::Node& map, Unit& unit) const {
-        if (map["timeout"]) unit.timeout_seconds = parse_timeout(map["timeout"], unit.name);
-        if (map["retries"]) unit.retries = parse_retries(map["retries"], unit.name);
+        UnitOptions& o = unit.options;
+        if (map["timeout"]) o.timeout_seconds = parse_timeout(map["timeout"], unit.name);
+        if (map["retries"]) o.retries = parse_retries(map["retries"], unit.name);
+        if (map["filter"]) o.filter = names(map["filter"], "filter");
+        if (map["exclude"]) o.exclude = names(map["exclude"], "exclude");
+        if (map["strict"]) o.strict = boolean(map["strict"], "strict");
+        if (map["tags"]) o.tags = names(map["tags"], "tags");
+        if (map["namespace"]) o.name_space = scalar(map["namespace"], "namespace");
+        if (map["configurator"]) o.configurator = scalar(map["configurator"], "configurator");
+        if (map["max_simultaneous_steps"]) {
+            const std::string text = scalar(map["max_simultaneous_steps"], "max_simultaneous_steps");
+            try {
+                std::size_t used = 0;
+                o.max_simultaneous_steps = std::stoi(text, &used);
+                if (used != text.size() || o.max_simultaneous_steps < 1) throw std::invalid_argument(text);
+            } catch (const std::exception&) {
+                fail(map["max_simultaneous_steps"], "'" + unit.name + "': max_simultaneous_steps must be a whole number >= 1");
+            }
+        }
     }
 
     Fragment unit(const YAML::Node& entry) const {
@@ -204,16 +230,21 @@ private:
             check_keys(entry, {"multipipeline"}, "a multipipeline entry");
             const auto body = entry["multipipeline"];
             if (!body.IsMap()) fail(body, "'multipipeline' must be a mapping with name, slices and nodes");
-            check_keys(body, {"name", "slices", "nodes", "timeout", "retries"}, "multipipeline");
+            check_keys(body, {"name", "slices", "max_simultaneous_steps", "nodes", "timeout", "retries", "filter", "exclude",
+                              "strict", "tags", "namespace", "configurator"},
+                       "multipipeline");
             if (!body["name"]) fail(body, "multipipeline without 'name'");
             const std::string name = scalar(body["name"], "name");
-            if (!body["slices"]) fail(body, "multipipeline '" + name + "' has no 'slices' (a number or 'auto')");
-            const Slices slices = parse_slices(body["slices"], name);
+            if (!body["slices"] && !body["max_simultaneous_steps"])
+                fail(body, "multipipeline '" + name + "' has no 'slices' (a number or 'auto') or 'max_simultaneous_steps'");
+            if (body["slices"] && body["max_simultaneous_steps"])
+                fail(body, "multipipeline '" + name + "': give 'slices' or 'max_simultaneous_steps', not both");
+            const Slices slices = body["slices"] ? parse_slices(body["slices"], name) : Slices::fixed(1);
             if (!body["nodes"] || !body["nodes"].IsSequence())
                 fail(body, "multipipeline '" + name + "' needs a list of 'nodes'");
             std::vector<Node> chain;
             for (const auto& inner : body["nodes"]) chain.push_back(node(inner, false, nullptr, nullptr));
-            Fragment fragment = multipipeline(name, std::move(chain), slices, line(entry));
+            Fragment fragment = multipipeline(name, std::move(chain), slices, {}, line(entry));
             run_limits(body, fragment.units.front());
             return fragment;
         }

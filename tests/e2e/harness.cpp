@@ -118,13 +118,17 @@ std::vector<std::string> processes_matching(const std::string& text) {
     for (const auto& entry : fs::directory_iterator("/proc")) {
         const std::string pid = entry.path().filename().string();
         if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid())) continue;
-        std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::string cmdline, stat_line;
+        try {  // a process may end while we read it: reading its /proc files then fails
+            std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+            cmdline.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            std::ifstream stat_file(entry.path() / "stat");
+            std::getline(stat_file, stat_line);
+        } catch (const std::exception&) {
+            continue;
+        }
         for (char& c : cmdline)
             if (c == '\0') c = ' ';
-        std::ifstream stat_file(entry.path() / "stat");
-        std::string stat_line;
-        std::getline(stat_file, stat_line);
         const auto close = stat_line.rfind(')');
         const bool zombie = close != std::string::npos && stat_line.size() > close + 2 && stat_line[close + 2] == 'Z';
         if (!zombie && cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);

@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(node_reading_its_own_output_is_a_cycle) {
 
 BOOST_AUTO_TEST_CASE(cycle_inside_a_multipipeline_is_an_error_naming_it) {
     const auto message = validation_error(multipipeline(
-        "mp", {{"alpha", "builtin.wc", {"docs", "y"}, {"x"}}, {"beta", "builtin.wc", {"x"}, {"y"}}}, Slices::fixed(2), 9));
+        "mp", {{"alpha", "builtin.wc", {"docs", "y"}, {"x"}}, {"beta", "builtin.wc", {"x"}, {"y"}}}, Slices::fixed(2), {}, 9));
     BOOST_CHECK(contains(message, source.string() + ":9:"));
     BOOST_CHECK(contains(message, "cycle"));
     BOOST_CHECK(contains(message, "'mp'"));

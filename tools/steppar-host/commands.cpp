@@ -12,6 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include <iostream>
+#include <sstream>
 #include <optional>
 
 namespace po = boost::program_options;
@@ -74,7 +75,13 @@ int run(int argc, char** argv) {
         "run a failed slice again up to this many times (a node's 'retries:' wins)")(
         "force", po::bool_switch(), "ignore markers: re-slice and run every slice and node again")(
         "only-missing", po::bool_switch(),
-        "skip partitions whose outputs all exist and are newer than their inputs (like make)");
+        "skip partitions whose outputs all exist and are newer than their inputs (like make)")(
+        "partitions", po::value<std::string>()->default_value(""),
+        "slicers hand out only partitions whose names match this regular expression (search)")(
+        "nodes", po::value<std::vector<std::string>>()->multitoken(),
+        "run only these steps, nodes or multinodes (e.g. count, count-slice-2); others are taken as done")(
+        "tags", po::value<std::vector<std::string>>()->multitoken(),
+        "run only multinodes/nodes carrying one of these tags (every generated step carries its multinode's name)");
     const auto parsed = parse("run", "Runs the whole pipeline: each multinode's slicer, its slices and barrier, "
                                      "and every node after the barriers it needs.",
                               options, argc, argv);
@@ -98,6 +105,20 @@ int run(int argc, char** argv) {
     run_options.force = parsed.values["force"].as<bool>();
     run_options.only_missing = parsed.values["only-missing"].as<bool>();
     run_options.quiet = parsed.values["quiet"].as<bool>();
+    run_options.partitions = parsed.values["partitions"].as<std::string>();
+    // Comma-separated lists are accepted as well as repeated options.
+    auto list = [&](const char* name) {
+        std::vector<std::string> out;
+        if (!parsed.values.count(name)) return out;
+        for (const auto& item : parsed.values[name].as<std::vector<std::string>>()) {
+            std::stringstream parts(item);
+            for (std::string part; std::getline(parts, part, ',');)
+                if (!part.empty()) out.push_back(part);
+        }
+        return out;
+    };
+    run_options.nodes = list("nodes");
+    run_options.tags = list("tags");
 
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
@@ -149,7 +170,8 @@ int graph_command(int argc, char** argv) {
     for (const auto& step : graph.steps) {
         std::vector<std::string> deps;
         for (const auto d : step.depends_on) deps.push_back(graph.steps[d].name);
-        std::cout << to_string(step.kind) << "\t" << step.name << "\t<- " << (deps.empty() ? "-" : join(deps, ",")) << "\n";
+        std::cout << to_string(step.kind) << "\t" << step.name << "\t<- " << (deps.empty() ? "-" : join(deps, ",")) << "\t["
+                  << join(Pipeline::tags(project->pipeline().units()[step.unit]), ",") << "]\n";
     }
     return 0;
 }

@@ -22,7 +22,9 @@ struct ExecutionOptions {
 /// the plan on disk is the same plan (same partitions, same cut) it is kept with its markers,
 /// so finished slices can be skipped; otherwise (or with `force`) a new plan replaces it and the
 /// old markers go.
-SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force = false);
+/// `only` (a regex, e.g. from --partitions) narrows the partitions further; filter/exclude and
+/// cached configurators apply first.
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force = false, const std::string& only = {});
 
 /// Runs slice `slice` of the unit's current plan and writes its marker (also on failure).
 /// Throws NodeError naming node, slice and partition when a node fails.

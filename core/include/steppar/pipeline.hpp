@@ -17,12 +17,14 @@
 #pragma once
 
 #include "steppar/catalog.hpp"
+#include "steppar/configurator.hpp"
 
 #include <steppar/sdk.hpp>
 
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,19 @@ struct Slices {
 
 enum class UnitKind { node, multinode, multipipeline };
 
+/// Everything about a unit besides its nodes and slice count; all optional.
+struct UnitOptions {
+    std::vector<std::string> filter;   ///< only partitions matching one of these regexes are sliced
+    std::vector<std::string> exclude;  ///< partitions matching one of these are left out
+    bool strict = false;               ///< zipped inputs must have the same partitions
+    std::vector<std::string> tags;     ///< extra tags; the unit's name is always one
+    std::string name_space;            ///< prefixes node names and intermediate datasets
+    std::string configurator;          ///< name of the parameter holding its configurators
+    int max_simultaneous_steps = 0;    ///< multipipeline: derive slices from this cap (0: off)
+    double timeout_seconds = 0;        ///< a slice (or the node) running longer is killed; 0: no limit
+    int retries = -1;                  ///< failed slices are run again up to this often; -1: the run's default
+};
+
 /// A plain node, or a replicated node/chain: the thing the expansion turns into
 /// slicer -> slices -> barrier.
 struct Unit {
@@ -75,8 +90,7 @@ struct Unit {
     std::vector<Node> nodes;  ///< one node, or the chain in execution order (after validate())
     Slices slices;
     int line = 0;
-    double timeout_seconds = 0;  ///< a slice (or the node) running longer is killed; 0: no limit
-    int retries = -1;            ///< failed slices are run again up to this often; -1: the run's default
+    UnitOptions options;
 
     bool replicated() const noexcept { return kind != UnitKind::node; }
 };
@@ -87,9 +101,13 @@ struct Fragment {
 };
 Fragment operator+(Fragment a, Fragment b);
 
-Fragment node(Node n);
-Fragment multinode(Node n, Slices slices);
-Fragment multipipeline(std::string name, std::vector<Node> chain, Slices slices, int line = 0);
+Fragment node(Node n, UnitOptions options = {});
+Fragment multinode(Node n, Slices slices, UnitOptions options = {});
+Fragment multipipeline(std::string name, std::vector<Node> chain, Slices slices, UnitOptions options = {}, int line = 0);
+
+/// Slices of a multipipeline capped at `cap` simultaneous steps whose widest layer runs
+/// `widest_layer` nodes side by side: floor(cap / widest), at least 1.
+int max_simultaneous_slices(int cap, int widest_layer);
 
 /// Tells validate() whether a node's function is a partition or a whole function (throws
 /// PluginError for an unknown plugin or function).
@@ -115,6 +133,11 @@ public:
     const std::filesystem::path& source() const noexcept { return source_; }
     NodeKind kind(const Node& node) const;  ///< valid after validate()
 
+    /// The unit's configurators (parsed from its `configurator:` parameter), or null.
+    const ConfiguratorSet* configurators(const Unit& unit) const;
+    /// The unit's tags: its name and any `tags:` given.
+    static std::vector<std::string> tags(const Unit& unit);
+
     /// Partitioned inputs of a unit that come from outside it: the slicer zips these.
     std::vector<std::string> external_partitioned_inputs(const Unit& unit) const;
     /// Index of the unit that writes `dataset`, or -1 for a source dataset.
@@ -130,6 +153,7 @@ private:
     std::filesystem::path intermediate_root_;
     std::map<std::string, NodeKind, std::less<>> kinds_;          // node name -> kind
     std::map<std::string, int, std::less<>> producers_;           // dataset -> unit index
+    std::map<std::string, std::shared_ptr<const ConfiguratorSet>, std::less<>> configurators_;  // unit -> set
 };
 
 }  // namespace steppar

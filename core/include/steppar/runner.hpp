@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace steppar {
 
@@ -33,6 +34,9 @@ struct RunOptions {
     bool force = false;                  ///< ignore markers: re-slice and rerun everything
     bool only_missing = false;           ///< skip partitions whose outputs are newer than inputs
     bool quiet = false;                  ///< children print only errors
+    std::string partitions;              ///< regex: slicers hand out only matching partitions
+    std::vector<std::string> nodes;      ///< run only these steps, nodes or units (empty: all)
+    std::vector<std::string> tags;       ///< run only units carrying one of these tags (empty: all)
 };
 
 /// A run stopped by SIGINT/SIGTERM: exit code 128 + signal, like a shell.

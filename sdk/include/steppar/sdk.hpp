@@ -42,7 +42,7 @@
 // host refuses a plugin whose nodes carry another value. (Overridable only so tests can build
 // a deliberately incompatible plugin.)
 #ifndef STEPPAR_SDK_ABI_VERSION
-#define STEPPAR_SDK_ABI_VERSION 1
+#define STEPPAR_SDK_ABI_VERSION 2
 #endif
 
 #define STEPPAR_VERSION_STRING "0.1.0"
@@ -146,6 +146,12 @@ public:
     virtual OutputFile& output(std::size_t i = 0) = 0;
     virtual std::size_t output_count() const = 0;
     virtual const Params& params() const = 0;
+    /// The `data` of the configurator chosen for this partition (see the pipeline file's
+    /// `configurator:`), field by field: `configuration().integer("rate")`; `json("")` is the
+    /// whole data. Empty (has() is false for every field) when none applies.
+    virtual const Params& configuration() const = 0;
+    /// The name of the chosen configurator, or "" when none applies.
+    virtual const std::string& configurator() const = 0;
 };
 
 /// What a whole function receives: every input dataset whole, every output whole.
