@@ -43,7 +43,8 @@ void sweep_stale_temporaries(const Project& project) {
 }
 
 // --nodes / --tags: which steps run. A unit, node or tag selects every step of its units; a
-// single slice selects that slice plus its unit's slicer and barrier.
+// single slice selects that slice plus its unit's slicer (its plan), not the barrier: the unit
+// is complete only when every slice is.
 std::vector<bool> select_steps(const Pipeline& pipeline, const ExpandedGraph& graph, const RunOptions& options) {
     const auto& steps = graph.steps;
     if (options.nodes.empty() && options.tags.empty()) return std::vector<bool>(steps.size(), true);
@@ -67,8 +68,8 @@ std::vector<bool> select_steps(const Pipeline& pipeline, const ExpandedGraph& gr
         if (unit_chosen[steps[i].unit]) chosen[i] = true;
         if (std::find(options.nodes.begin(), options.nodes.end(), steps[i].name) != options.nodes.end()) {
             chosen[i] = true;
-            for (std::size_t j = 0; j < steps.size(); ++j)  // a slice needs its plan, and its barrier
-                if (steps[j].unit == steps[i].unit && steps[j].kind != StepKind::slice) chosen[j] = true;
+            for (std::size_t j = 0; j < steps.size(); ++j)  // a slice needs its plan
+                if (steps[j].unit == steps[i].unit && steps[j].kind == StepKind::slicer) chosen[j] = true;
         }
     }
     const std::vector<std::string> names(known_names.begin(), known_names.end()), tags(known_tags.begin(), known_tags.end());
@@ -155,6 +156,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
                         check_barrier(project, unit);
                     finish(i, State::done);
                 } catch (const Error& e) {
+                    if (e.exit_code() == 2) throw;  // bad input (e.g. strict zipping): stop, like validation
                     fail(i, e.what());
                 }
                 progressed = true;

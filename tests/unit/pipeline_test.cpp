@@ -527,3 +527,64 @@ BOOST_AUTO_TEST_CASE(errors_without_a_source_file_still_describe_the_problem) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(unit_options)
+
+BOOST_AUTO_TEST_CASE(namespace_prefixes_nodes_and_intermediates_so_a_block_can_be_used_twice) {
+    auto block = [](const std::string& ns) {
+        steppar::UnitOptions o;
+        o.name_space = ns;
+        return multipipeline("clean",
+                             {{"lower", "builtin.lowercase", {"docs"}, {"lowered"}}, {"hash", "builtin.sha256", {"lowered"}, {"digests"}}},
+                             Slices::fixed(2), o);
+    };
+    const Pipeline p = validated(block("a") + block("b"));
+    BOOST_TEST(p.units().size() == 2u);
+    BOOST_TEST(p.unit("a.clean").nodes.front().name == "a.lower");
+    BOOST_TEST(p.unit("b.clean").nodes.back().outputs.front() == "b.digests");
+    BOOST_TEST(p.catalog().at("a.lowered").path == intermediate_root / "a.lowered");
+    BOOST_TEST(p.unit("b.clean").nodes.front().inputs.front() == "docs");  // catalog datasets keep their names
+    // Without namespaces the same block twice clashes.
+    BOOST_CHECK(contains(validation_error(block("") + block("")), "used twice"));
+}
+
+BOOST_AUTO_TEST_CASE(max_simultaneous_steps_derives_the_slice_count_from_the_widest_layer) {
+    steppar::UnitOptions o;
+    o.max_simultaneous_steps = 7;
+    // lower and hash2 read docs side by side (layer 0 is 2 wide), hash reads lower's output.
+    const Pipeline p = validated(multipipeline("mp",
+                                               {{"lower", "builtin.lowercase", {"docs"}, {"lowered"}},
+                                                {"hash", "builtin.sha256", {"lowered"}, {"digests"}},
+                                                {"hash2", "builtin.sha256", {"docs"}, {"digests2"}}},
+                                               Slices::fixed(1), o));
+    BOOST_TEST(p.unit("mp").slices.resolve() == 3);  // floor(7 / 2)
+    o.max_simultaneous_steps = 1;
+    const Pipeline q = validated(multipipeline("mp", {{"lower", "builtin.lowercase", {"docs"}, {"lowered"}},
+                                                      {"hash2", "builtin.sha256", {"docs"}, {"digests2"}}},
+                                               Slices::fixed(5), o));
+    BOOST_TEST(q.unit("mp").slices.resolve() == 1);  // at least one slice
+}
+
+BOOST_AUTO_TEST_CASE(filters_configurators_and_tags_are_checked_up_front) {
+    steppar::UnitOptions bad_regex;
+    bad_regex.filter = {"(unclosed"};
+    BOOST_CHECK(contains(validation_error(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), bad_regex)),
+                         "not a valid regular expression"));
+    steppar::UnitOptions missing;
+    missing.configurator = "min_lenght";
+    BOOST_CHECK(contains(validation_error(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), missing)),
+                         "did you mean 'min_length'"));
+    steppar::UnitOptions not_a_configurator;
+    not_a_configurator.configurator = "min_length";
+    BOOST_CHECK(contains(validation_error(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), not_a_configurator)),
+                         "needs 'template' and 'configurators'"));
+    steppar::UnitOptions on_plain;
+    on_plain.filter = {"a"};
+    BOOST_CHECK(contains(validation_error(node({"count", "builtin.wc", {"docs"}, {"counts"}}, on_plain)), "need a multinode"));
+    steppar::UnitOptions tagged;
+    tagged.tags = {"nightly", "count"};
+    const Pipeline p = validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), tagged));
+    BOOST_TEST((Pipeline::tags(p.unit("count")) == std::vector<std::string>{"count", "nightly"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

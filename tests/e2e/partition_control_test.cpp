@@ -1,0 +1,185 @@
+// Partition control through steppar-host: configurators, filter/exclude/--partitions, strict
+// zipping, --nodes/--tags, namespaces and max_simultaneous_steps.
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace e2e;
+
+namespace {
+
+const std::string sales_pipeline = R"(
+catalog:
+  sales:  {type: partitioned, path: sales, suffix: .csv}
+  report: {type: partitioned, path: out/report, suffix: .txt}
+params:
+  sales_config:
+    template:
+      pattern: "{region}/{store}"
+      hierarchy: [region, store]
+      any: {store: "[0-9]+"}
+    configurators:
+      - {name: default, target: ["*", "*"], data: {rate: 1}}
+      - {name: north, target: [north, "*"], data: {rate: 2}}
+      - {name: store7, target: {region: "*", store: "7"}, data: {rate: 3}}
+      - {name: closed, target: [east, "*"], cached: true}
+nodes:
+  - {name: report, func: test.configured, inputs: [sales], outputs: [report], slices: 2, configurator: sales_config}
+)";
+
+fs::path write_sales(const TempDir& dir, const std::string& spec) {
+    for (const char* p : {"north/1", "north/7", "south/7", "south/2", "east/1", "east/7", "west/x"})
+        write_file(dir / (std::string("sales/") + p + ".csv"), "1,2\n");
+    const fs::path pipeline = dir / "pipeline.yml";
+    write_file(pipeline, "plugins:\n  test: " + fixture("steppar_test_nodes") + "\n  builtin: steppar_builtin\n" + spec);
+    return pipeline;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(partition_control)
+
+BOOST_AUTO_TEST_CASE(configurator_data_reaches_each_partition_and_cached_ones_are_not_run) {
+    TempDir dir;
+    const fs::path pipeline = write_sales(dir, sales_pipeline);
+    const Result r = host({"run", pipeline.string()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(read_file(dir / "out/report/north/1.txt") == "north/1 north {\"rate\":2} rate=2\n");
+    BOOST_TEST(read_file(dir / "out/report/north/7.txt") == "north/7 north {\"rate\":2} rate=2\n");  // region beats store
+    BOOST_TEST(read_file(dir / "out/report/south/7.txt") == "south/7 store7 {\"rate\":3} rate=3\n");
+    BOOST_TEST(read_file(dir / "out/report/south/2.txt") == "south/2 default {\"rate\":1} rate=1\n");
+    BOOST_TEST(read_file(dir / "out/report/west/x.txt") == "west/x - -\n");  // 'x' is not a store number
+    BOOST_TEST(!fs::exists(dir / "out/report/east"), "cached partitions must not run");
+    BOOST_TEST(r.err.find("2 cached partition(s) left out") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("warning: 'report': 1 partition(s) match no configurator") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("configurator 'north' for") != std::string::npos, r.err);
+    BOOST_TEST(read_file(dir / ".steppar/units/report/slices.json").find("\"partition_count\": 5") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(ambiguous_configurators_are_rejected_before_anything_runs) {
+    TempDir dir;
+    std::string spec = sales_pipeline;
+    const std::string store7 = R"({name: store7, target: {region: "*", store: "7"}, data: {rate: 3}})";
+    spec.replace(spec.find(store7), store7.size(), R"({name: north2, target: {region: north, store: "*"}, data: {rate: 3}})");
+    const fs::path pipeline = write_sales(dir, spec);
+    const Result r = host({"run", pipeline.string()});
+    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(r.err.find("configurators 'north' and 'north2' are equally specific") != std::string::npos, r.err);
+    BOOST_TEST(!fs::exists(dir / "out"));
+}
+
+BOOST_AUTO_TEST_CASE(filter_exclude_and_partitions_option_narrow_the_slices) {
+    TempDir dir;
+    const fs::path pipeline = write_sales(dir, R"(
+catalog:
+  sales:  {type: partitioned, path: sales, suffix: .csv}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [sales], outputs: [counts], slices: 2, filter: ["^north/", "^south/"], exclude: "/7$"}
+)");
+    const Result r = host({"run", pipeline.string()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto out = snapshot(dir / "out/counts");
+    BOOST_TEST(out.size() == 2u);
+    BOOST_TEST(out.count("north/1.json") == 1u);
+    BOOST_TEST(out.count("south/2.json") == 1u);
+    BOOST_TEST(r.err.find("5 of 7 partition(s) left out by filter/exclude/--partitions") != std::string::npos, r.err);
+    fs::remove_all(dir / "out");
+    const Result narrowed = host({"run", pipeline.string(), "--partitions", "^south"});
+    BOOST_REQUIRE_MESSAGE(narrowed.exit_code == 0, narrowed.err);
+    out = snapshot(dir / "out/counts");
+    BOOST_TEST(out.size() == 1u);
+    BOOST_TEST(out.count("south/2.json") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(strict_zipping_names_the_partitions_without_partner) {
+    TempDir dir;
+    write_file(dir / "left/a.txt", "a\n");
+    write_file(dir / "left/b.txt", "b\n");
+    write_file(dir / "right/a.txt", "A\n");
+    const std::string spec = "plugins: {test: " + fixture("steppar_test_nodes") + R"(}
+catalog:
+  left:   {type: partitioned, path: left, suffix: .txt}
+  right:  {type: partitioned, path: right, suffix: .txt}
+  joined: {type: partitioned, path: out/joined, suffix: .txt}
+nodes:
+  - {name: join, func: test.concat, inputs: [left, right], outputs: [joined], slices: 2, strict: STRICT}
+)";
+    std::string lenient = spec, strict = spec;
+    lenient.replace(lenient.find("STRICT"), 6, "false");
+    strict.replace(strict.find("STRICT"), 6, "true");
+    write_file(dir / "lenient.yml", lenient);
+    write_file(dir / "strict.yml", strict);
+    const Result ok = host({"run", (dir / "lenient.yml").string()});
+    BOOST_TEST(ok.exit_code == 0, ok.err);
+    BOOST_TEST(ok.err.find("1 partition(s) of 'left' left out: no partner of the same name in every other input (b)") != std::string::npos, ok.err);
+    const Result refused = host({"run", (dir / "strict.yml").string(), "--state-dir", (dir / "st").string()});
+    BOOST_TEST(refused.exit_code == 2);
+    BOOST_TEST(refused.err.find("strict.yml:7: 'join' (strict): 1 partition(s) of 'left' left out") != std::string::npos, refused.err);
+}
+
+BOOST_AUTO_TEST_CASE(nodes_and_tags_select_what_runs) {
+    TempDir dir;
+    for (int i = 0; i < 6; ++i) write_file(dir / ("docs/d" + std::to_string(i) + ".txt"), "w " + std::to_string(i) + "\n");
+    write_file(dir / "p.yml", R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:    {type: partitioned, path: docs, suffix: .txt}
+  counts:  {type: partitioned, path: out/counts, suffix: .json}
+  digests: {type: partitioned, path: out/digests, suffix: .sha256}
+  total:   {type: file, path: out/total.json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 3, tags: [nightly]}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+  - {name: hash, func: builtin.sha256, inputs: [docs], outputs: [digests], slices: 2}
+)");
+    const Result graph = host({"graph", (dir / "p.yml").string()});
+    BOOST_TEST(graph.out.find("slice\tcount-slice-2\t<- count-slicer\t[count,nightly]") != std::string::npos, graph.out);
+    const Result tagged = host({"run", (dir / "p.yml").string(), "--tags", "nightly"});
+    BOOST_REQUIRE_MESSAGE(tagged.exit_code == 0, tagged.err);
+    BOOST_TEST(snapshot(dir / "out/counts").size() == 6u);
+    BOOST_TEST(!fs::exists(dir / "out/digests"));
+    BOOST_TEST(!fs::exists(dir / "out/total.json"));
+    const Result one = host({"run", (dir / "p.yml").string(), "--nodes", "hash-slice-1,total"});
+    BOOST_REQUIRE_MESSAGE(one.exit_code == 0, one.err);
+    BOOST_TEST(snapshot(dir / "out/digests").size() == 3u);  // slice 1 of 2 over 6 partitions
+    BOOST_TEST(fs::exists(dir / "out/total.json"));
+    BOOST_TEST(one.err.find("hash-barrier") == std::string::npos, "a lone slice runs without its barrier: " << one.err);
+    const Result typo = host({"run", (dir / "p.yml").string(), "--tags", "nighty"});
+    BOOST_TEST(typo.exit_code == 2);
+    BOOST_TEST(typo.err.find("did you mean 'nightly'") != std::string::npos, typo.err);
+}
+
+BOOST_AUTO_TEST_CASE(namespaced_multipipeline_twice_and_max_simultaneous_steps) {
+    TempDir dir;
+    for (int i = 0; i < 9; ++i) write_file(dir / ("docs/d" + std::to_string(i) + ".txt"), "Some TEXT " + std::to_string(i) + "\n");
+    write_file(dir / "p.yml", R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs: {type: partitioned, path: docs, suffix: .txt}
+  a_out: {type: partitioned, path: out/a, suffix: .sha}
+  b_out: {type: partitioned, path: out/b, suffix: .sha}
+nodes:
+  - multipipeline:
+      name: clean
+      namespace: a
+      max_simultaneous_steps: 5
+      nodes:
+        - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lowered]}
+        - {name: hash, func: builtin.sha256, inputs: [lowered], outputs: [a_out]}
+  - multipipeline:
+      name: clean
+      namespace: b
+      slices: 2
+      nodes:
+        - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lowered]}
+        - {name: hash, func: builtin.sha256, inputs: [lowered], outputs: [b_out]}
+)");
+    const Result r = host({"run", (dir / "p.yml").string()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(r.err.find("a.clean-slicer: 9 partitions of docs in 5 slices") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("b.clean-slicer: 9 partitions of docs in 2 slices") != std::string::npos, r.err);
+    BOOST_TEST(fs::exists(dir / ".steppar/data/a.lowered/d3"));
+    BOOST_TEST(fs::exists(dir / ".steppar/data/b.lowered/d3"));
+    BOOST_TEST((snapshot(dir / "out/a") == snapshot(dir / "out/b")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
