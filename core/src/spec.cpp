@@ -1,4 +1,4 @@
-// The only translation unit that includes yaml-cpp.
+// yaml-cpp is included here and in cluster_export.cpp only.
 #include "steppar/spec.hpp"
 
 #include "steppar/atomic_file.hpp"

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <steppar/atomic_file.hpp>
+#include <steppar/cluster_export.hpp>
 #include <steppar/error.hpp>
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
@@ -130,7 +131,8 @@ int run_slice_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
         "slice", po::value<int>()->required(), "the slice index, 0..N-1 (as in the slice plan)")(
-        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs");
+        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs")(
+        "force", po::bool_switch(), "run even when the slice's marker says it is up to date");
     const auto parsed = parse("run-slice",
                               "Runs one slice: reads the slice plan written by the slicer, processes the slice's "
                               "partitions and writes its marker. Runners and cluster jobs call this.",
@@ -141,14 +143,24 @@ int run_slice_command(int argc, char** argv) {
     if (!unit.replicated())
         throw UsageError("'" + unit.name + "' is a plain node, not a multinode: use run-node");
     remove_temporaries_on_termination_signals();
-    run_slice(*project, unit, parsed.values["slice"].as<int>(), {parsed.values["only-missing"].as<bool>()});
+    const int slice = parsed.values["slice"].as<int>();
+    // Cluster engines resubmit whole arrays on a rerun: finished slices end at once.
+    if (!parsed.values["force"].as<bool>()) {
+        const SlicePlan plan = read_plan(project->state().plan(unit.name));
+        if (slice >= 0 && static_cast<std::size_t>(slice) < plan.slices.size() && up_to_date(*project, unit, &plan, slice)) {
+            log(slice_name(unit.name, slice) + ": up to date, skipped");
+            return 0;
+        }
+    }
+    run_slice(*project, unit, slice, {parsed.values["only-missing"].as<bool>()});
     return 0;
 }
 
 int run_node_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the plain node to run")(
-        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs");
+        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs")(
+        "force", po::bool_switch(), "run even when the node's marker says it is up to date");
     const auto parsed = parse("run-node", "Runs one plain (not sliced) node.", options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
@@ -156,7 +168,109 @@ int run_node_command(int argc, char** argv) {
     if (unit.replicated())
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
     remove_temporaries_on_termination_signals();
+    if (!parsed.values["force"].as<bool>() && up_to_date(*project, unit, nullptr, -1)) {
+        log(unit.name + ": up to date, skipped");
+        return 0;
+    }
     run_node(*project, unit, {parsed.values["only-missing"].as<bool>()});
+    return 0;
+}
+
+const Unit& replicated_unit(Project& project, const Parsed& parsed) {
+    const Unit& unit = project.pipeline().unit(parsed.values["node"].as<std::string>());
+    if (!unit.replicated()) throw UsageError("'" + unit.name + "' is a plain node, not a multinode: use run-node");
+    return unit;
+}
+
+int run_slicer_command(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
+        "force", po::bool_switch(), "write a new plan even when the partitions did not change")(
+        "partitions", po::value<std::string>()->default_value(""), "hand out only partitions matching this regex")(
+        "slices", po::value<int>()->default_value(0),
+        "number of slices (0: the unit's own; exports pass the count they were made with)");
+    const auto parsed = parse("run-slicer",
+                              "Runs one multinode's slicer: lists and zips its inputs and writes the slice plan "
+                              "(kept when unchanged). Cluster exports call this before the slices.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    const Unit& unit = replicated_unit(*project, parsed);
+    const int slices = parsed.values["slices"].as<int>();
+    if (slices < 0) throw UsageError("--slices must be 1 or more (0: the unit's own)");
+    run_slicer(*project, unit, slices > 0 ? slices : unit.slices.resolve(), parsed.values["force"].as<bool>(),
+               parsed.values["partitions"].as<std::string>());
+    return 0;
+}
+
+int check_barrier_command(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline");
+    const auto parsed = parse("check-barrier",
+                              "Succeeds when every slice of the multinode's current plan has a valid success marker; "
+                              "otherwise lists every slice that did not succeed and exits 1.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    check_barrier(*project, replicated_unit(*project, parsed));
+    return 0;
+}
+
+int export_command(int argc, char** argv) {
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+            std::cout << "Usage: steppar-host export slurm|k8s PIPELINE --out DIR [OPTIONS]\n"
+                         "Run 'steppar-host export slurm --help' or 'export k8s --help' for the options.\n";
+            return 0;
+        }
+        throw UsageError("export: say what to export to: 'export slurm' or 'export k8s'");
+    }
+    const std::string engine = argv[1];
+    po::options_description options("Options");
+    options.add_options()("out", po::value<std::string>()->required(), "folder to write the scripts or manifests into");
+    if (engine == "slurm") {
+        options.add_options()("partition", po::value<std::string>()->default_value(""), "Slurm partition (sbatch --partition)")(
+            "account", po::value<std::string>()->default_value(""), "Slurm account (sbatch --account)")(
+            "sbatch-arg", po::value<std::vector<std::string>>()->composing(), "extra '#SBATCH' line, e.g. --mem=4G (repeatable)")(
+            "max-parallel", po::value<int>()->default_value(0), "most array tasks of one multinode at once (%M); 0: no limit")(
+            "host-program", po::value<std::string>()->default_value(boost::dll::program_location().string()),
+            "steppar-host as the compute nodes see it");
+    } else if (engine == "k8s") {
+        options.add_options()("image", po::value<std::string>()->required(), "container image holding steppar-host and the plugins")(
+            "volume-claim", po::value<std::string>()->required(), "PersistentVolumeClaim with the pipeline folder")(
+            "parallelism", po::value<int>()->default_value(0), "pods of one Indexed Job at once; 0: all slices")(
+            "host-program", po::value<std::string>()->default_value("steppar-host"), "steppar-host inside the image");
+    } else {
+        throw UsageError("export: unknown engine '" + engine + "'" + suggestion(engine, {"slurm", "k8s"}));
+    }
+    const auto parsed = parse("export " + engine,
+                              engine == "slurm" ? "Writes one sbatch script per job (slices as job arrays) and submit.sh, "
+                                                  "which submits them chained with --dependency=afterok."
+                                                : "Writes one Kubernetes Job per step (slices as Indexed Jobs) and a "
+                                                  "README.md saying in which order to apply them.",
+                              options, argc - 1, argv + 1);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    const ExpandedGraph graph = expand(project->pipeline());
+    const fs::path out = parsed.values["out"].as<std::string>();
+    std::vector<fs::path> written;
+    if (engine == "slurm") {
+        SlurmExport o;
+        o.host_program = parsed.values["host-program"].as<std::string>();
+        o.partition = parsed.values["partition"].as<std::string>();
+        o.account = parsed.values["account"].as<std::string>();
+        if (parsed.values.count("sbatch-arg")) o.sbatch_args = parsed.values["sbatch-arg"].as<std::vector<std::string>>();
+        o.max_parallel = parsed.values["max-parallel"].as<int>();
+        written = export_slurm(*project, graph, o, out);
+    } else {
+        KubernetesExport o;
+        o.host_program = parsed.values["host-program"].as<std::string>();
+        o.image = parsed.values["image"].as<std::string>();
+        o.volume_claim = parsed.values["volume-claim"].as<std::string>();
+        o.parallelism = parsed.values["parallelism"].as<int>();
+        written = export_kubernetes(*project, graph, o, out);
+    }
+    for (const auto& file : written) std::cout << file.string() << "\n";
     return 0;
 }
 
@@ -199,9 +313,12 @@ int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "run-slice") return run_slice_command(argc, argv);
     if (command == "run-node") return run_node_command(argc, argv);
     if (command == "graph") return graph_command(argc, argv);
+    if (command == "run-slicer") return run_slicer_command(argc, argv);
+    if (command == "check-barrier") return check_barrier_command(argc, argv);
+    if (command == "export") return export_command(argc, argv);
     if (command == "nodes") return nodes_command(argc, argv);
     throw UsageError("unknown command '" + command + "'" +
-                     suggestion(command, {"run", "run-slice", "run-node", "graph", "nodes"}) +
+                     suggestion(command, {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "nodes"}) +
                      "; see steppar-host --help");
 }
 

@@ -19,6 +19,9 @@ Commands:
   run        run the whole pipeline (slicer, slices, barrier, downstream nodes)
   run-slice  run one slice of a multinode or multipipeline (what runners and cluster jobs call)
   run-node   run one plain node
+  run-slicer run one multinode's slicer (write its slice plan)
+  check-barrier  check that every slice of a multinode has a success marker
+  export     write the pipeline as Slurm scripts (export slurm) or Kubernetes Jobs (export k8s)
   graph      print the expanded graph: every step and what it waits for
   nodes      list every node of the pipeline with its function, kind and plugin file
 

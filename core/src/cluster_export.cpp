@@ -1,0 +1,188 @@
+#include "steppar/cluster_export.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/error.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+std::string shell_quote(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::string numbered(std::size_t index, const std::string& name, const std::string& extension) {
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "%02zu-", index + 1);
+    return prefix + name + extension;
+}
+
+// Kubernetes object names: lowercase letters, digits and '-', at most 63 characters.
+std::string dns_name(const std::string& text) {
+    std::string out = "steppar-";
+    for (char c : text) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        out += (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '-';
+    }
+    if (out.size() > 63) out.resize(63);
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+}  // namespace
+
+std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph) {
+    const std::string pipeline = project.pipeline_file().string();
+    const std::string state = project.state().root().string();
+    std::vector<ClusterJob> jobs;
+    std::map<std::size_t, std::size_t> job_of_step;
+    std::map<std::size_t, int> slices_of_unit;  // fixed at export: `auto` must not differ per machine
+    for (const auto& step : graph.steps)
+        if (step.kind == StepKind::slice) ++slices_of_unit[step.unit];
+    for (std::size_t i = 0; i < graph.steps.size(); ++i) {
+        const Step& step = graph.steps[i];
+        const Unit& unit = project.pipeline().units()[step.unit];
+        std::vector<std::size_t> after;
+        for (const auto d : step.depends_on)
+            if (auto it = job_of_step.find(d); it != job_of_step.end() &&
+                                               std::find(after.begin(), after.end(), it->second) == after.end())
+                after.push_back(it->second);
+        switch (step.kind) {
+            case StepKind::slicer:
+                jobs.push_back({step.name,
+                                {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slices_of_unit[step.unit]),
+                                 "--state-dir", state},
+                                1, false, after});
+                break;
+            case StepKind::slice:
+                if (step.slice == 0)
+                    jobs.push_back({unit.name + "-slices",
+                                    {"run-slice", pipeline, "--node", unit.name, "--slice", "{index}", "--state-dir", state},
+                                    0, true, after});
+                ++jobs.back().tasks;
+                break;
+            case StepKind::barrier:
+                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after});
+                break;
+            case StepKind::node:
+                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after});
+                break;
+        }
+        job_of_step[i] = jobs.size() - 1;
+    }
+    return jobs;
+}
+
+std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& graph, const SlurmExport& options,
+                                   const fs::path& out) {
+    const auto jobs = cluster_jobs(project, graph);
+    const fs::path logs = project.state().root() / "slurm";
+    std::vector<fs::path> written;
+    std::ostringstream submit;
+    submit << "#!/bin/bash\n"
+           << "# Submits the steppar pipeline " << project.pipeline_file().string() << " to Slurm, in order,\n"
+           << "# each job after the ones it needs (afterok). Rerunning it resubmits everything; slices and\n"
+           << "# nodes whose marker is up to date finish at once.\n"
+           << "set -euo pipefail\ncd \"$(dirname \"$0\")\"\nmkdir -p " << shell_quote(logs.string()) << "\n";
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const ClusterJob& job = jobs[j];
+        std::ostringstream script;
+        script << "#!/bin/bash\n#SBATCH --job-name=steppar-" << job.name << "\n";
+        if (job.array) {
+            script << "#SBATCH --array=0-" << job.tasks - 1;
+            if (options.max_parallel > 0) script << "%" << options.max_parallel;
+            script << "\n#SBATCH --output=" << (logs / (job.name + "-%A_%a.out")).string() << "\n";
+        } else {
+            script << "#SBATCH --output=" << (logs / (job.name + "-%j.out")).string() << "\n";
+        }
+        if (!options.partition.empty()) script << "#SBATCH --partition=" << options.partition << "\n";
+        if (!options.account.empty()) script << "#SBATCH --account=" << options.account << "\n";
+        for (const auto& arg : options.sbatch_args) script << "#SBATCH " << arg << "\n";
+        script << "set -euo pipefail\nexec " << shell_quote(options.host_program);
+        for (const auto& arg : job.args) script << " " << (arg == "{index}" ? std::string("\"$SLURM_ARRAY_TASK_ID\"") : shell_quote(arg));
+        script << "\n";
+        const std::string file = numbered(j, job.name, ".sbatch");
+        write_file_atomically(out / file, script.str());
+        written.push_back(out / file);
+
+        submit << "job" << j << "=$(sbatch --parsable";
+        if (!job.after.empty()) {
+            submit << " --dependency=afterok";
+            for (const auto a : job.after) submit << ":${job" << a << "%%;*}";
+        }
+        submit << " " << shell_quote(file) << ")\necho \"submitted " << job.name << ": ${job" << j << "%%;*}\"\n";
+    }
+    write_file_atomically(out / "submit.sh", submit.str());
+    fs::permissions(out / "submit.sh", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                    fs::perm_options::add);
+    written.push_back(out / "submit.sh");
+    return written;
+}
+
+std::vector<fs::path> export_kubernetes(const Project& project, const ExpandedGraph& graph, const KubernetesExport& options,
+                                        const fs::path& out) {
+    const auto jobs = cluster_jobs(project, graph);
+    const std::string mount = project.pipeline_file().parent_path().string();
+    std::vector<fs::path> written;
+    std::ostringstream readme;
+    readme << "# steppar pipeline " << project.pipeline_file().filename().string() << " as Kubernetes Jobs\n\n"
+           << "Every Job mounts the volume claim `" << options.volume_claim << "` at `" << mount
+           << "` (the pipeline's folder, holding its data, outputs and the `.steppar` state folder), "
+           << "runs image `" << options.image << "`, and must finish before the Jobs after it start. "
+           << "Slices are Indexed Jobs: task *i* runs slice *i* (`JOB_COMPLETION_INDEX`).\n\n"
+           << "Apply them in this order, waiting for each to complete:\n\n```sh\n";
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const ClusterJob& job = jobs[j];
+        const std::string name = dns_name(job.name);
+        YAML::Emitter y;
+        y << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "batch/v1" << YAML::Key << "kind" << YAML::Value << "Job";
+        y << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name;
+        y << YAML::Key << "labels" << YAML::Value << YAML::BeginMap << YAML::Key << "app.kubernetes.io/part-of" << YAML::Value
+          << "steppar" << YAML::Key << "steppar/step" << YAML::Value << dns_name(job.name).substr(8) << YAML::EndMap << YAML::EndMap;
+        y << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
+        if (job.array) {
+            y << YAML::Key << "completionMode" << YAML::Value << "Indexed";
+            y << YAML::Key << "completions" << YAML::Value << job.tasks;
+            y << YAML::Key << "parallelism" << YAML::Value
+              << (options.parallelism > 0 ? std::min(options.parallelism, job.tasks) : job.tasks);
+        }
+        y << YAML::Key << "backoffLimit" << YAML::Value << 0;
+        y << YAML::Key << "template" << YAML::Value << YAML::BeginMap << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
+        y << YAML::Key << "restartPolicy" << YAML::Value << "Never";
+        y << YAML::Key << "containers" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+        y << YAML::Key << "name" << YAML::Value << "steppar" << YAML::Key << "image" << YAML::Value << options.image;
+        std::string command = shell_quote(options.host_program);
+        for (const auto& arg : job.args) command += " " + (arg == "{index}" ? std::string("\"$JOB_COMPLETION_INDEX\"") : shell_quote(arg));
+        y << YAML::Key << "command" << YAML::Value << YAML::Flow << YAML::BeginSeq << "/bin/sh" << "-c" << ("exec " + command)
+          << YAML::EndSeq;
+        y << YAML::Key << "volumeMounts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "name" << YAML::Value
+          << "pipeline" << YAML::Key << "mountPath" << YAML::Value << mount << YAML::EndMap << YAML::EndSeq;
+        y << YAML::EndMap << YAML::EndSeq;  // container, containers
+        y << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "name" << YAML::Value
+          << "pipeline" << YAML::Key << "persistentVolumeClaim" << YAML::Value << YAML::BeginMap << YAML::Key << "claimName"
+          << YAML::Value << options.volume_claim << YAML::EndMap << YAML::EndMap << YAML::EndSeq;
+        y << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap;  // pod spec, template, spec, job
+        const std::string file = numbered(j, job.name, ".yaml");
+        write_file_atomically(out / file, std::string(y.c_str()) + "\n");
+        written.push_back(out / file);
+        readme << "kubectl apply -f " << file << " && kubectl wait --for=condition=complete --timeout=24h job/" << name << "\n";
+    }
+    readme << "```\n\nJobs that could start together (no line between them in the graph) may be applied together; "
+              "the order above is always safe. A failed Job leaves the markers of its finished slices: delete the "
+              "Jobs and apply again to resume (slices whose marker is up to date finish at once).\n";
+    write_file_atomically(out / "README.md", readme.str());
+    written.push_back(out / "README.md");
+    return written;
+}
+
+}  // namespace steppar

@@ -1,0 +1,135 @@
+// Cluster exports: Slurm scripts run through a stand-in sbatch, Kubernetes manifests parsed and
+// their commands run as the Job controller would; both must give the sequential runner's outputs.
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <yaml-cpp/yaml.h>
+
+using namespace e2e;
+
+namespace {
+
+const char* pipeline_text = R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:    {type: partitioned, path: data/docs, suffix: .txt}
+  counts:  {type: partitioned, path: out/counts, suffix: .json}
+  total:   {type: file, path: out/total.json}
+  digests: {type: partitioned, path: out/digests, suffix: .sha256}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 4}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+  - multipipeline:
+      name: clean
+      slices: 3
+      nodes:
+        - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lowered]}
+        - {name: hash, func: builtin.sha256, inputs: [lowered], outputs: [digests]}
+)";
+
+struct Project {
+    TempDir dir;
+    fs::path pipeline = dir / "pipeline.yml";
+    Project() {
+        write_file(pipeline, pipeline_text);
+        make_docs(dir / "data/docs", 30);
+    }
+};
+
+const std::map<std::string, std::string>& sequential_outputs() {
+    static const auto outputs = [] {
+        Project p;
+        const Result r = host({"run", p.pipeline.string(), "--runner", "sequential"});
+        if (r.exit_code != 0) throw std::runtime_error(r.err);
+        return snapshot(p.dir / "out");
+    }();
+    return outputs;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_export)
+
+BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_outputs) {
+    Project p;
+    const Result exported = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--max-parallel",
+                                  "2", "--partition", "batch", "--account", "lab", "--sbatch-arg=--mem=2G"});
+    BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
+    const std::string slices = read_file(p.dir / "slurm/02-count-slices.sbatch");
+    BOOST_TEST(slices.find("#SBATCH --array=0-3%2\n") != std::string::npos, slices);
+    BOOST_TEST(slices.find("#SBATCH --partition=batch\n#SBATCH --account=lab\n#SBATCH --mem=2G\n") != std::string::npos, slices);
+    BOOST_TEST(slices.find("'--slice' \"$SLURM_ARRAY_TASK_ID\"") != std::string::npos, slices);
+    BOOST_TEST(read_file(p.dir / "slurm/01-count-slicer.sbatch").find("'run-slicer'") != std::string::npos);
+    const std::string submit = read_file(p.dir / "slurm/submit.sh");
+    BOOST_TEST(submit.find("job3=$(sbatch --parsable --dependency=afterok:${job2%%;*} '04-total.sbatch')") != std::string::npos, submit);
+    BOOST_TEST(shell("bash -n " + quote((p.dir / "slurm/submit.sh").string())).exit_code == 0);
+
+    const std::string path = "PATH=" + quote(source("tests/e2e/fake-slurm").string()) + ":\"$PATH\" ";
+    const Result submitted = shell(path + "FAKE_SBATCH_LOG=" + quote((p.dir / "sbatch.log").string()) + " bash " +
+                                   quote((p.dir / "slurm/submit.sh").string()));
+    BOOST_REQUIRE_MESSAGE(submitted.exit_code == 0, submitted.err);
+    BOOST_TEST((snapshot(p.dir / "out") == sequential_outputs()));
+    // Resubmitting finishes at once: every slice and node is up to date.
+    const Result again = shell(path + "bash " + quote((p.dir / "slurm/submit.sh").string()));
+    BOOST_TEST(again.exit_code == 0);
+    BOOST_TEST(again.err.find("count-slice-3: up to date, skipped") != std::string::npos, again.err);
+    BOOST_TEST(again.err.find("total: up to date, skipped") != std::string::npos, again.err);
+}
+
+BOOST_AUTO_TEST_CASE(kubernetes_indexed_jobs_carry_the_fields_and_run_as_the_controller_would) {
+    Project p;
+    const Result exported = host({"export", "k8s", p.pipeline.string(), "--out", (p.dir / "k8s").string(), "--image",
+                                  "registry/steppar:1", "--volume-claim", "shared", "--parallelism", "2", "--host-program",
+                                  host_program()});
+    BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
+    const std::string readme = read_file(p.dir / "k8s/README.md");
+    std::vector<std::string> order;
+    for (const auto& entry : fs::directory_iterator(p.dir / "k8s"))
+        if (entry.path().extension() == ".yaml") order.push_back(entry.path().filename().string());
+    std::sort(order.begin(), order.end());
+    BOOST_TEST(order.size() == 7u);  // 2 slicers, 2 Indexed Jobs, 2 barriers, 1 node
+    std::size_t last = 0;
+    for (const auto& file : order) {  // the README applies every file, in this order
+        const auto at = readme.find("kubectl apply -f " + file);
+        BOOST_TEST(at != std::string::npos, file);
+        BOOST_TEST(at >= last);
+        last = at;
+    }
+    for (const auto& file : order) {
+        const YAML::Node job = YAML::LoadFile((p.dir / "k8s" / file).string());
+        BOOST_TEST(job["kind"].as<std::string>() == "Job");
+        const auto pod = job["spec"]["template"]["spec"];
+        BOOST_TEST(pod["restartPolicy"].as<std::string>() == "Never");
+        BOOST_TEST(pod["volumes"][0]["persistentVolumeClaim"]["claimName"].as<std::string>() == "shared");
+        const auto container = pod["containers"][0];
+        BOOST_TEST(container["image"].as<std::string>() == "registry/steppar:1");
+        BOOST_TEST(container["volumeMounts"][0]["mountPath"].as<std::string>() == p.dir.path().string());
+        const std::string command = container["command"][2].as<std::string>();
+        const bool indexed = job["spec"]["completionMode"] && job["spec"]["completionMode"].as<std::string>() == "Indexed";
+        int completions = 1;
+        if (indexed) {
+            completions = job["spec"]["completions"].as<int>();
+            BOOST_TEST(job["spec"]["parallelism"].as<int>() == 2);
+            BOOST_TEST(command.find("\"$JOB_COMPLETION_INDEX\"") != std::string::npos, command);
+            BOOST_TEST((completions == 4 || completions == 3), file);
+        }
+        // Run the pod's command like the Job controller: once per completion index.
+        for (int i = 0; i < completions; ++i) {
+            const Result r = shell("JOB_COMPLETION_INDEX=" + std::to_string(i) + " " + container["command"][0].as<std::string>() +
+                                   " -c " + quote(command));
+            BOOST_REQUIRE_MESSAGE(r.exit_code == 0, file << ": " << r.err);
+        }
+    }
+    BOOST_TEST((snapshot(p.dir / "out") == sequential_outputs()));
+}
+
+BOOST_AUTO_TEST_CASE(export_usage_errors) {
+    Project p;
+    const Result engine = host({"export", "slurn", p.pipeline.string(), "--out", "x"});
+    BOOST_TEST(engine.exit_code == 2);
+    BOOST_TEST(engine.err.find("did you mean 'slurm'") != std::string::npos, engine.err);
+    const Result image = host({"export", "k8s", p.pipeline.string(), "--out", "x", "--volume-claim", "c"});
+    BOOST_TEST(image.exit_code == 2);
+    BOOST_TEST(image.err.find("image") != std::string::npos, image.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
