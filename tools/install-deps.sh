@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(g++ cmake make ca-certificates
           libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
           nlohmann-json3-dev libyaml-cpp-dev libssl-dev
-          coreutils findutils)
+          coreutils findutils
+          slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -62,20 +62,20 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 jobs.push_back({step.name,
                                 {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slices_of_unit[step.unit]),
                                  "--state-dir", state},
-                                1, false, after});
+                                1, false, after, unit.name});
                 break;
             case StepKind::slice:
                 if (step.slice == 0)
                     jobs.push_back({unit.name + "-slices",
                                     {"run-slice", pipeline, "--node", unit.name, "--slice", "{index}", "--state-dir", state},
-                                    0, true, after});
+                                    0, true, after, unit.name});
                 ++jobs.back().tasks;
                 break;
             case StepKind::barrier:
-                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after});
+                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name});
                 break;
             case StepKind::node:
-                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after});
+                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name});
                 break;
         }
         job_of_step[i] = jobs.size() - 1;

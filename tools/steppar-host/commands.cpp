@@ -2,6 +2,7 @@
 
 #include <steppar/atomic_file.hpp>
 #include <steppar/cluster_export.hpp>
+#include <steppar/slurm_runner.hpp>
 #include <steppar/error.hpp>
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
@@ -65,7 +66,11 @@ int run(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("runner", po::value<std::string>()->default_value("parallel"),
                           "sequential: one slice or node process at a time; "
-                          "parallel: up to --max-workers processes at once")(
+                          "parallel: up to --max-workers processes at once; "
+                          "slurm: submit to Slurm (job arrays, afterok chains) and wait")(
+        "partition", po::value<std::string>()->default_value(""), "slurm runner: Slurm partition")(
+        "account", po::value<std::string>()->default_value(""), "slurm runner: Slurm account")(
+        "sbatch-arg", po::value<std::vector<std::string>>()->composing(), "slurm runner: extra '#SBATCH' line (repeatable)")(
         "max-workers,j", po::value<int>()->default_value(0),
         "parallel runner: most processes at once (0: the number of cores)")(
         "fail-fast", po::bool_switch(), "at the first failed slice or node, stop everything still running")(
@@ -93,8 +98,8 @@ int run(int argc, char** argv) {
         run_options.runner = RunnerKind::sequential;
     else if (runner == "parallel")
         run_options.runner = RunnerKind::parallel;
-    else
-        throw UsageError("unknown runner '" + runner + "'" + suggestion(runner, {"sequential", "parallel"}));
+    else if (runner != "slurm")
+        throw UsageError("unknown runner '" + runner + "'" + suggestion(runner, {"sequential", "parallel", "slurm"}));
     run_options.max_workers = parsed.values["max-workers"].as<int>();
     if (run_options.max_workers < 0) throw UsageError("--max-workers must be 0 (all cores) or more");
     run_options.host_program = boost::dll::program_location().string();
@@ -123,6 +128,16 @@ int run(int argc, char** argv) {
 
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
+    if (runner == "slurm") {
+        SlurmRunOptions slurm;
+        slurm.submit.host_program = run_options.host_program.string();
+        slurm.submit.partition = parsed.values["partition"].as<std::string>();
+        slurm.submit.account = parsed.values["account"].as<std::string>();
+        if (parsed.values.count("sbatch-arg")) slurm.submit.sbatch_args = parsed.values["sbatch-arg"].as<std::vector<std::string>>();
+        slurm.submit.max_parallel = run_options.max_workers;
+        run_on_slurm(*project, graph, slurm);
+        return 0;
+    }
     run_pipeline(*project, graph, run_options);
     return 0;
 }

@@ -22,6 +22,7 @@ struct ClusterJob {
     int tasks = 1;                  ///< > 1 (or a multinode's 1) for slice arrays
     bool array = false;
     std::vector<std::size_t> after;  ///< jobs (indices) that must succeed first
+    std::string unit;                ///< the multinode, multipipeline or node it belongs to
 };
 
 /// The jobs for a whole pipeline, in an order where each follows the jobs it waits for.

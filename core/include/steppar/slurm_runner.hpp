@@ -1,0 +1,22 @@
+// The Slurm runner: submits the exported jobs (cluster_export.hpp) to a real Slurm and waits.
+// The slicer, each multinode's slices (one job array), the barrier and the plain nodes become
+// jobs chained with --dependency=afterok; progress comes from the markers on the shared
+// filesystem and from squeue. On a failed task, jobs that can never run are cancelled and the
+// run fails naming the slice and partition, like the local runners. Reruns resume: slices whose
+// marker is up to date finish at once.
+#pragma once
+
+#include "steppar/cluster_export.hpp"
+#include "steppar/runner.hpp"
+
+namespace steppar {
+
+struct SlurmRunOptions {
+    SlurmExport submit;        ///< partition, account, extra sbatch lines, array throttle
+    double poll_seconds = 0.5;
+};
+
+/// Runs the whole graph on Slurm (sbatch/squeue/scancel on PATH, SLURM_CONF as usual).
+void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOptions& options);
+
+}  // namespace steppar

@@ -1,0 +1,212 @@
+#include "steppar/slurm_runner.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/executor.hpp"
+#include "steppar/log.hpp"
+#include "steppar/marker.hpp"
+#include "steppar/run_lock.hpp"
+#include "steppar/text.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+std::string quote(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+// Runs a short Slurm client command; returns its stdout, throws with its stderr on failure.
+std::string slurm(const std::string& command) {
+    const std::string full = command + " 2>&1";
+    FILE* pipe = ::popen(full.c_str(), "r");
+    if (!pipe) throw StateError("cannot run '" + command + "'");
+    std::string out;
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    if (status != 0) {
+        while (!out.empty() && out.back() == '\n') out.pop_back();
+        throw StateError("'" + command + "' failed: " + out + " (is Slurm running and SLURM_CONF set?)");
+    }
+    return out;
+}
+
+std::atomic<int> interrupted{0};
+extern "C" void on_signal(int signal) { interrupted = signal; }
+
+const std::set<std::string> active_states = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"};
+
+}  // namespace
+
+void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    RunLock lock(project.state().lock());
+    const fs::path scripts = project.state().root() / "slurm" / "jobs";
+    std::error_code ec;
+    fs::remove_all(scripts, ec);
+    export_slurm(project, graph, options.submit, scripts);
+    fs::create_directories(project.state().root() / "slurm", ec);
+    const auto jobs = cluster_jobs(project, graph);
+
+    // Submit in order, each after the jobs it needs.
+    std::vector<std::string> ids;
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        std::string command = "sbatch --parsable";
+        if (!jobs[j].after.empty()) {
+            command += " --dependency=afterok";
+            for (const auto a : jobs[j].after) command += ":" + ids[a];
+        }
+        char file[512];
+        std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());
+        std::string id = slurm(command + " " + quote((scripts / file).string()));
+        id = id.substr(0, id.find_first_of(";\n"));
+        ids.push_back(id);
+        log("submitted " + jobs[j].name + " as Slurm job " + id + (jobs[j].array ? " (" + std::to_string(jobs[j].tasks) + " tasks)" : ""));
+    }
+    std::string id_list;
+    for (const auto& id : ids) id_list += (id_list.empty() ? "" : ",") + id;
+
+    struct sigaction action = {}, old_int = {}, old_term = {};
+    action.sa_handler = on_signal;
+    ::sigaction(SIGINT, &action, &old_int);
+    ::sigaction(SIGTERM, &action, &old_term);
+
+    // Wait: poll squeue (finished records stay for MinJobAge), report and cancel the hopeless.
+    std::map<std::string, std::string> final_state;  // "id" or "id_task" -> state, for ended ones
+    std::string last_progress;
+    std::set<std::size_t> cancelled_jobs;
+    while (true) {
+        if (interrupted) {
+            slurm("scancel " + id_list);
+            ::sigaction(SIGINT, &old_int, nullptr);
+            ::sigaction(SIGTERM, &old_term, nullptr);
+            const char* name = sigabbrev_np(interrupted);
+            throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") +
+                                  ": cancelled the Slurm jobs; finished slices are kept, rerun to resume",
+                              interrupted);
+        }
+        const std::string table = slurm("squeue -h -t all -j " + id_list + " -o '%i|%T'");
+        bool active = false;
+        std::istringstream rows(table);
+        for (std::string row; std::getline(rows, row);) {
+            const auto bar = row.find('|');
+            if (bar == std::string::npos) continue;
+            const std::string id = row.substr(0, bar), state = row.substr(bar + 1);
+            if (active_states.count(state)) {
+                active = true;
+            } else {
+                final_state[id] = state;
+            }
+        }
+        // A task that ended other than COMPLETED: every job waiting for it (transitively) can never
+        // run. Cancel those now rather than wait for Slurm's own (slow, optional) cleanup.
+        std::set<std::size_t> failed;
+        for (const auto& [id, state] : final_state)
+            if (state != "COMPLETED")
+                for (std::size_t j = 0; j < jobs.size(); ++j)
+                    if (id == ids[j] || id.rfind(ids[j] + "_", 0) == 0) failed.insert(j);
+        std::vector<std::string> never;
+        for (std::size_t k = 0; k < jobs.size(); ++k) {
+            if (cancelled_jobs.count(k)) continue;
+            std::vector<std::size_t> stack(jobs[k].after.begin(), jobs[k].after.end());
+            std::set<std::size_t> seen;
+            bool doomed = false;
+            while (!stack.empty() && !doomed) {
+                const std::size_t d = stack.back();
+                stack.pop_back();
+                if (!seen.insert(d).second) continue;
+                doomed = failed.count(d) > 0;
+                stack.insert(stack.end(), jobs[d].after.begin(), jobs[d].after.end());
+            }
+            if (doomed) {
+                never.push_back(ids[k]);
+                cancelled_jobs.insert(k);
+            }
+        }
+        if (!never.empty()) {
+            log("a job failed: cancelling " + std::to_string(never.size()) + " job(s) that depend on it");
+            slurm("scancel " + join(never, " "));
+            active = true;  // look again until the cancellations show
+        }
+        // Progress from the markers.
+        std::vector<std::string> progress;
+        for (const auto& unit : project.pipeline().units()) {
+            if (!unit.replicated()) continue;
+            std::size_t done = 0, total = 0;
+            for (const auto& step : graph.steps)
+                if (step.kind == StepKind::slice && project.pipeline().units()[step.unit].name == unit.name) {
+                    ++total;
+                    try {
+                        const auto m = read_marker(project.state().marker(unit.name, step.slice));
+                        done += m && m->success;
+                    } catch (const Error&) {
+                    }
+                }
+            progress.push_back(unit.name + " " + std::to_string(done) + "/" + std::to_string(total));
+        }
+        const std::string line = "slices done: " + join(progress);
+        if (line != last_progress) log(line);
+        last_progress = line;
+        if (!active) break;
+        std::this_thread::sleep_for(std::chrono::duration<double>(options.poll_seconds));
+    }
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+
+    // Outcome: every job must have COMPLETED; say why the others did not.
+    std::vector<std::string> failures;
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const ClusterJob& job = jobs[j];
+        std::vector<std::string> bad;
+        for (const auto& [id, state] : final_state) {
+            const bool mine = id == ids[j] || id.rfind(ids[j] + "_", 0) == 0;
+            if (mine && state != "COMPLETED") bad.push_back(id + " " + state);
+        }
+        if (bad.empty() || cancelled_jobs.count(j)) continue;  // cancelled by us: never ran
+        const Unit& unit = project.pipeline().unit(job.unit);
+        if (job.array) {
+            for (const auto& entry : bad) {
+                const auto underscore = entry.find('_');
+                const int slice = underscore == std::string::npos ? -1 : std::atoi(entry.c_str() + underscore + 1);
+                std::string why = slice_name(unit.name, slice) + ": Slurm task " + entry;
+                try {
+                    const auto m = read_marker(project.state().marker(unit.name, slice));
+                    if (m && !m->success) why = slice_name(unit.name, slice) + " failed on partition '" + m->failed_partition + "': " + m->message;
+                } catch (const Error&) {
+                }
+                if (why.find("failed on partition") == std::string::npos) {
+                    const std::string partition = partition_in_progress(project, unit, slice);
+                    if (!partition.empty()) why += " on partition '" + partition + "'";
+                }
+                failures.push_back(why);
+            }
+        } else {
+            const bool never_ran = bad.front().find("CANCELLED") != std::string::npos;
+            if (!never_ran) failures.push_back(job.name + ": Slurm job " + bad.front() + " (see " +
+                                               (project.state().root() / "slurm").string() + "/" + job.name + "-" + ids[j] + ".out)");
+        }
+    }
+    if (!failures.empty())
+        throw NodeError(join(failures, "; ") +
+                        (cancelled_jobs.empty() ? std::string()
+                                                : " (" + std::to_string(cancelled_jobs.size()) + " dependent job(s) cancelled)") +
+                        "; fix the cause and rerun to resume");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", seconds);
+    log("pipeline done on Slurm: " + std::to_string(jobs.size()) + " jobs in " + took + " s");
+}
+
+}  // namespace steppar
