@@ -60,23 +60,83 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     fs::create_directories(project.state().root() / "slurm", ec);
     const auto jobs = cluster_jobs(project, graph);
 
-    // Submit in order, each after the jobs it needs.
-    std::vector<std::string> ids;
+    // Resume: a unit whose upstream units have nothing to redo is sliced here (the same plan the
+    // slicer job would write) and only its slices without a valid marker are submitted; a unit
+    // with nothing to redo is not submitted at all. Units downstream of work go in whole.
+    std::map<std::string, std::vector<int>> slices_to_run;  // unit -> slices (absent: all)
+    std::set<std::string> skip_unit, dirty_unit;
+    std::vector<bool> skip_job(jobs.size(), false);
     for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const ClusterJob& job = jobs[j];
+        if (skip_unit.count(job.unit) || dirty_unit.count(job.unit)) {
+            skip_job[j] = skip_unit.count(job.unit) > 0 || (job.args.front() == "run-slicer");
+            continue;
+        }
+        const Unit& unit = project.pipeline().unit(job.unit);
+        bool upstream_dirty = false;
+        for (const auto a : job.after) upstream_dirty = upstream_dirty || !skip_unit.count(jobs[a].unit);
+        if (upstream_dirty) {
+            dirty_unit.insert(job.unit);
+            continue;
+        }
+        if (unit.replicated()) {
+            int count = 0;
+            for (const auto& step : graph.steps)
+                count += step.kind == StepKind::slice && project.pipeline().units()[step.unit].name == unit.name;
+            const SlicePlan plan = run_slicer(project, unit, count);
+            std::vector<int> missing;
+            for (int i = 0; i < count; ++i)
+                if (!up_to_date(project, unit, &plan, i)) missing.push_back(i);
+            if (missing.empty()) {
+                log(unit.name + ": every slice is up to date, nothing to submit");
+                skip_unit.insert(unit.name);
+                skip_job[j] = true;
+            } else {
+                slices_to_run[unit.name] = missing;
+                dirty_unit.insert(unit.name);
+                skip_job[j] = true;  // the slicer job: its plan is written
+            }
+        } else if (up_to_date(project, unit, nullptr, -1)) {
+            log(unit.name + ": up to date, nothing to submit");
+            skip_unit.insert(unit.name);
+            skip_job[j] = true;
+        } else {
+            dirty_unit.insert(unit.name);
+        }
+    }
+
+    // Submit in order, each after the submitted jobs it needs.
+    std::vector<std::string> ids(jobs.size());
+    std::vector<std::size_t> submitted;
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        if (skip_job[j]) continue;
         std::string command = "sbatch --parsable";
-        if (!jobs[j].after.empty()) {
-            command += " --dependency=afterok";
-            for (const auto a : jobs[j].after) command += ":" + ids[a];
+        std::vector<std::string> after;
+        for (const auto a : jobs[j].after)
+            if (!ids[a].empty()) after.push_back(ids[a]);
+        if (!after.empty()) command += " --dependency=afterok:" + join(after, ":");
+        std::string tasks = jobs[j].array ? " (" + std::to_string(jobs[j].tasks) + " tasks)" : "";
+        if (const auto it = slices_to_run.find(jobs[j].unit); jobs[j].array && it != slices_to_run.end()) {
+            std::vector<std::string> list;
+            for (const int i : it->second) list.push_back(std::to_string(i));
+            command += " --array=" + join(list, ",") +
+                       (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "");
+            tasks = " (slices " + join(list, ",") + "; the others are up to date)";
         }
         char file[512];
         std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());
         std::string id = slurm(command + " " + quote((scripts / file).string()));
         id = id.substr(0, id.find_first_of(";\n"));
-        ids.push_back(id);
-        log("submitted " + jobs[j].name + " as Slurm job " + id + (jobs[j].array ? " (" + std::to_string(jobs[j].tasks) + " tasks)" : ""));
+        ids[j] = id;
+        submitted.push_back(j);
+        log("submitted " + jobs[j].name + " as Slurm job " + id + tasks);
+    }
+    if (submitted.empty()) {
+        log("pipeline done on Slurm: everything is up to date");
+        return;
     }
     std::string id_list;
-    for (const auto& id : ids) id_list += (id_list.empty() ? "" : ",") + id;
+    for (const auto j : submitted) id_list += (id_list.empty() ? "" : ",") + ids[j];
 
     struct sigaction action = {}, old_int = {}, old_term = {};
     action.sa_handler = on_signal;
@@ -116,10 +176,10 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         for (const auto& [id, state] : final_state)
             if (state != "COMPLETED")
                 for (std::size_t j = 0; j < jobs.size(); ++j)
-                    if (id == ids[j] || id.rfind(ids[j] + "_", 0) == 0) failed.insert(j);
+                    if (!ids[j].empty() && (id == ids[j] || id.rfind(ids[j] + "_", 0) == 0)) failed.insert(j);
         std::vector<std::string> never;
         for (std::size_t k = 0; k < jobs.size(); ++k) {
-            if (cancelled_jobs.count(k)) continue;
+            if (cancelled_jobs.count(k) || ids[k].empty()) continue;
             std::vector<std::size_t> stack(jobs[k].after.begin(), jobs[k].after.end());
             std::set<std::size_t> seen;
             bool doomed = false;
@@ -169,6 +229,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     std::vector<std::string> failures;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         const ClusterJob& job = jobs[j];
+        if (ids[j].empty()) continue;  // not submitted: up to date
         std::vector<std::string> bad;
         for (const auto& [id, state] : final_state) {
             const bool mine = id == ids[j] || id.rfind(ids[j] + "_", 0) == 0;
@@ -206,7 +267,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char took[32];
     std::snprintf(took, sizeof took, "%.3f", seconds);
-    log("pipeline done on Slurm: " + std::to_string(jobs.size()) + " jobs in " + took + " s");
+    log("pipeline done on Slurm: " + std::to_string(submitted.size()) + " job(s) in " + took + " s");
 }
 
 }  // namespace steppar

@@ -49,6 +49,11 @@ grep -q "copy-slice-1 failed on partition 'p07'" "$work/fail/err"
 echo "[${SECONDS}s] failure reported"
 rm "$work/fail/flag"
 "$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err2"
-grep -q "copy-slice-0: up to date, skipped" "$work/fail/.steppar/slurm/"copy-slices-*_0.out
+cat "$work/fail/err2"
+# Only the failed slice is submitted again; the rest of copy is up to date.
+grep -q "submitted copy-slices as Slurm job [0-9]* (slices 1; the others are up to date)" "$work/fail/err2"
 [ "$(ls "$work/fail/out/counts" | wc -l)" = 12 ]
+cmp <(cat "$work/fail/out/copies/"*.txt) <(cat "$work/fail/docs/"*.txt)
+"$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err3"
+grep -q "everything is up to date" "$work/fail/err3"
 echo "[${SECONDS}s] failure, cancel and resume on Slurm: OK"
