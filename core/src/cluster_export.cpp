@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/text.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -14,12 +15,6 @@ namespace fs = std::filesystem;
 
 namespace steppar {
 namespace {
-
-std::string shell_quote(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
 
 std::string numbered(std::size_t index, const std::string& name, const std::string& extension) {
     char prefix[16];

@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 namespace steppar {
 namespace {
 
-std::string quote(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
 // Runs a short Slurm client command; returns its stdout, throws with its stderr on failure.
 std::string slurm(const std::string& command) {
     const std::string full = command + " 2>&1";
@@ -125,7 +119,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         }
         char file[512];
         std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());
-        std::string id = slurm(command + " " + quote((scripts / file).string()));
+        std::string id = slurm(command + " " + shell_quote((scripts / file).string()));
         id = id.substr(0, id.find_first_of(";\n"));
         ids[j] = id;
         submitted.push_back(j);

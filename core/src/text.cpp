@@ -41,6 +41,12 @@ bool valid_utf8(std::string_view text) {
     return true;
 }
 
+std::string shell_quote(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
     if (items.empty()) return "(none)";
     std::string out;

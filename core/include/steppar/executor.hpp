@@ -1,6 +1,6 @@
 // Executing the steps of the expanded graph. This is the one code path that does work: the
-// sequential and parallel runners in one child process per slice (`steppar-host run-slice`)
-// and a cluster engine the same way.
+// sequential and parallel runners call it in one child process per slice (`steppar-host
+// run-slice`), and a cluster engine's jobs call it the same way.
 //
 //   slicer:  list the input partitions once, zip them by name, cut them, write the plan
 //   slice i: read the plan, run the node (or chain) on each of its partitions, write the marker

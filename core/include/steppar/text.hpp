@@ -10,6 +10,9 @@ namespace steppar {
 /// True when `text` is well-formed UTF-8 (JSON files and names must be).
 bool valid_utf8(std::string_view text);
 
+/// `text` quoted for /bin/sh (single quotes).
+std::string shell_quote(std::string_view text);
+
 /// "a, b, c" (or "(none)" for an empty list).
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
