@@ -41,9 +41,6 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
     const std::string state = project.state().root().string();
     std::vector<ClusterJob> jobs;
     std::map<std::size_t, std::size_t> job_of_step;
-    std::map<std::size_t, int> slices_of_unit;  // fixed at export: `auto` must not differ per machine
-    for (const auto& step : graph.steps)
-        if (step.kind == StepKind::slice) ++slices_of_unit[step.unit];
     for (std::size_t i = 0; i < graph.steps.size(); ++i) {
         const Step& step = graph.steps[i];
         const Unit& unit = project.pipeline().units()[step.unit];
@@ -55,7 +52,7 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
         switch (step.kind) {
             case StepKind::slicer:
                 jobs.push_back({step.name,
-                                {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slices_of_unit[step.unit]),
+                                {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slice_count(graph, step.unit)),  // fixed at export
                                  "--state-dir", state},
                                 1, false, after, unit.name});
                 break;

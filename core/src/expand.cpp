@@ -8,6 +8,11 @@ std::string slicer_name(std::string_view unit) { return std::string(unit) + "-sl
 std::string slice_name(std::string_view unit, int slice) { return std::string(unit) + "-slice-" + std::to_string(slice); }
 std::string barrier_name(std::string_view unit) { return std::string(unit) + "-barrier"; }
 
+int slice_count(const ExpandedGraph& graph, std::size_t unit) {
+    return static_cast<int>(std::count_if(graph.steps.begin(), graph.steps.end(),
+                                          [&](const Step& s) { return s.kind == StepKind::slice && s.unit == unit; }));
+}
+
 const char* to_string(StepKind kind) {
     switch (kind) {
         case StepKind::slicer: return "slicer";

@@ -99,9 +99,6 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
     std::vector<State> state(steps.size(), State::waiting);
     const std::vector<bool> chosen = select_steps(project.pipeline(), graph, options);
     std::vector<int> attempts(steps.size(), 0);
-    std::vector<int> slice_counts(units.size(), 0);  // as expanded
-    for (const auto& step : steps)
-        if (step.kind == StepKind::slice) ++slice_counts[step.unit];
     std::map<std::size_t, SlicePlan> plans;  // unit -> plan of this run
     std::vector<std::string> failures;
     std::size_t open = steps.size(), skipped_up_to_date = 0, ran = 0;
@@ -151,7 +148,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             if (step.kind == StepKind::slicer || step.kind == StepKind::barrier) {
                 try {
                     if (step.kind == StepKind::slicer)
-                        plans[step.unit] = run_slicer(project, unit, slice_counts[step.unit], options.force, options.partitions);
+                        plans[step.unit] = run_slicer(project, unit, slice_count(graph, step.unit), options.force, options.partitions);
                     else
                         check_barrier(project, unit);
                     finish(i, State::done);

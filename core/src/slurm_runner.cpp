@@ -74,9 +74,8 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             continue;
         }
         if (unit.replicated()) {
-            int count = 0;
-            for (const auto& step : graph.steps)
-                count += step.kind == StepKind::slice && project.pipeline().units()[step.unit].name == unit.name;
+            const auto index = static_cast<std::size_t>(&unit - project.pipeline().units().data());
+            const int count = slice_count(graph, index);
             const SlicePlan plan = run_slicer(project, unit, count);
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)

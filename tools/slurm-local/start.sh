@@ -20,12 +20,11 @@ if [ ! -f "$dir/munge/munge.key" ]; then
   chmod 0400 "$dir/munge/munge.key"
 fi
 socket=$dir/munge/munge.socket.2
-if ! [ -S "$socket" ] || ! pgrep -F "$dir/run/munged.pid" >/dev/null 2>&1; then
+if ! [ -S "$socket" ] || ! kill -0 "$(cat "$dir/munge/munged.pid" 2>/dev/null || echo 0)" 2>/dev/null; then
   runuser -u munge -- /usr/sbin/munged --socket="$socket" --key-file="$dir/munge/munge.key" \
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" 2>/dev/null || \
   /usr/sbin/munged --force --socket="$socket" --key-file="$dir/munge/munge.key" \
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed"
-  cp "$dir/munge/munged.pid" "$dir/run/munged.pid" 2>/dev/null || true
 fi
 
 cat > "$dir/slurm.conf" <<CONF

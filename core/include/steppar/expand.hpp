@@ -31,6 +31,10 @@ struct ExpandedGraph {
 /// Expands a validated pipeline. Slice counts are resolved here (`auto` = number of cores).
 ExpandedGraph expand(const Pipeline& pipeline);
 
+/// How many slices unit `unit` was expanded into (0 for a plain node): the one count the
+/// slicer, the exports and the cluster runner must all agree on.
+int slice_count(const ExpandedGraph& graph, std::size_t unit);
+
 std::string slicer_name(std::string_view unit);
 std::string slice_name(std::string_view unit, int slice);
 std::string barrier_name(std::string_view unit);
