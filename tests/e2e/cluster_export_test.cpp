@@ -26,13 +26,9 @@ nodes:
         - {name: hash, func: builtin.sha256, inputs: [lowered], outputs: [digests]}
 )";
 
-struct Project {
-    TempDir dir;
-    fs::path pipeline = dir / "pipeline.yml";
-    Project() {
-        write_file(pipeline, pipeline_text);
-        make_docs(dir / "data/docs", 30);
-    }
+// The pipeline above over 30 generated documents.
+struct Project : Workspace {
+    Project() : Workspace(pipeline_text) { make_docs(dir / "data/docs", 30); }
 };
 
 const std::map<std::string, std::string>& sequential_outputs() {

@@ -28,6 +28,14 @@ TempDir::~TempDir() {
     fs::remove_all(path_, ec);
 }
 
+Workspace::Workspace(const std::string& spec, const std::string& name) : pipeline(dir / name) { write_file(pipeline, spec); }
+
+Result Workspace::run(std::vector<std::string> extra) const {
+    std::vector<std::string> args = {"run", pipeline.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return host(args);
+}
+
 std::string quote(const std::string& arg) {
     std::string out = "'";
     for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

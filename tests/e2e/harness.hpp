@@ -31,6 +31,15 @@ struct Result {
     std::string err;  ///< stderr
 };
 
+/// A temporary folder holding a pipeline file, and `run` on it.
+struct Workspace {
+    TempDir dir;
+    fs::path pipeline;
+    explicit Workspace(const std::string& spec, const std::string& name = "pipeline.yml");
+    /// `steppar-host run PIPELINE extra...`
+    Result run(std::vector<std::string> extra = {}) const;
+};
+
 /// Quotes one argument for /bin/sh.
 std::string quote(const std::string& arg);
 /// Runs a shell command line; captures stdout and stderr.

@@ -28,20 +28,6 @@ nodes:
         - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lower_docs]}
 )";
 
-struct Workspace {
-    TempDir dir;
-    fs::path pipeline;
-    explicit Workspace(const std::string& spec, const std::string& name = "pipeline.yml") {
-        pipeline = dir / name;
-        write_file(pipeline, spec);
-    }
-    Result run(std::vector<std::string> extra = {}) const {
-        std::vector<std::string> args = {"run", pipeline.string()};
-        args.insert(args.end(), extra.begin(), extra.end());
-        return host(args);
-    }
-};
-
 std::string test_nodes_plugin() { return "  test: " + fixture("steppar_test_nodes") + "\n"; }
 
 }  // namespace
