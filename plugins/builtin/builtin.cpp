@@ -5,6 +5,8 @@
 //   sha256     (partition) lowercase hex digest and a newline, as `sha256sum` prints it
 //   lowercase  (partition) ASCII-lowercased text
 //   long_words (partition) the words of at least `params:min_length` bytes, one per line
+#include "word_count.hpp"
+
 #include <steppar/sdk.hpp>
 
 #include <nlohmann/json.hpp>
@@ -14,37 +16,6 @@
 #include <memory>
 
 namespace {
-
-struct Counts {
-    unsigned long long lines = 0, words = 0, bytes = 0;
-};
-
-// GNU wc in the C locale: whitespace ends a word, a printable character starts one, and any
-// other byte (control, >= 0x80) does neither.
-bool is_c_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-bool is_c_printable(unsigned char c) { return c > ' ' && c < 0x7f; }
-
-Counts count(std::istream& in) {
-    Counts counts;
-    bool in_word = false;
-    std::array<char, 1 << 16> buffer{};
-    while (in) {
-        in.read(buffer.data(), buffer.size());
-        const auto got = static_cast<std::size_t>(in.gcount());
-        counts.bytes += got;
-        for (std::size_t i = 0; i < got; ++i) {
-            const auto c = static_cast<unsigned char>(buffer[i]);
-            if (c == '\n') ++counts.lines;
-            if (is_c_space(c)) {
-                in_word = false;
-            } else if (is_c_printable(c) && !in_word) {
-                in_word = true;
-                ++counts.words;
-            }
-        }
-    }
-    return counts;
-}
 
 std::string hex_sha256(std::istream& in) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
@@ -71,9 +42,13 @@ std::string hex_sha256(std::istream& in) {
 
 void wc(steppar::PartitionContext& ctx) {
     auto in = ctx.input().open();
-    const Counts c = count(in);
-    ctx.output().write(R"({"lines":)" + std::to_string(c.lines) + R"(,"words":)" + std::to_string(c.words) +
-                       R"(,"bytes":)" + std::to_string(c.bytes) + "}\n");
+    steppar::builtin::WordCounter counter;
+    std::array<char, 1 << 16> buffer{};
+    while (in) {
+        in.read(buffer.data(), buffer.size());
+        counter.add(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    ctx.output().write(counter.json());
 }
 STEPPAR_NODE(wc)
 
@@ -120,7 +95,7 @@ void long_words(steppar::PartitionContext& ctx) {
     std::string out;
     std::size_t start = 0;
     for (std::size_t i = 0; i <= text.size(); ++i) {
-        if (i == text.size() || is_c_space(static_cast<unsigned char>(text[i]))) {
+        if (i == text.size() || steppar::builtin::is_c_space(static_cast<unsigned char>(text[i]))) {
             if (i > start && i - start >= min_length) out.append(text, start, i - start).push_back('\n');
             start = i + 1;
         }
