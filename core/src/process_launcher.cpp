@@ -1,12 +1,15 @@
 // The only translation unit that includes Boost.Process and Boost.Asio: one child process per
-// step, each in its own process group, watched with timeouts and termination signals.
+// step, each in its own process group, watched with timeouts and termination signals. Children
+// come from the fork server (fork_server.hpp) or, with --launch exec, from Boost.Process.
 #include "steppar/error.hpp"
+#include "steppar/fork_server.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/runner.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/process.hpp>
@@ -51,11 +54,17 @@ class ProcessLauncher final : public Launcher {
 public:
     ProcessLauncher(Project& project, const ExpandedGraph& graph, const RunOptions& options)
         : project_(project), graph_(graph), options_(options),
+          // Before anything else (asio's signal handlers, the listing): the server must be small.
+          server_(options.launch == LaunchKind::fork_server ? ForkServer::start(project, graph, options.only_missing) : nullptr),
           capacity_(options.runner == RunnerKind::sequential ? 1
                     : options.max_workers > 0                ? static_cast<std::size_t>(options.max_workers)
                                                              : std::max(1u, std::thread::hardware_concurrency())),
           signals_(io_, SIGINT, SIGTERM, SIGHUP) {
         watch_signals();
+        if (server_) {
+            channel_.assign(::dup(server_->channel()));
+            watch_server();
+        }
     }
 
     ~ProcessLauncher() override {
@@ -64,24 +73,27 @@ public:
         for (auto& [_, child] : children_) kill_group(*child, SIGKILL);
         for (auto& [_, child] : children_) {
             boost::system::error_code ec;
-            child->process.wait(ec);
+            if (child->process) child->process->wait(ec);
         }
+        // The fork server reaps its own children before it exits; ~ForkServer waits for it.
     }
 
     void start(std::size_t index, double timeout) override {
-        const Step& step = graph_.steps[index];
-        const Unit& unit = project_.pipeline().units()[step.unit];
-        std::vector<std::string> args = {step.kind == StepKind::slice ? "run-slice" : "run-node",
-                                         project_.pipeline_file().string(), "--node", unit.name, "--state-dir",
-                                         project_.state().root().string()};
-        if (step.kind == StepKind::slice) args.insert(args.end(), {"--slice", std::to_string(step.slice)});
-        if (options_.only_missing) args.push_back("--only-missing");
-        if (options_.quiet) args.push_back("--quiet");
-        auto child = std::make_unique<Child>(Child{bp::process(io_, options_.host_program.string(), args, ChildSetup{::getpid()}),
-                                                   asio::steady_timer(io_), false, false, timeout});
+        auto child = std::make_unique<Child>(Child{0, std::nullopt, asio::steady_timer(io_), false, false, timeout, 0});
         Child& c = *child;
-        children_.emplace(index, std::move(child));
-        c.process.async_wait([this, index](boost::system::error_code, int) { ended_.push_back(index); });
+        if (server_) {
+            c.pid = server_->launch(index);
+            children_.emplace(index, std::move(child));
+        } else {
+            c.process.emplace(io_, options_.host_program.string(), exec_arguments(index), ChildSetup{::getpid()});
+            c.pid = c.process->id();
+            children_.emplace(index, std::move(child));
+            c.process->async_wait([this, index](boost::system::error_code, int) {
+                const auto it = children_.find(index);
+                if (it != children_.end()) it->second->wait_status = it->second->process->native_exit_code();
+                ended_.push_back(index);
+            });
+        }
         if (timeout > 0) {
             c.timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout)));
             c.timer.async_wait([this, index](boost::system::error_code ec) {
@@ -101,6 +113,7 @@ public:
 
     std::optional<StepResult> wait_any() override {
         const int interrupted_before = interrupted_;
+        collect_server_exits();  // some may have arrived while launch() waited for a pid
         while (ended_.empty()) {
             // An io_context that ran out of work stays stopped until restarted.
             if (io_.stopped()) io_.restart();
@@ -136,12 +149,44 @@ public:
 
 private:
     struct Child {
-        bp::process process;
+        pid_t pid;                          ///< also its process group
+        std::optional<bp::process> process;  ///< --launch exec only
         asio::steady_timer timer;
         bool timed_out;
         bool stopped;
         double timeout;
+        int wait_status;
     };
+
+    std::vector<std::string> exec_arguments(std::size_t index) const {
+        const Step& step = graph_.steps[index];
+        const Unit& unit = project_.pipeline().units()[step.unit];
+        std::vector<std::string> args = {step.kind == StepKind::slice ? "run-slice" : "run-node",
+                                         project_.pipeline_file().string(), "--node", unit.name, "--state-dir",
+                                         project_.state().root().string()};
+        if (step.kind == StepKind::slice) args.insert(args.end(), {"--slice", std::to_string(step.slice)});
+        if (options_.only_missing) args.push_back("--only-missing");
+        if (options_.quiet) args.push_back("--quiet");
+        return args;
+    }
+
+    void collect_server_exits() {
+        if (!server_) return;
+        for (const auto& exit : server_->take_exits()) {
+            const auto it = children_.find(exit.step);
+            if (it == children_.end()) continue;
+            it->second->wait_status = exit.wait_status;
+            ended_.push_back(exit.step);
+        }
+    }
+
+    void watch_server() {
+        channel_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+            if (ec) return;
+            collect_server_exits();
+            watch_server();
+        });
+    }
 
     void watch_signals() {
         signals_.async_wait([this](boost::system::error_code ec, int signal) {
@@ -159,7 +204,7 @@ private:
     }
 
     static void kill_group(Child& child, int signal) {
-        const pid_t pid = child.process.id();
+        const pid_t pid = child.pid;
         if (pid <= 0) return;
         ::kill(-pid, signal);  // the group (grandchildren too)
         ::kill(pid, signal);   // and the child, in case it had not made its group yet
@@ -167,7 +212,7 @@ private:
 
     StepResult result(std::size_t index, const Child& child) const {
         const Step& step = graph_.steps[index];
-        const int status = child.process.native_exit_code();
+        const int status = child.wait_status;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {index, true, false, {}};
         const Unit& unit = project_.pipeline().units()[step.unit];
         if (child.stopped) return {index, false, true, step.name + " stopped"};
@@ -201,8 +246,10 @@ private:
     Project& project_;
     const ExpandedGraph& graph_;
     const RunOptions& options_;
+    std::unique_ptr<ForkServer> server_;
     std::size_t capacity_;
     asio::io_context io_;
+    asio::posix::stream_descriptor channel_{io_};  ///< the fork server's channel (a dup)
     asio::signal_set signals_;
     asio::steady_timer grace_timer_{io_};
     std::map<std::size_t, std::unique_ptr<Child>> children_;

@@ -181,19 +181,44 @@ nodes:
 }
 
 BOOST_AUTO_TEST_CASE(crashing_slice_is_reported_with_its_signal) {
-    Workspace ws("plugins:\n" + test_nodes_plugin() + R"(catalog:
+    for (const char* launch : {"fork", "exec"}) {
+        Workspace ws("plugins:\n" + test_nodes_plugin() + R"(catalog:
   docs:   {type: partitioned, path: docs, suffix: .txt}
   copies: {type: partitioned, path: out/copies, suffix: .txt}
 params: {bad: b}
 nodes:
   - {name: copy, func: test.crash, inputs: [docs, params:bad], outputs: [copies], slices: 2}
 )");
-    for (const char* n : {"a", "b", "c", "d"}) write_file(ws.dir / (std::string("docs/") + n + ".txt"), n);
-    const Result r = ws.run({"--runner", "parallel"});
-    BOOST_TEST(r.exit_code == 1);
-    BOOST_TEST(r.err.find("copy-slice-0 crashed: killed by SIGSEGV on partition 'b'") != std::string::npos, r.err);
-    BOOST_TEST(r.err.find("slice 0: no marker") != std::string::npos, r.err);
-    BOOST_TEST(fs::exists(ws.dir / "out/copies/c.txt"));
+        for (const char* n : {"a", "b", "c", "d"}) write_file(ws.dir / (std::string("docs/") + n + ".txt"), n);
+        const Result r = ws.run({"--runner", "parallel", "--launch", launch});
+        BOOST_TEST(r.exit_code == 1, launch);
+        BOOST_TEST(r.err.find("copy-slice-0 crashed: killed by SIGSEGV on partition 'b'") != std::string::npos, r.err);
+        BOOST_TEST(r.err.find("slice 0: no marker") != std::string::npos, r.err);
+        BOOST_TEST(fs::exists(ws.dir / "out/copies/c.txt"));
+    }
+}
+
+// The fork server (default) and exec'ing steppar-host per step are two ways to start the same
+// step processes: same outputs, one process per slice either way.
+BOOST_AUTO_TEST_CASE(fork_server_and_exec_launch_give_the_same_outputs) {
+    Workspace forked(demo_pipeline), execd(demo_pipeline);
+    make_docs(forked.dir / "data/docs", 200);
+    make_docs(execd.dir / "data/docs", 200);
+    const Result f = forked.run({"--runner", "parallel", "-j", "2"});
+    BOOST_REQUIRE_MESSAGE(f.exit_code == 0, f.err);
+    const Result e = execd.run({"--runner", "parallel", "-j", "2", "--launch", "exec"});
+    BOOST_REQUIRE_MESSAGE(e.exit_code == 0, e.err);
+    BOOST_TEST((snapshot(forked.dir / "out") == snapshot(execd.dir / "out")), "fork and exec outputs differ");
+    std::set<std::string> pids;
+    for (int i = 0; i < 4; ++i) {
+        const std::string marker = read_file(forked.dir / (".steppar/units/count/markers/slice-" + std::to_string(i) + ".json"));
+        const auto at = marker.find("\"pid\": ");
+        pids.insert(marker.substr(at, marker.find(',', at) - at));
+    }
+    BOOST_TEST(pids.size() == 4u, "each forked slice should be its own process");
+    const Result bad = execd.run({"--launch", "spawn"});
+    BOOST_TEST(bad.exit_code == 2);
+    BOOST_TEST(bad.err.find("unknown --launch 'spawn'") != std::string::npos, bad.err);
 }
 
 BOOST_AUTO_TEST_CASE(zipped_inputs_several_outputs_params_and_file_inputs) {

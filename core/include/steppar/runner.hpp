@@ -24,9 +24,15 @@ namespace steppar {
 
 enum class RunnerKind { sequential, parallel };
 
+/// How a local runner starts a step's process: forked from the fork server (~1 ms, see
+/// fork_server.hpp), or a fresh `steppar-host run-slice` exec'd for each step (~7 ms; for
+/// plugins that cannot live through fork()).
+enum class LaunchKind { fork_server, exec };
+
 struct RunOptions {
     RunnerKind runner = RunnerKind::parallel;
     int max_workers = 0;                 ///< 0: the number of cores (parallel runner)
+    LaunchKind launch = LaunchKind::fork_server;
     std::filesystem::path host_program;  ///< the steppar-host binary children run
     bool fail_fast = false;              ///< stop every slice at the first failure
     double slice_timeout = 0;            ///< seconds; 0: none (a unit's `timeout:` wins)

@@ -1,0 +1,235 @@
+#include "steppar/fork_server.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/error.hpp"
+#include "steppar/executor.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <utility>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace steppar {
+namespace {
+
+// One datagram each way (SOCK_SEQPACKET keeps them whole). Both ends are the same binary.
+struct Message {
+    enum Kind : std::uint32_t { start = 1, started = 2, ended = 3, cannot_fork = 4 };
+    Kind kind;
+    std::uint32_t step;
+    std::int32_t pid;
+    std::int32_t value;  // ended: wait status; cannot_fork: errno
+};
+
+bool send_message(int fd, const Message& m) {
+    for (;;) {
+        if (::send(fd, &m, sizeof m, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m)) return true;
+        if (errno != EINTR) return false;
+    }
+}
+
+void close_all_fds_but(int keep_a, int keep_b) {
+    const int low = std::min(keep_a, keep_b), high = std::max(keep_a, keep_b);
+    if (low > 3) ::close_range(3, static_cast<unsigned>(low - 1), 0);
+    if (high > low + 1) ::close_range(static_cast<unsigned>(low + 1), static_cast<unsigned>(high - 1), 0);
+    ::close_range(static_cast<unsigned>(high + 1), ~0U, 0);
+}
+
+// What `steppar-host run-slice`/`run-node` do after their up-to-date check (the host has made
+// it), with the same one-line error and exit code.
+int run_step(Project& project, const Step& step, bool only_missing) {
+    try {
+        const Unit& unit = project.pipeline().units()[step.unit];
+        if (step.kind == StepKind::slice)
+            run_slice(project, unit, step.slice, {only_missing});
+        else
+            run_node(project, unit, {only_missing});
+        return 0;
+    } catch (const Error& e) {
+        std::cerr << "steppar-host: error: " << e.what() << "\n";
+        return e.exit_code();
+    } catch (const std::exception& e) {
+        std::cerr << "steppar-host: internal error: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+[[noreturn]] void child_main(Project& project, const Step& step, bool only_missing, const sigset_t& host_mask,
+                             pid_t server, int channel, int signals) {
+    ::close(channel);
+    ::close(signals);
+    for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_DFL);
+    ::sigprocmask(SIG_SETMASK, &host_mask, nullptr);
+    ::setpgid(0, 0);  // its own group: a timeout or an interrupt kills what it starts, too
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
+    remove_temporaries_on_termination_signals();
+    const int code = run_step(project, step, only_missing);
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    // No static destructors: they belong to the host this process was forked from.
+    ::_exit(code);
+}
+
+[[noreturn]] void serve(Project& project, const ExpandedGraph& graph, bool only_missing, int channel, pid_t host,
+                        const sigset_t& host_mask) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != host) ::_exit(0);
+    // The host decides when steps stop; a Ctrl-C on the terminal reaches the server too.
+    for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_IGN);
+    sigset_t child_signal;
+    sigemptyset(&child_signal);
+    sigaddset(&child_signal, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &child_signal, nullptr);
+    const int signals = ::signalfd(-1, &child_signal, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signals < 0) ::_exit(1);
+    // The run lock and whatever else the host had open stay with the host.
+    close_all_fds_but(channel, signals);
+
+    const pid_t self = ::getpid();
+    std::map<pid_t, std::uint32_t> running;
+    auto reap = [&](int options) {
+        int status = 0;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, options)) > 0) {
+            const auto it = running.find(pid);
+            if (it == running.end()) continue;
+            send_message(channel, {Message::ended, it->second, pid, status});
+            running.erase(it);
+        }
+    };
+    for (;;) {
+        pollfd fds[2] = {{channel, POLLIN, 0}, {signals, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            signalfd_siginfo info;
+            while (::read(signals, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+            }
+            reap(WNOHANG);
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        Message m{};
+        const ssize_t got = ::recv(channel, &m, sizeof m, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got != static_cast<ssize_t>(sizeof m) || m.kind != Message::start || m.step >= graph.steps.size()) break;
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);
+        const pid_t pid = ::fork();
+        if (pid == 0) child_main(project, graph.steps[m.step], only_missing, host_mask, self, channel, signals);
+        if (pid < 0) {
+            send_message(channel, {Message::cannot_fork, m.step, 0, errno});
+            continue;
+        }
+        ::setpgid(pid, pid);  // also here, so the group exists before the host can signal it
+        running[pid] = m.step;
+        send_message(channel, {Message::started, m.step, pid, 0});
+    }
+    // The host is gone or done: nothing of this run may outlive it.
+    for (const auto& [pid, _] : running) {
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+    }
+    ::sigprocmask(SIG_UNBLOCK, &child_signal, nullptr);
+    while (!running.empty()) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, 0);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid < 0) break;
+        running.erase(pid);
+    }
+    ::_exit(0);
+}
+
+}  // namespace
+
+std::unique_ptr<ForkServer> ForkServer::start(Project& project, const ExpandedGraph& graph, bool only_missing) {
+    // Work every child would repeat, done once here: plugin digests (for fingerprints), which
+    // also initialise OpenSSL's SHA-256.
+    for (const auto& unit : project.pipeline().units())
+        for (const auto& n : unit.nodes) project.plugins().digest(n.function.plugin);
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+        throw StateError(std::string("cannot create the fork server's channel: ") + std::strerror(errno));
+    sigset_t host_mask;
+    ::sigprocmask(SIG_SETMASK, nullptr, &host_mask);
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    const pid_t host = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        serve(project, graph, only_missing, fds[1], host, host_mask);
+    }
+    const int error = errno;
+    ::close(fds[1]);
+    if (pid < 0) {
+        ::close(fds[0]);
+        throw StateError(std::string("cannot fork the fork server: ") + std::strerror(error));
+    }
+    return std::unique_ptr<ForkServer>(new ForkServer(pid, fds[0]));
+}
+
+ForkServer::~ForkServer() {
+    ::close(channel_);
+    while (::waitpid(server_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+bool ForkServer::receive(bool block) {
+    Message m{};
+    ssize_t got;
+    do {
+        got = ::recv(channel_, &m, sizeof m, block ? 0 : MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (got != static_cast<ssize_t>(sizeof m))
+        throw StateError("the fork server (pid " + std::to_string(server_) +
+                         ") stopped unexpectedly; rerun, or use --launch exec");
+    switch (m.kind) {
+    case Message::started: started_.emplace_back(m.step, m.pid); break;
+    case Message::ended: exits_.push_back({m.step, m.value}); break;
+    case Message::cannot_fork:
+        throw StateError("cannot start a process for step " + std::to_string(m.step) + ": " + std::strerror(m.value));
+    default: throw StateError("the fork server sent an unknown message");
+    }
+    return true;
+}
+
+pid_t ForkServer::launch(std::size_t step) {
+    const Message request{Message::start, static_cast<std::uint32_t>(step), 0, 0};
+    if (!send_message(channel_, request))
+        throw StateError("the fork server (pid " + std::to_string(server_) + ") is gone; rerun, or use --launch exec");
+    for (;;) {
+        for (auto it = started_.begin(); it != started_.end(); ++it)
+            if (it->first == step) {
+                const pid_t pid = it->second;
+                started_.erase(it);
+                return pid;
+            }
+        receive(/*block=*/true);
+    }
+}
+
+std::vector<ForkServer::Exit> ForkServer::take_exits() {
+    while (receive(/*block=*/false)) {
+    }
+    return std::exchange(exits_, {});
+}
+
+}  // namespace steppar
