@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <sstream>
+#include <utility>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -76,28 +78,103 @@ void ensure_parent(const fs::path& target) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
-    ensure_parent(target_);
-    temporary_ = temporary_for(target_);
-    cleanup_slot_ = register_for_cleanup(temporary_);
-    out_.open(temporary_, std::ios::binary | std::ios::trunc);
-    if (!out_) fail("create", temporary_, errno);
-}
+AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {}
 
 AtomicFile::~AtomicFile() {
-    if (!committed_) {
-        out_.close();
-        std::error_code ignored;
-        fs::remove(temporary_, ignored);
-    }
+    if (fd_ >= 0) ::close(fd_);
+    if (!temporary_.empty() && !committed_) ::unlink(temporary_.c_str());
     unregister_for_cleanup(cleanup_slot_);
 }
 
+bool AtomicFile::open_temporary() {
+    temporary_ = temporary_for(target_);
+    cleanup_slot_ = register_for_cleanup(temporary_);
+    fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0 && errno == ENOENT) {  // first file of a new subfolder: only now pay for mkdir
+        ensure_parent(target_);
+        fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+    if (fd_ < 0) error_ = errno;
+    return fd_ >= 0;
+}
+
+bool AtomicFile::write_out(const char* data, std::size_t size) {
+    if (error_) return false;
+    if (fd_ < 0 && !open_temporary()) return false;
+    while (size > 0) {
+        const ssize_t n = ::write(fd_, data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            error_ = errno;
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool AtomicFile::Buffer::flush_to_file() {
+    const std::size_t n = pending();
+    if (n == 0) return true;
+    setp(space_.data(), space_.data() + space_.size());
+    return owner_.write_out(space_.data(), n);
+}
+
+AtomicFile::Buffer::int_type AtomicFile::Buffer::overflow(int_type c) {
+    if (space_.empty()) {
+        space_.resize(64 * 1024);
+        setp(space_.data(), space_.data() + space_.size());
+    } else if (!flush_to_file()) {
+        return traits_type::eof();
+    }
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+        *pptr() = traits_type::to_char_type(c);
+        pbump(1);
+    }
+    return traits_type::not_eof(c);
+}
+
+std::streamsize AtomicFile::Buffer::xsputn(const char* data, std::streamsize size) {
+    const auto room = epptr() - pptr();
+    if (size <= room) {
+        std::memcpy(pptr(), data, static_cast<std::size_t>(size));
+        pbump(static_cast<int>(size));
+        return size;
+    }
+    if (space_.empty() && size < 64 * 1024) {
+        overflow(traits_type::eof());  // allocates the buffer
+        return xsputn(data, size);
+    }
+    // Larger than the room left: empty the buffer and write straight through.
+    if (!flush_to_file() || !owner_.write_out(data, static_cast<std::size_t>(size))) return 0;
+    return size;
+}
+
+// An output never written, with no file there yet, is created empty in place: an empty file
+// cannot be half-written. An existing file is still replaced by rename, never truncated (it
+// may be a hard link to something the user keeps).
+bool AtomicFile::create_empty_in_place() {
+    int fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        ensure_parent(target_);
+        fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+    if (fd < 0 && errno == EEXIST) return false;
+    if (fd < 0) fail("create", target_, errno);
+    ::close(fd);
+    return true;
+}
+
 void AtomicFile::commit() {
-    out_.flush();
-    const bool written = static_cast<bool>(out_);
-    out_.close();
-    if (!written || out_.fail()) fail("write", temporary_, errno ? errno : EIO);
+    if (fd_ < 0 && error_ == 0 && buffer_.pending() == 0 && create_empty_in_place()) {
+        committed_ = true;
+        return;
+    }
+    if (!stream_.good() || !buffer_.flush_to_file() || (fd_ < 0 && !open_temporary()))
+        fail(fd_ < 0 ? "create" : "write", temporary_.empty() ? target_ : temporary_, error_ ? error_ : EIO);
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) fail("write", temporary_, errno);
     if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("rename onto", target_, errno);
     committed_ = true;
     unregister_for_cleanup(cleanup_slot_);

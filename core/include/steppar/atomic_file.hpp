@@ -8,8 +8,10 @@
 #pragma once
 
 #include <filesystem>
-#include <fstream>
+#include <ostream>
+#include <streambuf>
 #include <string_view>
+#include <vector>
 
 namespace steppar {
 
@@ -21,7 +23,7 @@ public:
     ~AtomicFile();
 
     const std::filesystem::path& target() const noexcept { return target_; }
-    std::ostream& stream() { return out_; }
+    std::ostream& stream() { return stream_; }
     /// Flushes, closes and renames the temporary file onto the target. Throws on any I/O error.
     void commit();
 
@@ -29,9 +31,35 @@ public:
     static bool is_temporary_name(std::string_view filename);
 
 private:
+    // Buffers the first 64 KiB in memory and creates the temporary file only when the buffer
+    // fills or at commit: a small output costs one open, one write and one rename; an output
+    // never written is created empty in place (an empty file cannot be half-written).
+    class Buffer final : public std::streambuf {
+    public:
+        explicit Buffer(AtomicFile& owner) : owner_(owner) {}
+        bool flush_to_file();
+        std::size_t pending() const { return static_cast<std::size_t>(pptr() - pbase()); }
+
+    protected:
+        int_type overflow(int_type c) override;
+        std::streamsize xsputn(const char* data, std::streamsize size) override;
+        int sync() override { return flush_to_file() ? 0 : -1; }
+
+    private:
+        AtomicFile& owner_;
+        std::vector<char> space_;
+    };
+
+    bool open_temporary();
+    bool create_empty_in_place();
+    bool write_out(const char* data, std::size_t size);
+
     std::filesystem::path target_;
     std::filesystem::path temporary_;
-    std::ofstream out_;
+    Buffer buffer_{*this};
+    std::ostream stream_{&buffer_};
+    int fd_ = -1;
+    int error_ = 0;  ///< first errno of a failed create or write
     bool committed_ = false;
     int cleanup_slot_ = -1;
 };

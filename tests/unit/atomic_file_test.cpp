@@ -1,0 +1,81 @@
+// AtomicFile: what a node's output looks like on disk before, during and after commit().
+#include <boost/test/unit_test.hpp>
+
+#include "support.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/error.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using steppar_test::contains;
+using steppar_test::error_of;
+
+namespace {
+
+struct Folder {
+    fs::path dir = fs::temp_directory_path() / ("steppar-atomic-" + std::to_string(::getpid()));
+    Folder() { fs::create_directories(dir); }
+    ~Folder() { fs::remove_all(dir); }
+    std::size_t entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), {})); }
+};
+
+std::string content(const fs::path& p) { return steppar::read_file(p); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(atomic_file)
+
+BOOST_AUTO_TEST_CASE(nothing_is_visible_before_commit_and_nothing_is_left_without_it) {
+    Folder f;
+    {
+        steppar::AtomicFile out(f.dir / "a.txt");
+        out.stream() << "hello";
+        out.stream().flush();  // forces the temporary file into existence
+        BOOST_TEST(!fs::exists(f.dir / "a.txt"));
+    }
+    BOOST_TEST(f.entries() == 0u, "an uncommitted file must leave no temporary behind");
+}
+
+BOOST_AUTO_TEST_CASE(small_large_and_empty_outputs_arrive_whole) {
+    Folder f;
+    const std::string large(200 * 1024 + 7, 'x');  // beyond the 64 KiB buffer, written through
+    for (const std::string& text : {std::string("small\n"), large, std::string()}) {
+        const fs::path target = f.dir / ("deep/er/" + std::to_string(text.size()));
+        steppar::AtomicFile out(target);
+        for (std::size_t at = 0; at < text.size(); at += 1000)  // many writes, some crossing the buffer's end
+            out.stream().write(text.data() + at, static_cast<std::streamsize>(std::min<std::size_t>(1000, text.size() - at)));
+        out.commit();
+        BOOST_TEST(content(target) == text);
+    }
+    BOOST_TEST(fs::is_directory(f.dir / "deep/er"));
+}
+
+BOOST_AUTO_TEST_CASE(an_existing_file_is_replaced_not_truncated_even_when_empty) {
+    Folder f;
+    // The old output is a hard link to a file the user keeps: replacing it must not touch it.
+    std::ofstream(f.dir / "kept.txt") << "user data";
+    fs::create_hard_link(f.dir / "kept.txt", f.dir / "out.txt");
+    for (const std::string& text : {std::string(), std::string("new")}) {
+        steppar::AtomicFile out(f.dir / "out.txt");
+        out.stream() << text;
+        out.commit();
+        BOOST_TEST(content(f.dir / "out.txt") == text);
+        BOOST_TEST(content(f.dir / "kept.txt") == "user data");
+    }
+    BOOST_TEST(f.entries() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_that_cannot_be_written_names_the_file) {
+    Folder f;
+    steppar::AtomicFile out(f.dir / "missing-is-a-file/x.txt");
+    std::ofstream(f.dir / "missing-is-a-file") << "a file, not a folder";
+    out.stream() << "data";
+    BOOST_TEST(contains(error_of<steppar::StateError>([&] { out.commit(); }), "missing-is-a-file"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
