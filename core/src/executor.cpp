@@ -7,6 +7,7 @@
 #include "steppar/hash.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
+#include "steppar/slicer.hpp"
 #include "steppar/text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -350,6 +351,35 @@ std::string call_partition_function(Project& project, const Node& node, const Js
     }
 }
 
+// balance: size. A partition weighs the bytes of all its input files.
+SlicePlan plan_by_size(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& inputs,
+                       const std::vector<std::string>& partitions, int slice_count) {
+    std::vector<std::uint64_t> sizes(partitions.size(), 0);
+    for (const auto& input : inputs) {
+        const Dataset& d = pipeline.catalog().at(input);
+        for (std::size_t i = 0; i < partitions.size(); ++i) {
+            struct stat st {};
+            if (::stat(d.partition_path(partitions[i]).c_str(), &st) == 0) sizes[i] += static_cast<std::uint64_t>(st.st_size);
+        }
+    }
+    std::vector<std::vector<std::string>> slices;
+    std::uint64_t lightest = UINT64_MAX, heaviest = 0;
+    for (const auto& group : slice_by_size(sizes, slice_count)) {
+        std::uint64_t bytes = 0;
+        auto& names = slices.emplace_back();
+        for (const std::size_t i : group) {
+            names.push_back(partitions[i]);
+            bytes += sizes[i];
+        }
+        lightest = std::min(lightest, bytes);
+        heaviest = std::max(heaviest, bytes);
+    }
+    if (!partitions.empty())
+        log(slicer_name(unit.name) + ": balanced by size, " + bytes_text(lightest) +
+            (lightest == heaviest ? "" : ".." + bytes_text(heaviest)) + " of input per slice");
+    return make_plan(unit.name, inputs, std::move(slices));
+}
+
 std::string slicer_log_line(const SlicePlan& plan) {
     std::size_t smallest = plan.slices.empty() ? 0 : plan.slices.front().size(), largest = 0;
     for (const auto& s : plan.slices) {
@@ -366,7 +396,8 @@ std::string slicer_log_line(const SlicePlan& plan) {
 SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force, const std::string& only) {
     const auto inputs = project.pipeline().external_partitioned_inputs(unit);
     const auto partitions = select_partitions(project.pipeline(), unit, zip_partitions(project.pipeline(), unit, inputs), only);
-    SlicePlan plan = make_plan(unit.name, inputs, partitions, slice_count);
+    SlicePlan plan = unit.options.balance == Balance::size ? plan_by_size(project.pipeline(), unit, inputs, partitions, slice_count)
+                                                           : make_plan(unit.name, inputs, partitions, slice_count);
     const fs::path path = project.state().plan(unit.name);
     create_output_folders(project.pipeline(), unit);
     if (!force) {

@@ -158,8 +158,8 @@ void Pipeline::validate(const KindResolver& kind_of) {
             if (!valid_name(tag)) fail(unit.line, "'" + unit.name + "': tag '" + tag + "' is not valid: use letters, digits, '_', '-' and '.'");
         if (!unit.replicated()) {
             const auto& o = unit.options;
-            if (!o.filter.empty() || !o.exclude.empty() || o.strict || !o.configurator.empty())
-                fail(unit.line, "'" + unit.name + "': filter, exclude, strict and configurator need a multinode (add 'slices')");
+            if (!o.filter.empty() || !o.exclude.empty() || o.strict || !o.configurator.empty() || o.balance != Balance::count)
+                fail(unit.line, "'" + unit.name + "': filter, exclude, strict, balance and configurator need a multinode (add 'slices')");
         }
         for (const auto* list : {&unit.options.filter, &unit.options.exclude})
             for (const auto& expression : *list) try {

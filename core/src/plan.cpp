@@ -17,12 +17,18 @@ std::size_t SlicePlan::partition_count() const {
 
 SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, const std::vector<std::string>& partitions,
                     int slice_count) {
+    std::vector<std::vector<std::string>> slices;
+    for (const auto& range : slice_evenly(partitions.size(), slice_count))
+        slices.emplace_back(partitions.begin() + static_cast<std::ptrdiff_t>(range.begin),
+                            partitions.begin() + static_cast<std::ptrdiff_t>(range.end));
+    return make_plan(std::move(unit), std::move(inputs), std::move(slices));
+}
+
+SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, std::vector<std::vector<std::string>> slices) {
     SlicePlan plan;
     plan.unit = std::move(unit);
     plan.inputs = std::move(inputs);
-    for (const auto& range : slice_evenly(partitions.size(), slice_count))
-        plan.slices.emplace_back(partitions.begin() + static_cast<std::ptrdiff_t>(range.begin),
-                                 partitions.begin() + static_cast<std::ptrdiff_t>(range.end));
+    plan.slices = std::move(slices);
     // The id covers everything that decides what a slice does, so a marker from another plan
     // (other partitions, other slice count) can never be mistaken for this one's.
     nlohmann::json identity = {{"unit", plan.unit}, {"inputs", plan.inputs}, {"slices", plan.slices}};

@@ -137,7 +137,7 @@ private:
         std::vector<std::string> valid = {"name", "func", "inputs", "outputs"};
         if (allow_slices)
             valid.insert(valid.end(), {"slices", "timeout", "retries", "filter", "exclude", "strict", "tags", "namespace",
-                                       "configurator"});
+                                       "configurator", "balance"});
         check_keys(entry, valid, "node" + (entry["name"] && entry["name"].IsScalar() ? " '" + entry["name"].Scalar() + "'" : std::string()));
         if (!entry["name"]) fail(entry, "node without 'name'");
         const std::string name = scalar(entry["name"], "name");
@@ -210,6 +210,13 @@ private:
         if (map["filter"]) o.filter = names(map["filter"], "filter");
         if (map["exclude"]) o.exclude = names(map["exclude"], "exclude");
         if (map["strict"]) o.strict = boolean(map["strict"], "strict");
+        if (map["balance"]) {
+            const std::string text = scalar(map["balance"], "balance");
+            if (text == "size") o.balance = Balance::size;
+            else if (text != "count")
+                fail(map["balance"], "'" + unit.name + "': balance must be 'count' (same number of partitions per slice) or "
+                                     "'size' (same number of bytes per slice), got '" + text + "'");
+        }
         if (map["tags"]) o.tags = names(map["tags"], "tags");
         if (map["namespace"]) o.name_space = scalar(map["namespace"], "namespace");
         if (map["configurator"]) o.configurator = scalar(map["configurator"], "configurator");
@@ -231,7 +238,7 @@ private:
             const auto body = entry["multipipeline"];
             if (!body.IsMap()) fail(body, "'multipipeline' must be a mapping with name, slices and nodes");
             check_keys(body, {"name", "slices", "max_simultaneous_steps", "nodes", "timeout", "retries", "filter", "exclude",
-                              "strict", "tags", "namespace", "configurator"},
+                              "strict", "tags", "namespace", "configurator", "balance"},
                        "multipipeline");
             if (!body["name"]) fail(body, "multipipeline without 'name'");
             const std::string name = scalar(body["name"], "name");

@@ -1,5 +1,8 @@
 #include "steppar/text.hpp"
 
+#include <cstdio>
+#include <iterator>
+
 #include <algorithm>
 #include <numeric>
 
@@ -91,6 +94,19 @@ std::string suggestion(std::string_view word, const std::vector<std::string>& ca
     const std::string close = nearest(word, candidates);
     if (!close.empty()) return " (did you mean '" + close + "'?)";
     return " (valid: " + join(candidates) + ")";
+}
+
+std::string bytes_text(unsigned long long bytes) {
+    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    std::size_t unit = 0;
+    while (value >= 1024 && unit + 1 < std::size(units)) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    return text;
 }
 
 }  // namespace steppar

@@ -3,6 +3,7 @@
 #include "harness.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <yaml-cpp/yaml.h>
 
 using namespace e2e;
 
@@ -90,6 +91,43 @@ nodes:
     out = snapshot(dir / "out/counts");
     BOOST_TEST(out.size() == 1u);
     BOOST_TEST(out.count("south/2.json") == 1u);
+}
+
+// balance: size gives the giant partitions slices of their own; count cuts by position.
+BOOST_AUTO_TEST_CASE(balance_size_spreads_bytes_and_count_spreads_partitions) {
+    TempDir dir;
+    write_file(dir / "docs/a.txt", std::string(40000, 'x'));
+    write_file(dir / "docs/b.txt", std::string(30000, 'y'));
+    for (int i = 0; i < 8; ++i) write_file(dir / ("docs/s" + std::to_string(i) + ".txt"), std::string(1000, 'z'));
+    for (const char* balance : {"size", "count"}) {
+        const fs::path pipeline = dir / (std::string(balance) + ".yml");
+        write_file(pipeline, std::string("plugins:\n  builtin: steppar_builtin\ncatalog:\n  docs: {type: partitioned, path: docs, suffix: .txt}\n"
+                                         "  counts: {type: partitioned, path: out-") + balance +
+                                 ", suffix: .json}\nnodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 3, balance: " +
+                                 balance + "}\n");
+        const Result r = host({"run", pipeline.string()});
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        BOOST_TEST(snapshot(dir / (std::string("out-") + balance)).size() == 10u);
+        const YAML::Node plan = YAML::LoadFile((dir / ".steppar/units/count/slices.json").string());  // JSON is YAML
+        auto slice = [&](int i) { return plan["slices"][i]["partitions"].as<std::vector<std::string>>(); };
+        using names = std::vector<std::string>;
+        if (std::string(balance) == "size") {
+            BOOST_TEST(r.err.find("balanced by size, 7.8 KiB..39.1 KiB of input per slice") != std::string::npos, r.err);
+            BOOST_TEST((slice(0) == names{"a"}));
+            BOOST_TEST((slice(1) == names{"b"}));
+            BOOST_TEST((slice(2) == names{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"}));
+        } else {
+            BOOST_TEST((slice(0) == names{"a", "b", "s0", "s1"}));  // 4, 3, 3 by position
+            BOOST_TEST((slice(2) == names{"s5", "s6", "s7"}));
+        }
+    }
+    const fs::path plain = dir / "plain.yml";
+    write_file(plain, "plugins:\n  builtin: steppar_builtin\ncatalog:\n  docs: {type: partitioned, path: docs, suffix: .txt}\n"
+                      "  counts: {type: partitioned, path: out, suffix: .json}\nnodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], balance: weight}\n");
+    const Result bad = host({"run", plain.string()});
+    BOOST_TEST(bad.exit_code == 2);
+    BOOST_TEST(bad.err.find("plain.yml:7:") != std::string::npos, bad.err);
+    BOOST_TEST(bad.err.find("balance must be 'count'") != std::string::npos, bad.err);
 }
 
 BOOST_AUTO_TEST_CASE(strict_zipping_names_the_partitions_without_partner) {

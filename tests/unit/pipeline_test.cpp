@@ -581,6 +581,9 @@ BOOST_AUTO_TEST_CASE(filters_configurators_and_tags_are_checked_up_front) {
     steppar::UnitOptions on_plain;
     on_plain.filter = {"a"};
     BOOST_CHECK(contains(validation_error(node({"count", "builtin.wc", {"docs"}, {"counts"}}, on_plain)), "need a multinode"));
+    steppar::UnitOptions balanced_plain;
+    balanced_plain.balance = steppar::Balance::size;
+    BOOST_CHECK(contains(validation_error(node({"count", "builtin.wc", {"docs"}, {"counts"}}, balanced_plain)), "balance"));
     steppar::UnitOptions tagged;
     tagged.tags = {"nightly", "count"};
     const Pipeline p = validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), tagged));

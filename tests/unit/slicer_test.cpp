@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -77,6 +78,69 @@ BOOST_AUTO_TEST_CASE(more_slices_than_partitions_leaves_the_last_slices_empty) {
     BOOST_TEST(ranges[4].size() == 0u);
     BOOST_TEST(ranges[4].begin == 3u);
     BOOST_TEST(ranges[4].end == 3u);
+}
+
+// --- balance: size ---------------------------------------------------------------------------
+
+namespace {
+std::vector<std::uint64_t> loads(const std::vector<std::vector<std::size_t>>& groups, const std::vector<std::uint64_t>& sizes) {
+    std::vector<std::uint64_t> out;
+    for (const auto& g : groups) {
+        std::uint64_t bytes = 0;
+        for (const auto i : g) bytes += sizes[i];
+        out.push_back(bytes);
+    }
+    return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(by_size_covers_every_partition_once_in_increasing_order) {
+    std::vector<std::uint64_t> sizes;
+    for (std::uint64_t i = 0; i < 1000; ++i) sizes.push_back((i * 7919) % 997 + (i % 50 == 0 ? 100000 : 0));
+    for (const int k : {1, 2, 3, 8, 64}) {
+        const auto groups = steppar::slice_by_size(sizes, k);
+        BOOST_TEST_REQUIRE(groups.size() == static_cast<std::size_t>(k));
+        std::vector<int> owners(sizes.size(), 0);
+        for (const auto& g : groups) {
+            BOOST_TEST(std::is_sorted(g.begin(), g.end()));
+            for (const auto i : g) ++owners[i];
+        }
+        BOOST_TEST(std::all_of(owners.begin(), owners.end(), [](int n) { return n == 1; }), "k=" << k);
+        BOOST_TEST((groups == steppar::slice_by_size(sizes, k)), "the cut must be deterministic");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(by_size_stays_near_the_lower_bound_where_count_does_not) {
+    // A heavy tail at the front: count-based slicing gives slice 0 all the giants.
+    std::vector<std::uint64_t> sizes(400, 100);
+    for (std::size_t i = 0; i < 8; ++i) sizes[i] = 10000;
+    const std::uint64_t total = 392 * 100 + 8 * 10000;
+    for (const int k : {2, 4, 8}) {
+        const auto by_size = loads(steppar::slice_by_size(sizes, k), sizes);
+        const std::uint64_t bound = std::max<std::uint64_t>(total / static_cast<std::uint64_t>(k), 10000);
+        const std::uint64_t makespan = *std::max_element(by_size.begin(), by_size.end());
+        BOOST_TEST(makespan <= bound + 100, "k=" << k << " makespan " << makespan << " bound " << bound);
+        std::uint64_t by_count = 0;
+        for (const auto& r : slice_evenly(sizes.size(), k)) {
+            std::uint64_t bytes = 0;
+            for (auto i = r.begin; i < r.end; ++i) bytes += sizes[i];
+            by_count = std::max(by_count, bytes);
+        }
+        BOOST_TEST(makespan < by_count, "k=" << k);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(by_size_gives_a_giant_its_own_slice_and_leaves_extra_slices_empty) {
+    const std::vector<std::uint64_t> sizes = {5, 1000, 5, 5, 5};
+    const auto groups = steppar::slice_by_size(sizes, 2);
+    BOOST_TEST((groups[0] == std::vector<std::size_t>{1}));
+    BOOST_TEST((groups[1] == std::vector<std::size_t>{0, 2, 3, 4}));
+    const auto many = steppar::slice_by_size({3, 2}, 4);
+    BOOST_TEST((many[0] == std::vector<std::size_t>{0}));
+    BOOST_TEST((many[1] == std::vector<std::size_t>{1}));
+    BOOST_TEST(many[2].empty());
+    BOOST_TEST(many[3].empty());
+    BOOST_CHECK_THROW(steppar::slice_by_size(sizes, 0), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(zero_partitions_gives_empty_slices) {

@@ -251,6 +251,17 @@ BOOST_AUTO_TEST_CASE(node_without_slices_is_a_plain_node) {
     BOOST_TEST(!f.pipeline.units().at(0).replicated());
 }
 
+BOOST_AUTO_TEST_CASE(balance_is_count_unless_size_is_asked_for) {
+    const auto base = std::string(one_node);
+    BOOST_TEST((parse(base).pipeline.units().at(0).options.balance == steppar::Balance::count));
+    const std::string sized = "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2, balance: size}\n";
+    BOOST_TEST((parse(sized).pipeline.units().at(0).options.balance == steppar::Balance::size));
+    const auto message = spec_error("nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2,\n     balance: bytes}\n");
+    BOOST_CHECK(contains(message, file.string() + ":3:"));
+    BOOST_CHECK(contains(message, "balance must be 'count'"));
+    BOOST_CHECK(contains(message, "got 'bytes'"));
+}
+
 BOOST_AUTO_TEST_CASE(unknown_node_key_names_file_line_and_suggestion) {
     const std::string text =
         "nodes:\n"

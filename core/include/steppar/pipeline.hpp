@@ -69,11 +69,16 @@ struct Slices {
 
 enum class UnitKind { node, multinode, multipipeline };
 
+/// How the slicer cuts partitions into slices: the same number of partitions each (count), or
+/// the same number of input bytes each, largest partition first (size: for skewed datasets).
+enum class Balance { count, size };
+
 /// Everything about a unit besides its nodes and slice count; all optional.
 struct UnitOptions {
     std::vector<std::string> filter;   ///< only partitions matching one of these regexes are sliced
     std::vector<std::string> exclude;  ///< partitions matching one of these are left out
     bool strict = false;               ///< zipped inputs must have the same partitions
+    Balance balance = Balance::count;  ///< how the slicer cuts
     std::vector<std::string> tags;     ///< extra tags; the unit's name is always one
     std::string name_space;            ///< prefixes node names and intermediate datasets
     std::string configurator;          ///< name of the parameter holding its configurators

@@ -26,6 +26,8 @@ struct SlicePlan {
 /// Builds a plan by cutting `partitions` (in order) into `slice_count` slices.
 SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, const std::vector<std::string>& partitions,
                     int slice_count);
+/// Builds a plan from slices already cut (e.g. by size).
+SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, std::vector<std::vector<std::string>> slices);
 
 std::string to_json(const SlicePlan& plan);
 /// Parses a plan; throws StateError naming `origin` when it is not a valid plan.

@@ -13,6 +13,9 @@ bool valid_utf8(std::string_view text);
 /// `text` quoted for /bin/sh (single quotes).
 std::string shell_quote(std::string_view text);
 
+/// A byte count for people: "812 B", "3.4 KiB", "1.2 GiB".
+std::string bytes_text(unsigned long long bytes);
+
 /// "a, b, c" (or "(none)" for an empty list).
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
