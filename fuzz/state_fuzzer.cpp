@@ -10,7 +10,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
     try {
-        (void)steppar::plan_from_json(text, "fuzz-plan");
+        (void)steppar::index_from_json(text, "fuzz-plan");
+    } catch (const steppar::StateError&) {
+    }
+    try {
+        (void)steppar::part_from_json(text, "fuzz-plan-part");
     } catch (const steppar::StateError&) {
     }
     try {

@@ -157,7 +157,7 @@ class WholeInput final : public InputDataset {
 public:
     explicit WholeInput(const Dataset& d) : dataset_(d) {
         if (d.partitioned())
-            for (auto& p : list_partitions(d)) partitions_.push_back({p.name, InputFile(p.path.string())});
+            for (auto& name : list_partitions(d)) partitions_.push_back({name, InputFile(d.partition_path(name).string())});
         else
             file_ = InputFile(d.path.string());
     }
@@ -248,11 +248,11 @@ void create_output_folders(const Pipeline& pipeline, const Unit& unit) {
 
 // Partition names present in every one of `inputs`, in sorted order.
 std::vector<std::string> zip_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& inputs) {
+    if (inputs.size() == 1) return list_partitions(pipeline.catalog().at(inputs[0]));
     std::vector<std::string> names;
     std::vector<std::vector<std::string>> lists;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-        std::vector<std::string> these;
-        for (auto& p : list_partitions(pipeline.catalog().at(inputs[i]))) these.push_back(std::move(p.name));
+        std::vector<std::string> these = list_partitions(pipeline.catalog().at(inputs[i]));
         if (i == 0) {
             names = these;
         } else {
@@ -403,7 +403,10 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool f
     if (!force) {
         try {
             std::error_code ec;
-            if (fs::exists(path, ec) && read_plan(path).plan_id == plan.plan_id) {
+            auto part_exists = [&](std::size_t i) { return fs::exists(project.state().plan_part(unit.name, static_cast<int>(i)), ec); };
+            bool complete = fs::exists(path, ec) && read_plan_index(project.state(), unit.name).plan_id == plan.plan_id;
+            for (std::size_t i = 0; complete && i < plan.slices.size(); ++i) complete = part_exists(i);
+            if (complete) {
                 log(slicer_log_line(plan) + ", plan unchanged");
                 return plan;
             }
@@ -414,7 +417,7 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool f
     // A new plan: markers of the old one must never vouch for it.
     std::error_code ec;
     fs::remove_all(project.state().markers_dir(unit.name), ec);
-    write_plan(path, plan);
+    write_plan(project.state(), plan);
     log(slicer_log_line(plan));
     return plan;
 }
@@ -497,10 +500,10 @@ private:
 
 }  // namespace
 
-std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* plan, int slice) {
+std::string fingerprint(Project& project, const Unit& unit, const SlicePart* part) {
     const Pipeline& pipeline = project.pipeline();
     nlohmann::json j;
-    j["plan"] = plan ? plan->plan_id : "";
+    j["plan"] = part ? part->plan_id : "";
     if (!unit.options.configurator.empty()) j["configurator"] = pipeline.params().find(unit.options.configurator)->second;
     for (const auto& n : unit.nodes) {
         nlohmann::json node = {{"name", n.name},
@@ -513,8 +516,8 @@ std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* pla
         j["nodes"].push_back(std::move(node));
     }
     auto& files = j["files"];
-    if (plan && slice >= 0) {
-        for (const auto& partition : plan->slices.at(static_cast<std::size_t>(slice)))
+    if (part) {
+        for (const auto& partition : part->partitions)
             for (const auto& in : partition_inputs(pipeline, unit, partition)) files.push_back(stamp_json(in));
     } else {
         for (const auto& n : unit.nodes)
@@ -527,14 +530,15 @@ std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* pla
                 }
                 std::error_code ec;
                 if (!fs::is_directory(d.path, ec)) continue;
-                for (const auto& p : list_partitions(d)) files.push_back({p.name, stamp_json(p.path)});
+                for (const auto& name : list_partitions(d)) files.push_back({name, stamp_json(d.partition_path(name))});
             }
     }
     return sha256_hex(j.dump());
 }
 
-bool up_to_date(Project& project, const Unit& unit, const SlicePlan* plan, int slice) {
-    const fs::path path = slice >= 0 ? project.state().marker(unit.name, slice) : project.state().node_marker(unit.name);
+bool up_to_date(Project& project, const Unit& unit, const SlicePart* part) {
+    const int slice = part ? part->slice : -1;
+    const fs::path path = part ? project.state().marker(unit.name, slice) : project.state().node_marker(unit.name);
     std::optional<Marker> marker;
     try {
         marker = read_marker(path);
@@ -542,11 +546,10 @@ bool up_to_date(Project& project, const Unit& unit, const SlicePlan* plan, int s
         return false;  // a corrupt marker proves nothing: run again
     }
     if (!marker || !marker->success || marker->unit != unit.name || marker->slice != slice) return false;
-    if (plan && (marker->plan_id != plan->plan_id || marker->partitions != plan->slices.at(static_cast<std::size_t>(slice))))
-        return false;
-    if (marker->fingerprint != fingerprint(project, unit, plan, slice)) return false;
+    if (part && (marker->plan_id != part->plan_id || marker->partitions != part->partitions)) return false;
+    if (marker->fingerprint != fingerprint(project, unit, part)) return false;
     const Pipeline& pipeline = project.pipeline();
-    if (plan) {
+    if (part) {
         for (const auto& partition : marker->partitions)
             for (const auto& out : partition_outputs(pipeline, unit, partition))
                 if (stamp(out).size < 0) return false;
@@ -567,8 +570,7 @@ std::string partition_in_progress(const Project& project, const Unit& unit, int 
     try {
         const std::string text = read_file(project.state().progress(unit.name, slice));
         const auto index = std::stoull(text);
-        const SlicePlan plan = read_plan(project.state().plan(unit.name));
-        const auto& partitions = plan.slices.at(static_cast<std::size_t>(slice));
+        const auto partitions = read_slice_part(project.state(), unit.name, slice).partitions;
         return index < partitions.size() ? partitions[index] : std::string();
     } catch (const std::exception&) {
         return {};
@@ -577,18 +579,14 @@ std::string partition_in_progress(const Project& project, const Unit& unit, int 
 
 void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOptions& options) {
     const auto started = std::chrono::steady_clock::now();
-    const SlicePlan plan = read_plan(project.state().plan(unit.name));
-    if (slice < 0 || static_cast<std::size_t>(slice) >= plan.slices.size())
-        throw UsageError("'" + unit.name + "' has " + std::to_string(plan.slices.size()) + " slices (0.." +
-                         std::to_string(static_cast<long>(plan.slices.size()) - 1) + "), there is no slice " +
-                         std::to_string(slice));
-    const auto& partitions = plan.slices[static_cast<std::size_t>(slice)];
+    const SlicePart part = read_slice_part(project.state(), unit.name, slice);  // only this slice's share
+    const auto& partitions = part.partitions;
 
     Marker marker;
     marker.unit = unit.name;
     marker.slice = slice;
-    marker.plan_id = plan.plan_id;
-    marker.fingerprint = fingerprint(project, unit, &plan, slice);
+    marker.plan_id = part.plan_id;
+    marker.fingerprint = fingerprint(project, unit, &part);
     marker.pid = static_cast<long>(::getpid());
     marker.host = host_name();
     for (const auto& n : unit.nodes) marker.outputs.insert(marker.outputs.end(), n.outputs.begin(), n.outputs.end());
@@ -645,9 +643,9 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
 }
 
 void check_barrier(const Project& project, const Unit& unit) {
-    const SlicePlan plan = read_plan(project.state().plan(unit.name));
+    const PlanIndex plan = read_plan_index(project.state(), unit.name);
     std::vector<std::string> problems;
-    for (std::size_t i = 0; i < plan.slices.size(); ++i) {
+    for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i) {
         const int slice = static_cast<int>(i);
         const auto path = project.state().marker(unit.name, slice);
         std::optional<Marker> marker;
@@ -664,14 +662,14 @@ void check_barrier(const Project& project, const Unit& unit) {
         } else if (!marker->success) {
             problems.push_back("slice " + std::to_string(i) + " failed on partition '" + marker->failed_partition +
                                "': " + marker->message);
-        } else if (marker->partitions != plan.slices[i]) {
+        } else if (marker->partitions.size() != plan.slice_sizes[i]) {
             problems.push_back("slice " + std::to_string(i) + ": marker lists other partitions than the plan");
         }
     }
     if (!problems.empty())
         throw NodeError(barrier_name(unit.name) + ": " + std::to_string(problems.size()) + " of " +
-                        std::to_string(plan.slices.size()) + " slice(s) did not succeed: " + join(problems, "; "));
-    log(barrier_name(unit.name) + ": all " + std::to_string(plan.slices.size()) + " slices done");
+                        std::to_string(plan.slice_sizes.size()) + " slice(s) did not succeed: " + join(problems, "; "));
+    log(barrier_name(unit.name) + ": all " + std::to_string(plan.slice_sizes.size()) + " slices done");
 }
 
 void run_node(Project& project, const Unit& unit, const ExecutionOptions& options) {
@@ -681,7 +679,7 @@ void run_node(Project& project, const Unit& unit, const ExecutionOptions& option
     create_output_folders(project.pipeline(), unit);
     Marker marker;
     marker.unit = unit.name;
-    marker.fingerprint = fingerprint(project, unit, nullptr, -1);
+    marker.fingerprint = fingerprint(project, unit, nullptr);
     marker.pid = static_cast<long>(::getpid());
     marker.host = host_name();
     marker.outputs = node.outputs;

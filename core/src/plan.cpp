@@ -4,10 +4,43 @@
 #include "steppar/error.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/slicer.hpp"
+#include "steppar/text.hpp"
 
 #include <nlohmann/json.hpp>
 
+namespace fs = std::filesystem;
+
 namespace steppar {
+namespace {
+
+// ["a","b",...] without building a JSON tree: plans may hold millions of names.
+std::string json_array(const std::vector<std::string>& names) {
+    std::string out = "[";
+    std::size_t bytes = 2;
+    for (const auto& n : names) bytes += n.size() + 3;
+    out.reserve(bytes);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i) out.push_back(',');
+        append_json_string(out, names[i]);
+    }
+    out.push_back(']');
+    return out;
+}
+
+template <class F>
+auto parsed(std::string_view text, const std::string& origin, const char* what, F&& read) {
+    try {
+        const auto j = nlohmann::json::parse(text);
+        if (j.at("format").get<int>() != SlicePlan::format)
+            throw StateError(std::string(what) + " '" + origin + "' has format " + j.at("format").dump() +
+                             ", this steppar reads " + std::to_string(SlicePlan::format) + " (rerun the slicer)");
+        return read(j);
+    } catch (const nlohmann::json::exception& e) {
+        throw StateError(std::string(what) + " '" + origin + "' is corrupt (" + e.what() + "); rerun the pipeline to re-slice");
+    }
+}
+
+}  // namespace
 
 std::size_t SlicePlan::partition_count() const {
     std::size_t n = 0;
@@ -30,16 +63,28 @@ SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, std::vect
     plan.inputs = std::move(inputs);
     plan.slices = std::move(slices);
     // The id covers everything that decides what a slice does, so a marker from another plan
-    // (other partitions, other slice count) can never be mistaken for this one's.
-    nlohmann::json identity = {{"unit", plan.unit}, {"inputs", plan.inputs}, {"slices", plan.slices}};
-    plan.plan_id = sha256_hex(identity.dump());
+    // (other partitions, other cut) can never be mistaken for this one's.
+    Sha256 identity;
+    std::string head = "{\"unit\":";
+    append_json_string(head, plan.unit);
+    head += ",\"inputs\":" + json_array(plan.inputs) + ",\"slices\":[";
+    identity.update(head);
+    for (std::size_t i = 0; i < plan.slices.size(); ++i) {
+        if (i) identity.update(",");
+        identity.update(json_array(plan.slices[i]));
+    }
+    identity.update("]}");
+    plan.plan_id = identity.hex();
     return plan;
 }
 
-std::string to_json(const SlicePlan& plan) {
+SlicePart part_of(const SlicePlan& plan, int slice) {
+    return {plan.unit, plan.plan_id, slice, plan.slices.at(static_cast<std::size_t>(slice))};
+}
+
+std::string index_json(const SlicePlan& plan) {
     nlohmann::json slices = nlohmann::json::array();
-    for (std::size_t i = 0; i < plan.slices.size(); ++i)
-        slices.push_back({{"slice", i}, {"partitions", plan.slices[i]}});
+    for (std::size_t i = 0; i < plan.slices.size(); ++i) slices.push_back({{"slice", i}, {"partitions", plan.slices[i].size()}});
     const nlohmann::json j = {{"format", SlicePlan::format},
                               {"unit", plan.unit},
                               {"plan_id", plan.plan_id},
@@ -50,39 +95,77 @@ std::string to_json(const SlicePlan& plan) {
     return j.dump(1) + "\n";
 }
 
-SlicePlan plan_from_json(std::string_view text, const std::string& origin) {
-    try {
-        const auto j = nlohmann::json::parse(text);
-        if (j.at("format").get<int>() != SlicePlan::format)
-            throw StateError("slice plan '" + origin + "' has format " + j.at("format").dump() + ", this steppar reads " +
-                             std::to_string(SlicePlan::format) + " (rerun the slicer)");
-        SlicePlan plan;
-        plan.unit = j.at("unit").get<std::string>();
-        plan.plan_id = j.at("plan_id").get<std::string>();
-        plan.inputs = j.at("inputs").get<std::vector<std::string>>();
+std::string part_json(const SlicePlan& plan, int slice) {
+    std::string out = "{\"format\": " + std::to_string(SlicePlan::format) + ", \"unit\": ";
+    append_json_string(out, plan.unit);
+    out += ", \"plan_id\": ";
+    append_json_string(out, plan.plan_id);
+    out += ", \"slice\": " + std::to_string(slice) + ",\n \"partitions\": ";
+    out += json_array(plan.slices.at(static_cast<std::size_t>(slice)));
+    out += "}\n";
+    return out;
+}
+
+PlanIndex index_from_json(std::string_view text, const std::string& origin) {
+    return parsed(text, origin, "slice plan", [&](const nlohmann::json& j) {
+        PlanIndex index;
+        index.unit = j.at("unit").get<std::string>();
+        index.plan_id = j.at("plan_id").get<std::string>();
+        index.inputs = j.at("inputs").get<std::vector<std::string>>();
         const auto& slices = j.at("slices");
-        const auto count = j.at("slice_count").get<std::size_t>();
-        if (slices.size() != count) throw StateError("slice plan '" + origin + "': slice_count does not match slices");
+        if (slices.size() != j.at("slice_count").get<std::size_t>())
+            throw StateError("slice plan '" + origin + "': slice_count does not match slices");
         for (std::size_t i = 0; i < slices.size(); ++i) {
-            if (slices[i].at("slice").get<std::size_t>() != i)
-                throw StateError("slice plan '" + origin + "': slices are out of order");
-            plan.slices.push_back(slices[i].at("partitions").get<std::vector<std::string>>());
+            if (slices[i].at("slice").get<std::size_t>() != i) throw StateError("slice plan '" + origin + "': slices are out of order");
+            index.slice_sizes.push_back(slices[i].at("partitions").get<std::size_t>());
         }
-        return plan;
-    } catch (const nlohmann::json::exception& e) {
-        throw StateError("slice plan '" + origin + "' is corrupt (" + e.what() + "); rerun the pipeline to re-slice");
-    }
+        return index;
+    });
 }
 
-void write_plan(const std::filesystem::path& path, const SlicePlan& plan) {
-    write_file_atomically(path, to_json(plan), /*durable=*/true);
+SlicePart part_from_json(std::string_view text, const std::string& origin) {
+    return parsed(text, origin, "slice plan part", [&](const nlohmann::json& j) {
+        SlicePart part;
+        part.unit = j.at("unit").get<std::string>();
+        part.plan_id = j.at("plan_id").get<std::string>();
+        part.slice = j.at("slice").get<int>();
+        part.partitions = j.at("partitions").get<std::vector<std::string>>();
+        return part;
+    });
 }
 
-SlicePlan read_plan(const std::filesystem::path& path) {
+void write_plan(const StateLayout& state, const SlicePlan& plan) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
+    fs::remove_all(state.plan_parts_dir(plan.unit), ec);  // parts of an older, longer plan must go
+    for (std::size_t i = 0; i < plan.slices.size(); ++i)
+        write_file_atomically(state.plan_part(plan.unit, static_cast<int>(i)), part_json(plan, static_cast<int>(i)));
+    sync_filesystem(state.plan_parts_dir(plan.unit));  // once for all parts, before the index vouches for them
+    write_file_atomically(state.plan(plan.unit), index_json(plan), /*durable=*/true);
+}
+
+PlanIndex read_plan_index(const StateLayout& state, std::string_view unit) {
+    const fs::path path = state.plan(unit);
+    std::error_code ec;
+    if (!fs::exists(path, ec))
         throw StateError("no slice plan at '" + path.string() + "': run the slicer first (steppar-host run)");
-    return plan_from_json(read_file(path), path.string());
+    return index_from_json(read_file(path), path.string());
+}
+
+SlicePart read_slice_part(const StateLayout& state, std::string_view unit, int slice) {
+    const PlanIndex index = read_plan_index(state, unit);
+    if (slice < 0 || static_cast<std::size_t>(slice) >= index.slice_sizes.size())
+        throw UsageError("'" + std::string(unit) + "' has " + std::to_string(index.slice_sizes.size()) + " slices (0.." +
+                         std::to_string(static_cast<long>(index.slice_sizes.size()) - 1) + "), there is no slice " +
+                         std::to_string(slice));
+    const fs::path path = state.plan_part(unit, slice);
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        throw StateError("slice plan part '" + path.string() + "' is missing; rerun the pipeline to re-slice");
+    SlicePart part = part_from_json(read_file(path), path.string());
+    if (part.plan_id != index.plan_id || part.slice != slice || part.unit != unit ||
+        part.partitions.size() != index.slice_sizes[static_cast<std::size_t>(slice)])
+        throw StateError("slice plan part '" + path.string() + "' belongs to another plan; rerun the pipeline to re-slice");
+    return part;
 }
 
 }  // namespace steppar

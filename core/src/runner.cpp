@@ -13,6 +13,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -160,8 +161,8 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
                 continue;
             }
             if (launcher->running() >= launcher->capacity()) continue;
-            const SlicePlan* plan = step.kind == StepKind::slice ? &plans.at(step.unit) : nullptr;
-            if (!options.force && attempts[i] == 0 && up_to_date(project, unit, plan, step.slice)) {
+            const auto part = step.kind == StepKind::slice ? std::optional(part_of(plans.at(step.unit), step.slice)) : std::nullopt;
+            if (!options.force && attempts[i] == 0 && up_to_date(project, unit, part ? &*part : nullptr)) {
                 log(step.name + ": up to date, skipped");
                 ++skipped_up_to_date;
                 finish(i, State::done);

@@ -79,7 +79,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             const SlicePlan plan = run_slicer(project, unit, count);
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)
-                if (!up_to_date(project, unit, &plan, i)) missing.push_back(i);
+                if (const SlicePart part = part_of(plan, i); !up_to_date(project, unit, &part)) missing.push_back(i);
             if (missing.empty()) {
                 log(unit.name + ": every slice is up to date, nothing to submit");
                 skip_unit.insert(unit.name);
@@ -89,7 +89,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 dirty_unit.insert(unit.name);
                 skip_job[j] = true;  // the slicer job: its plan is written
             }
-        } else if (up_to_date(project, unit, nullptr, -1)) {
+        } else if (up_to_date(project, unit, nullptr)) {
             log(unit.name + ": up to date, nothing to submit");
             skip_unit.insert(unit.name);
             skip_job[j] = true;

@@ -96,6 +96,30 @@ std::string suggestion(std::string_view word, const std::vector<std::string>& ca
     return " (valid: " + join(candidates) + ")";
 }
 
+void append_json_string(std::string& out, std::string_view utf8) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (const char ch : utf8) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0xf]);
+            } else {
+                out.push_back(ch);
+            }
+        }
+    }
+    out.push_back('"');
+}
+
 std::string bytes_text(unsigned long long bytes) {
     static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double value = static_cast<double>(bytes);

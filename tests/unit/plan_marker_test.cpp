@@ -4,11 +4,16 @@
 
 #include "steppar/error.hpp"
 #include "steppar/marker.hpp"
+#include "steppar/atomic_file.hpp"
 #include "steppar/plan.hpp"
+
+#include <filesystem>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
+namespace fs = std::filesystem;
 using steppar_test::contains;
 using steppar_test::error_of;
 
@@ -16,13 +21,13 @@ namespace {
 
 const std::vector<std::string> ten = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
 
-// A valid plan file, written by hand so it does not depend on to_json.
-std::string plan_text(const std::string& format = "1", const std::string& extra_field = "",
+// A valid plan index, written by hand so it does not depend on index_json.
+std::string plan_text(const std::string& format = "2", const std::string& extra_field = "",
                       const std::string& slice_count = "2", const std::string& second_slice_index = "1") {
     return R"({"format": )" + format + R"(, "unit": "count", "plan_id": "abc123", "inputs": ["docs"],)" + extra_field +
            R"( "slice_count": )" + slice_count +
-           R"(, "partition_count": 3, "slices": [{"slice": 0, "partitions": ["a", "b"]}, {"slice": )" +
-           second_slice_index + R"(, "partitions": ["c"]}]})";
+           R"(, "partition_count": 3, "slices": [{"slice": 0, "partitions": 2}, {"slice": )" + second_slice_index +
+           R"(, "partitions": 1}]})";
 }
 
 steppar::Marker success_marker() {
@@ -130,81 +135,106 @@ BOOST_AUTO_TEST_CASE(plan_id_changes_with_the_unit_and_inputs) {
     BOOST_TEST(base != steppar::make_plan("count", {"docs", "other"}, ten, 3).plan_id);
 }
 
-BOOST_AUTO_TEST_CASE(plan_round_trips_through_json) {
-    const auto plan = steppar::make_plan("count", {"docs", "lengths"}, {"2024/05/orders", "b", "c", "d", "e"}, 3);
-    const auto back = steppar::plan_from_json(steppar::to_json(plan), "slices.json");
-    BOOST_TEST(back.unit == plan.unit);
-    BOOST_TEST(back.plan_id == plan.plan_id);
-    BOOST_TEST(back.inputs == plan.inputs, boost::test_tools::per_element());
-    BOOST_TEST_REQUIRE(back.slices.size() == plan.slices.size());
-    for (std::size_t i = 0; i < plan.slices.size(); ++i)
-        BOOST_TEST(back.slices[i] == plan.slices[i], boost::test_tools::per_element());
+BOOST_AUTO_TEST_CASE(plan_round_trips_through_its_index_and_parts) {
+    const auto plan = steppar::make_plan("count", {"docs", "lengths"}, {"2024/05/orders", "b", "c\"quoted\\", "d\nline", "e"}, 3);
+    const auto index = steppar::index_from_json(steppar::index_json(plan), "slices.json");
+    BOOST_TEST(index.unit == plan.unit);
+    BOOST_TEST(index.plan_id == plan.plan_id);
+    BOOST_TEST(index.inputs == plan.inputs, boost::test_tools::per_element());
+    BOOST_TEST((index.slice_sizes == std::vector<std::size_t>{2, 2, 1}));
+    for (int i = 0; i < 3; ++i) {
+        const auto part = steppar::part_from_json(steppar::part_json(plan, i), "slice.json");
+        BOOST_TEST(part.unit == plan.unit);
+        BOOST_TEST(part.plan_id == plan.plan_id);
+        BOOST_TEST(part.slice == i);
+        BOOST_TEST(part.partitions == plan.slices[static_cast<std::size_t>(i)], boost::test_tools::per_element());
+    }
 }
 
-BOOST_AUTO_TEST_CASE(plan_with_empty_slices_round_trips_through_json) {
+BOOST_AUTO_TEST_CASE(plan_with_empty_slices_round_trips) {
     const auto plan = steppar::make_plan("count", {"docs"}, {}, 3);
-    const auto back = steppar::plan_from_json(steppar::to_json(plan), "slices.json");
-    BOOST_TEST(back.slices.size() == 3u);
-    BOOST_TEST(back.partition_count() == 0u);
-    BOOST_TEST(back.plan_id == plan.plan_id);
+    const auto index = steppar::index_from_json(steppar::index_json(plan), "slices.json");
+    BOOST_TEST((index.slice_sizes == std::vector<std::size_t>{0, 0, 0}));
+    BOOST_TEST(steppar::part_from_json(steppar::part_json(plan, 2), "p").partitions.empty());
 }
 
-BOOST_AUTO_TEST_CASE(plan_json_records_counts_and_format) {
-    const auto text = steppar::to_json(steppar::make_plan("count", {"docs"}, ten, 3));
-    BOOST_CHECK(contains(text, "\"format\": 1"));
+BOOST_AUTO_TEST_CASE(plan_index_records_counts_and_format_but_no_names) {
+    const auto text = steppar::index_json(steppar::make_plan("count", {"docs"}, ten, 3));
+    BOOST_CHECK(contains(text, "\"format\": 2"));
     BOOST_CHECK(contains(text, "\"slice_count\": 3"));
     BOOST_CHECK(contains(text, "\"partition_count\": 10"));
+    BOOST_CHECK(text.find("\"j\"") == std::string::npos);  // names live only in the parts
 }
 
-BOOST_AUTO_TEST_CASE(handwritten_plan_is_read) {
-    const auto plan = steppar::plan_from_json(plan_text(), "origin");
-    BOOST_TEST(plan.unit == "count");
-    BOOST_TEST(plan.plan_id == "abc123");
-    BOOST_TEST_REQUIRE(plan.slices.size() == 2u);
-    BOOST_TEST(plan.slices[1] == std::vector<std::string>{"c"}, boost::test_tools::per_element());
+BOOST_AUTO_TEST_CASE(each_slice_reads_only_its_part_and_refuses_a_part_of_another_plan) {
+    const fs::path root = fs::temp_directory_path() / ("steppar-plan-" + std::to_string(::getpid()));
+    const steppar::StateLayout state(root);
+    const auto plan = steppar::make_plan("count", {"docs"}, ten, 3);
+    steppar::write_plan(state, plan);
+    BOOST_TEST(steppar::read_plan_index(state, "count").plan_id == plan.plan_id);
+    BOOST_TEST(steppar::read_slice_part(state, "count", 1).partitions == plan.slices[1], boost::test_tools::per_element());
+    BOOST_CHECK(contains(error_of<steppar::UsageError>([&] { steppar::read_slice_part(state, "count", 3); }), "there is no slice 3"));
+    // A part left over from another plan (say, a crash between parts and index) is refused.
+    const auto other = steppar::make_plan("count", {"docs"}, {"x", "y", "z"}, 3);
+    steppar::write_file_atomically(state.plan_part("count", 2), steppar::part_json(other, 2));
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 2); }), "another plan"));
+    fs::remove(state.plan_part("count", 0));
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 0); }), "missing"));
+    // A shorter plan replaces every part of the longer one.
+    steppar::write_plan(state, steppar::make_plan("count", {"docs"}, ten, 2));
+    BOOST_TEST(!fs::exists(state.plan_part("count", 2)));
+    fs::remove_all(root);
+}
+
+BOOST_AUTO_TEST_CASE(handwritten_plan_index_is_read) {
+    const auto index = steppar::index_from_json(plan_text(), "origin");
+    BOOST_TEST(index.unit == "count");
+    BOOST_TEST(index.plan_id == "abc123");
+    BOOST_TEST((index.slice_sizes == std::vector<std::size_t>{2, 1}));
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_plan_json_is_a_state_error_naming_the_origin) {
-    const auto message = error_of<steppar::StateError>(
-        [] { steppar::plan_from_json("{\"format\": 1, \"unit\": ", "/state/units/count/slices.json"); });
-    BOOST_CHECK(contains(message, "/state/units/count/slices.json"));
-    BOOST_CHECK(contains(message, "corrupt"));
-}
-
-BOOST_AUTO_TEST_CASE(empty_plan_text_is_a_state_error) {
-    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json("", "empty.json"); });
-    BOOST_CHECK(contains(message, "empty.json"));
+    for (const char* text : {"{\"format\": 2, \"unit\": ", ""}) {
+        const auto index = error_of<steppar::StateError>([&] { steppar::index_from_json(text, "/state/units/count/slices.json"); });
+        BOOST_CHECK(contains(index, "/state/units/count/slices.json"));
+        BOOST_CHECK(contains(index, "corrupt"));
+        const auto part = error_of<steppar::StateError>([&] { steppar::part_from_json(text, "/state/slice-0.json"); });
+        BOOST_CHECK(contains(part, "/state/slice-0.json"));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(plan_of_another_format_is_a_state_error_naming_the_origin) {
-    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json(plan_text("2"), "plan-origin"); });
+    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(plan_text("1"), "plan-origin"); });
     BOOST_CHECK(contains(message, "plan-origin"));
     BOOST_CHECK(contains(message, "format"));
 }
 
 BOOST_AUTO_TEST_CASE(plan_missing_a_field_is_a_state_error_naming_the_origin) {
     const std::string without_id =
-        R"({"format": 1, "unit": "count", "inputs": ["docs"], "slice_count": 1, "slices": [{"slice": 0, "partitions": []}]})";
-    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::plan_from_json(without_id, "no-id"); }), "no-id"));
-    const std::string without_slices = R"({"format": 1, "unit": "count", "plan_id": "x", "inputs": [], "slice_count": 1})";
-    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::plan_from_json(without_slices, "no-slices"); }),
+        R"({"format": 2, "unit": "count", "inputs": ["docs"], "slice_count": 1, "slices": [{"slice": 0, "partitions": 0}]})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::index_from_json(without_id, "no-id"); }), "no-id"));
+    const std::string without_slices = R"({"format": 2, "unit": "count", "plan_id": "x", "inputs": [], "slice_count": 1})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::index_from_json(without_slices, "no-slices"); }),
                          "no-slices"));
+    const std::string part_without_names = R"({"format": 2, "unit": "count", "plan_id": "x", "slice": 0})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::part_from_json(part_without_names, "no-names"); }),
+                         "no-names"));
 }
 
 BOOST_AUTO_TEST_CASE(plan_with_a_field_of_the_wrong_type_is_a_state_error) {
     const std::string text =
-        R"({"format": 1, "unit": 5, "plan_id": "x", "inputs": [], "slice_count": 0, "slices": []})";
-    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::plan_from_json(text, "typed"); }), "typed"));
+        R"({"format": 2, "unit": 5, "plan_id": "x", "inputs": [], "slice_count": 0, "slices": []})";
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::index_from_json(text, "typed"); }), "typed"));
 }
 
 BOOST_AUTO_TEST_CASE(plan_whose_slice_count_disagrees_with_its_slices_is_a_state_error) {
-    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json(plan_text("1", "", "3"), "count-origin"); });
+    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(plan_text("2", "", "3"), "count-origin"); });
     BOOST_CHECK(contains(message, "count-origin"));
     BOOST_CHECK(contains(message, "slice_count"));
 }
 
 BOOST_AUTO_TEST_CASE(plan_with_slices_out_of_order_is_a_state_error) {
-    const auto message = error_of<steppar::StateError>([] { steppar::plan_from_json(plan_text("1", "", "2", "5"), "order-origin"); });
+    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(plan_text("2", "", "2", "5"), "order-origin"); });
     BOOST_CHECK(contains(message, "order-origin"));
     BOOST_CHECK(contains(message, "out of order"));
 }

@@ -169,8 +169,8 @@ int run_slice_command(int argc, char** argv) {
     const int slice = parsed.values["slice"].as<int>();
     // Cluster engines resubmit whole arrays on a rerun: finished slices end at once.
     if (!parsed.values["force"].as<bool>()) {
-        const SlicePlan plan = read_plan(project->state().plan(unit.name));
-        if (slice >= 0 && static_cast<std::size_t>(slice) < plan.slices.size() && up_to_date(*project, unit, &plan, slice)) {
+        const SlicePart part = read_slice_part(project->state(), unit.name, slice);
+        if (up_to_date(*project, unit, &part)) {
             log(slice_name(unit.name, slice) + ": up to date, skipped");
             return 0;
         }
@@ -191,7 +191,7 @@ int run_node_command(int argc, char** argv) {
     if (unit.replicated())
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
     remove_temporaries_on_termination_signals();
-    if (!parsed.values["force"].as<bool>() && up_to_date(*project, unit, nullptr, -1)) {
+    if (!parsed.values["force"].as<bool>() && up_to_date(*project, unit, nullptr)) {
         log(unit.name + ": up to date, skipped");
         return 0;
     }

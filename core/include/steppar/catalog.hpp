@@ -29,14 +29,10 @@ struct Dataset {
     std::filesystem::path partition_path(std::string_view partition) const;
 };
 
-struct Partition {
-    std::string name;
-    std::filesystem::path path;
-};
-
-/// The partitions of a partitioned dataset, sorted by name (byte order), so every process
-/// sees the same order. Throws StateError when the folder is missing or unreadable.
-std::vector<Partition> list_partitions(const Dataset& dataset);
+/// The partition names of a partitioned dataset, sorted (byte order), so every process sees the
+/// same order; Dataset::partition_path() gives each one's file. Symbolic links to files and
+/// folders are followed. Throws StateError when the folder is missing or unreadable.
+std::vector<std::string> list_partitions(const Dataset& dataset);
 
 class Catalog {
 public:

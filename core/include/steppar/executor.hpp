@@ -38,13 +38,13 @@ void check_barrier(const Project& project, const Unit& unit);
 /// partitions; writes its marker on success. Throws NodeError when it fails.
 void run_node(Project& project, const Unit& unit, const ExecutionOptions& options = {});
 
-/// What decides a slice's (slice >= 0) or plain node's (slice -1) result: the plan, each node's
+/// What decides a slice's (`part`) or plain node's (nullptr) result: the plan, each node's
 /// definition, function, plugin bytes and params, and the size and mtime of every input file.
-std::string fingerprint(Project& project, const Unit& unit, const SlicePlan* plan, int slice);
+std::string fingerprint(Project& project, const Unit& unit, const SlicePart* part);
 
-/// True when the slice (or plain node, slice -1) has a success marker for this plan and
-/// fingerprint and all its outputs still exist: a rerun can skip it.
-bool up_to_date(Project& project, const Unit& unit, const SlicePlan* plan, int slice);
+/// True when the slice (`part`; nullptr for a plain node) has a success marker for this plan
+/// and fingerprint and all its outputs still exist: a rerun can skip it.
+bool up_to_date(Project& project, const Unit& unit, const SlicePart* part);
 
 /// The partition a slice process was working on when it stopped ("" when unknown), from its
 /// progress file.

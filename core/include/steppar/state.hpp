@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace steppar {
@@ -15,6 +16,11 @@ public:
     /// Folder of one multinode/multipipeline's plan and markers.
     std::filesystem::path unit_dir(std::string_view unit) const { return root_ / "units" / std::string(unit); }
     std::filesystem::path plan(std::string_view unit) const { return unit_dir(unit) / "slices.json"; }
+    /// The folder of one plan's per-slice parts, and one part (see plan.hpp).
+    std::filesystem::path plan_parts_dir(std::string_view unit) const { return unit_dir(unit) / "slices"; }
+    std::filesystem::path plan_part(std::string_view unit, int slice) const {
+        return plan_parts_dir(unit) / ("slice-" + std::to_string(slice) + ".json");
+    }
     std::filesystem::path markers_dir(std::string_view unit) const { return unit_dir(unit) / "markers"; }
     std::filesystem::path marker(std::string_view unit, int slice) const {
         return markers_dir(unit) / ("slice-" + std::to_string(slice) + ".json");

@@ -13,6 +13,10 @@ bool valid_utf8(std::string_view text);
 /// `text` quoted for /bin/sh (single quotes).
 std::string shell_quote(std::string_view text);
 
+/// Appends `utf8` as a JSON string literal (quotes, backslashes and control characters escaped),
+/// for writers that stream large JSON without building a tree first.
+void append_json_string(std::string& out, std::string_view utf8);
+
 /// A byte count for people: "812 B", "3.4 KiB", "1.2 GiB".
 std::string bytes_text(unsigned long long bytes);
 
