@@ -5,9 +5,14 @@
 //   noop  (partition) reads nothing and writes an empty output: what is left is engine cost
 //   burn  (partition) SHA-256 of the input fed `params:rounds` times: CPU cost proportional to
 //                     size x rounds; writes the hex digest and a newline
+//   stamp (whole)     writes the wall clock (ns since the epoch) at which it started: placed
+//                     after a barrier, it shows how soon downstream work starts after the last
+//                     slice's marker
 #include "../tools/work.hpp"
 
 #include <steppar/sdk.hpp>
+
+#include <chrono>
 
 void noop(steppar::PartitionContext&) {}
 STEPPAR_NODE(noop)
@@ -18,3 +23,9 @@ void burn(steppar::PartitionContext& ctx) {
     ctx.output().write(steppar_bench::burn(ctx.input().read_text(), rounds));
 }
 STEPPAR_NODE(burn)
+
+void stamp(steppar::WholeContext& ctx) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    ctx.output().write(std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()) + "\n");
+}
+STEPPAR_NODE(stamp)

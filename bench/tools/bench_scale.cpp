@@ -7,9 +7,13 @@
 //   spawning: after the host has grown by --host-mib, how long starting one process takes with
 //             plain fork(), with posix_spawn(), and with steppar's fork server (started while
 //             the host was small; this is what the local runners use)
+//   barrier:  from the last marker's rename to check-barrier --wait's wake-up (inotify, and
+//             the directory scan that shared filesystems need)
 //
 //   bench-scale --workdir DIR --plugin steppar_bench.so [--partitions N] [--slices K] [--files]
 //               [--host-mib M]
+#include <steppar/atomic_file.hpp>
+#include <steppar/barrier_wait.hpp>
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
 #include <steppar/fork_server.hpp>
@@ -28,6 +32,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <string>
+#include <thread>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,8 +197,36 @@ int main(int argc, char** argv) try {
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("a slice started by the fork server failed");
     }
     std::printf(", \"host_mib\": %ld, \"fork_exit_ms\": %.3f, \"posix_spawn_true_ms\": %.3f, "
-                "\"fork_server_slice_ms\": %.3f, \"fork_server_slices\": %zu}\n",
+                "\"fork_server_slice_ms\": %.3f, \"fork_server_slices\": %zu",
                 host_mib, median(fork_ms), median(spawn_ms), median(server_ms), server_ms.size());
+
+    // Barrier: from the last marker's rename to the waiter's return, with inotify and with the
+    // scan alone (as on a shared filesystem), 20 times each.
+    const steppar::Unit& unit = spawn_project->pipeline().units().front();
+    const fs::path last = spawn_project->state().marker(unit.name, 63);
+    const std::string marker_text = steppar::read_file(last);
+    for (const bool inotify : {true, false}) {
+        std::vector<double> latency_ms;
+        for (int i = 0; i < 20; ++i) {
+            fs::remove(last);
+            Clock::time_point released;
+            // The watch is made (and later closed) outside the timing: closing an inotify
+            // instance waits for a kernel grace period that has nothing to do with the release.
+            steppar::MarkerWatch watch(*spawn_project, unit, {10, 0.05, inotify});
+            std::thread waiter([&] {
+                watch.wait();
+                released = Clock::now();
+            });
+            std::this_thread::sleep_for(std::chrono::milliseconds(200 + 7 * i));  // past its first scan, any phase
+            const auto written = Clock::now();
+            steppar::write_file_atomically(last, marker_text);
+            waiter.join();
+            latency_ms.push_back(std::chrono::duration<double, std::milli>(released - written).count());
+        }
+        std::printf(inotify ? ", \"barrier_inotify_ms\": %.3f" : ", \"barrier_scan_50ms_ms\": %.3f", median(latency_ms));
+
+    }
+    std::printf("}\n");
     return 0;
 } catch (const std::exception& e) {
     std::cerr << "bench-scale: " << e.what() << "\n";

@@ -221,6 +221,34 @@ BOOST_AUTO_TEST_CASE(fork_server_and_exec_launch_give_the_same_outputs) {
     BOOST_TEST(bad.err.find("unknown --launch 'spawn'") != std::string::npos, bad.err);
 }
 
+// check-barrier --wait returns as soon as the last marker lands (inotify), or at the next scan
+// when inotify is off; a timeout names the slices that never came.
+BOOST_AUTO_TEST_CASE(check_barrier_waits_for_the_last_marker) {
+    Workspace ws(demo_pipeline);
+    make_docs(ws.dir / "data/docs", 40);
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
+    const std::string pipeline = ws.pipeline.string();
+    const fs::path markers = ws.dir / ".steppar/units/count/markers";
+    for (const std::vector<std::string> mode : {std::vector<std::string>{}, {"--no-inotify", "--scan-interval", "0.2"}}) {
+        fs::remove(markers / "slice-1.json");
+        fs::remove(markers / "slice-3.json");
+        std::vector<std::string> args = {"check-barrier", pipeline, "--node", "count", "--wait", "--timeout", "30"};
+        args.insert(args.end(), mode.begin(), mode.end());
+        Background barrier(args);
+        BOOST_TEST(barrier.wait(0.5).exit_code == -1, "the barrier must wait for slices 1 and 3");
+        BOOST_REQUIRE_EQUAL(host({"run-slice", pipeline, "--node", "count", "--slice", "1", "-q"}).exit_code, 0);
+        BOOST_TEST(barrier.wait(0.5).exit_code == -1, "the barrier must still wait for slice 3");
+        BOOST_REQUIRE_EQUAL(host({"run-slice", pipeline, "--node", "count", "--slice", "3", "-q"}).exit_code, 0);
+        const Result done = barrier.wait(2);
+        BOOST_TEST(done.exit_code == 0, done.err);
+        BOOST_TEST(done.err.find("count-barrier: all 4 slices done") != std::string::npos, done.err);
+    }
+    fs::remove(markers / "slice-2.json");
+    const Result late = host({"check-barrier", pipeline, "--node", "count", "--wait", "--timeout", "0.3"});
+    BOOST_TEST(late.exit_code == 1);
+    BOOST_TEST(late.err.find("1 of 4 slice(s) left no marker (2)") != std::string::npos, late.err);
+}
+
 BOOST_AUTO_TEST_CASE(zipped_inputs_several_outputs_params_and_file_inputs) {
     Workspace ws("plugins:\n" + test_nodes_plugin() + R"(catalog:
   left:   {type: partitioned, path: left, suffix: .txt}

@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <steppar/atomic_file.hpp>
+#include <steppar/barrier_wait.hpp>
 #include <steppar/cluster_export.hpp>
 #include <steppar/slurm_runner.hpp>
 #include <steppar/error.hpp>
@@ -228,14 +229,31 @@ int run_slicer_command(int argc, char** argv) {
 
 int check_barrier_command(int argc, char** argv) {
     po::options_description options("Options");
-    options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline");
+    options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
+        "wait", po::bool_switch(), "first wait until every slice has left its marker (inotify, and a scan for shared filesystems)")(
+        "timeout", po::value<double>()->default_value(0), "with --wait: give up after this many seconds (0: never)")(
+        "scan-interval", po::value<double>()->default_value(1), "with --wait: also scan the markers folder this often (seconds)")(
+        "no-inotify", po::bool_switch(), "with --wait: only scan (where inotify is unavailable or out of watches)");
     const auto parsed = parse("check-barrier",
                               "Succeeds when every slice of the multinode's current plan has a valid success marker; "
                               "otherwise lists every slice that did not succeed and exits 1.",
                               options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
-    check_barrier(*project, replicated_unit(*project, parsed));
+    const Unit& unit = replicated_unit(*project, parsed);
+    if (parsed.values["wait"].as<bool>()) {
+        BarrierWait wait;
+        wait.timeout_seconds = parsed.values["timeout"].as<double>();
+        wait.scan_interval_seconds = parsed.values["scan-interval"].as<double>();
+        wait.use_inotify = !parsed.values["no-inotify"].as<bool>();
+        if (wait.timeout_seconds < 0 || wait.scan_interval_seconds <= 0)
+            throw UsageError("--timeout must be 0 (never) or more and --scan-interval more than 0 seconds");
+        MarkerWatch watch(*project, unit, wait);
+        watch.wait();
+        check_barrier(*project, unit);
+        return 0;
+    }
+    check_barrier(*project, unit);
     return 0;
 }
 
