@@ -1,11 +1,12 @@
 // bench-work: one benchmark node over files, in one process. It is both contenders that are
 // not steppar:
 //   - the per-file program xargs -n 1, GNU parallel and snakemake start once per file;
-//   - the ideal in-process loop (the lower bound of the work itself), with --timing.
+//   - the ideal in-process loop (the lower bound of the work itself), with --timing; with
+//     --atomic it publishes each output by rename, as steppar does.
 // Without --out it writes no per-file outputs and prints one result line per file instead
 // (batched xargs -n 500).
 //
-//   bench-work NODE [--rounds R] [--out DIR --suffix S] [--timing] FILE... | --list LISTFILE
+//   bench-work NODE [--rounds R] [--out DIR --suffix S [--atomic]] [--timing] FILE... | --list LISTFILE
 #include "work.hpp"
 
 #include <algorithm>
@@ -28,7 +29,7 @@ std::string output_name(const std::string& input, const std::string& suffix) {
 
 int usage(const char* why) {
     std::cerr << "bench-work: " << why
-              << "\nusage: bench-work NODE [--rounds R] [--out DIR --suffix S] [--timing] (FILE... | --list LISTFILE)\n";
+              << "\nusage: bench-work NODE [--rounds R] [--out DIR --suffix S [--atomic]] [--timing] (FILE... | --list LISTFILE)\n";
     return 2;
 }
 
@@ -39,7 +40,7 @@ int main(int argc, char** argv) try {
     const std::string node = argv[1];
     long long rounds = 1;
     std::string out_dir, suffix, list;
-    bool timing = false;
+    bool timing = false, atomic = false;
     std::vector<std::string> files;
     for (int i = 2; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -52,6 +53,7 @@ int main(int argc, char** argv) try {
         else if (arg == "--suffix") suffix = value();
         else if (arg == "--list") list = value();
         else if (arg == "--timing") timing = true;
+        else if (arg == "--atomic") atomic = true;
         else files.push_back(arg);
     }
     if (!list.empty()) {
@@ -66,8 +68,11 @@ int main(int argc, char** argv) try {
     for (const auto& file : files) {
         const auto one = std::chrono::steady_clock::now();
         const std::string result = steppar_bench::run_node(node, steppar_bench::read_all(file.c_str()), rounds);
-        if (!out_dir.empty())
-            steppar_bench::write_all((out_dir + "/" + output_name(file, suffix)).c_str(), result);
+        const std::string target = out_dir + "/" + output_name(file, suffix);
+        if (!out_dir.empty() && atomic)
+            steppar_bench::write_atomically(target.c_str(), result);
+        else if (!out_dir.empty())
+            steppar_bench::write_all(target.c_str(), result);
         else
             printed += file + " " + result;
         slowest = std::max(slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() - one).count());

@@ -65,6 +65,14 @@ inline void write_all(const char* path, std::string_view content) {
     if (!ok) throw std::runtime_error(std::string("cannot write ") + path);
 }
 
+/// Writes `content` to a temporary file beside `path` and renames it over `path`: what an atomic
+/// publication costs, for the "ideal loop with atomic writes" contender.
+inline void write_atomically(const char* path, std::string_view content) {
+    const std::string temporary = std::string(path) + ".tmp";
+    write_all(temporary.c_str(), content);
+    if (::rename(temporary.c_str(), path) != 0) throw std::runtime_error(std::string("cannot rename onto ") + path);
+}
+
 /// What the `wc` node writes for `data`.
 inline std::string wc(std::string_view data) {
     steppar::builtin::WordCounter counter;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <pthread.h>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -20,11 +21,32 @@ namespace {
 
 constexpr std::string_view temporary_marker = ".steppar-tmp.";
 
-fs::path temporary_for(const fs::path& target) {
+// getpid() is a system call, and a temporary name is made per output file; the fork server's
+// children must not keep their parent's pid, hence the reset after fork.
+std::atomic<pid_t> cached_pid{0};
+void forget_pid() { cached_pid.store(0); }
+pid_t own_pid() {
+    pid_t pid = cached_pid.load();
+    if (pid == 0) {
+        static const bool registered = (::pthread_atfork(nullptr, nullptr, forget_pid), true);
+        (void)registered;
+        pid = ::getpid();
+        cached_pid.store(pid);
+    }
+    return pid;
+}
+
+std::string temporary_for(const std::string& target) {
     static std::atomic<unsigned long> counter{0};
     // Hidden (leading dot) and unique per process and call: two writers never share a temp file.
-    return target.parent_path() / ("." + target.filename().string() + std::string(temporary_marker) +
-                                   std::to_string(::getpid()) + "." + std::to_string(counter++));
+    const auto slash = target.rfind('/');
+    const std::size_t name_at = slash == std::string::npos ? 0 : slash + 1;
+    std::string temporary = target.substr(0, name_at);
+    temporary.push_back('.');
+    temporary.append(target, name_at).append(temporary_marker);
+    temporary.append(std::to_string(own_pid())).push_back('.');
+    temporary.append(std::to_string(counter++));
+    return temporary;
 }
 
 // Paths of open temporary files, readable from a signal handler (fixed storage, atomic flags).
@@ -35,8 +57,7 @@ struct CleanupSlot {
 };
 CleanupSlot cleanup_table[cleanup_slots];
 
-int register_for_cleanup(const fs::path& temporary) {
-    const std::string& text = temporary.native();
+int register_for_cleanup(const std::string& text) {
     if (text.size() >= sizeof(CleanupSlot::path)) return -1;
     for (int i = 0; i < cleanup_slots; ++i) {
         bool expected = false;
@@ -78,7 +99,7 @@ void ensure_parent(const fs::path& target) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {}
+AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {}
 
 AtomicFile::~AtomicFile() {
     if (fd_ >= 0) ::close(fd_);
@@ -91,7 +112,7 @@ bool AtomicFile::open_temporary() {
     cleanup_slot_ = register_for_cleanup(temporary_);
     fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd_ < 0 && errno == ENOENT) {  // first file of a new subfolder: only now pay for mkdir
-        ensure_parent(target_);
+        ensure_parent(fs::path(target_));
         fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
     if (fd_ < 0) error_ = errno;
@@ -117,14 +138,14 @@ bool AtomicFile::write_out(const char* data, std::size_t size) {
 bool AtomicFile::Buffer::flush_to_file() {
     const std::size_t n = pending();
     if (n == 0) return true;
-    setp(space_.data(), space_.data() + space_.size());
-    return owner_.write_out(space_.data(), n);
+    setp(space_.get(), space_.get() + capacity);
+    return owner_.write_out(space_.get(), n);
 }
 
 AtomicFile::Buffer::int_type AtomicFile::Buffer::overflow(int_type c) {
-    if (space_.empty()) {
-        space_.resize(64 * 1024);
-        setp(space_.data(), space_.data() + space_.size());
+    if (!space_) {
+        space_ = std::make_unique_for_overwrite<char[]>(capacity);
+        setp(space_.get(), space_.get() + capacity);
     } else if (!flush_to_file()) {
         return traits_type::eof();
     }
@@ -142,7 +163,7 @@ std::streamsize AtomicFile::Buffer::xsputn(const char* data, std::streamsize siz
         pbump(static_cast<int>(size));
         return size;
     }
-    if (space_.empty() && size < 64 * 1024) {
+    if (!space_ && static_cast<std::size_t>(size) < capacity) {
         overflow(traits_type::eof());  // allocates the buffer
         return xsputn(data, size);
     }
@@ -157,7 +178,7 @@ std::streamsize AtomicFile::Buffer::xsputn(const char* data, std::streamsize siz
 bool AtomicFile::create_empty_in_place() {
     int fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == ENOENT) {
-        ensure_parent(target_);
+        ensure_parent(fs::path(target_));
         fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
     if (fd < 0 && errno == EEXIST) return false;
@@ -187,7 +208,7 @@ bool AtomicFile::is_temporary_name(std::string_view filename) {
 
 void write_file_atomically(const fs::path& target, std::string_view content, bool durable) {
     ensure_parent(target);
-    const fs::path temporary = temporary_for(target);
+    const fs::path temporary = temporary_for(target.string());
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail("create", temporary, errno);
     const char* data = content.data();

@@ -17,8 +17,11 @@ namespace fs = std::filesystem;
 
 namespace steppar {
 
-fs::path Dataset::partition_path(std::string_view partition) const {
-    return path / (std::string(partition) + suffix);
+std::string Dataset::partition_path(std::string_view partition) const {
+    std::string file = path.native();
+    if (!file.empty() && file.back() != '/') file.push_back('/');
+    file.append(partition).append(suffix);
+    return file;
 }
 
 namespace {

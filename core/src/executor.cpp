@@ -16,6 +16,7 @@
 #include <regex>
 #include <chrono>
 #include <iterator>
+#include <deque>
 #include <map>
 #include <set>
 #include <cstdio>
@@ -90,20 +91,23 @@ private:
 /// Configuration handed to one partition call.
 struct Chosen {
     const Configurator* configurator = nullptr;
-    JsonFields fields = JsonFields::of_configuration(nullptr);
+    const JsonFields* fields = &none();
     std::string name;
+    static const JsonFields& none() {
+        static const JsonFields empty = JsonFields::of_configuration(nullptr);
+        return empty;
+    }
 };
 
 class Output final : public OutputFile {
 public:
-    explicit Output(fs::path target) : file_(std::move(target)), path_(file_.target().string()) {}
-    const std::string& path() const override { return path_; }
+    explicit Output(std::string target) : file_(std::move(target)) {}
+    const std::string& path() const override { return file_.target(); }
     std::ostream& stream() override { return file_.stream(); }
     void commit() { file_.commit(); }
 
 private:
     AtomicFile file_;
-    std::string path_;
 };
 
 template <class V>
@@ -114,35 +118,46 @@ auto& checked_at(V& items, std::size_t i, const char* what) {
     return items[i];
 }
 
-class PartitionCall final : public PartitionContext {
-public:
-    PartitionCall(const Pipeline& pipeline, const Node& node, const JsonFields& params, const std::string& partition,
-                  const Chosen& chosen)
-        : partition_(partition), params_(params), chosen_(chosen) {
-        const Catalog& catalog = pipeline.catalog();
-        for (const auto& in : node.inputs) {
+/// A partition node with everything a call needs looked up once per slice: its function, its
+/// params and its datasets (a slice may call it a million times).
+struct BoundNode {
+    BoundNode(Project& project, const Node& n)
+        : node(n), function(project.function(n)), params(JsonFields::of_node(project.pipeline(), n)) {
+        const Catalog& catalog = project.pipeline().catalog();
+        for (const auto& in : n.inputs) {
             if (Node::is_param(in)) continue;
             const Dataset& d = catalog.at(in);
-            if (d.partitioned())
-                inputs_.emplace_back(d.partition_path(partition).string());
-            else
-                files_.emplace_back(d.path.string());
+            (d.partitioned() ? partitioned_inputs : file_inputs).push_back(&d);
         }
-        for (const auto& out : node.outputs)
-            outputs_.push_back(std::make_unique<Output>(catalog.at(out).partition_path(partition)));
+        for (const auto& out : n.outputs) outputs.push_back(&catalog.at(out));
+    }
+    const Node& node;
+    const NodeDescriptor& function;
+    JsonFields params;
+    std::vector<const Dataset*> partitioned_inputs, file_inputs, outputs;
+};
+
+class PartitionCall final : public PartitionContext {
+public:
+    PartitionCall(const BoundNode& bound, const std::string& partition, const Chosen& chosen)
+        : partition_(partition), params_(bound.params), chosen_(chosen) {
+        inputs_.reserve(bound.partitioned_inputs.size());
+        for (const Dataset* d : bound.partitioned_inputs) inputs_.emplace_back(d->partition_path(partition));
+        for (const Dataset* d : bound.file_inputs) files_.emplace_back(d->path.string());
+        for (const Dataset* d : bound.outputs) outputs_.emplace_back(d->partition_path(partition));
     }
     const std::string& partition() const override { return partition_; }
     const InputFile& input(std::size_t i) const override { return checked_at(inputs_, i, "partitioned input"); }
     std::size_t input_count() const override { return inputs_.size(); }
     const InputFile& file(std::size_t i) const override { return checked_at(files_, i, "file input"); }
     std::size_t file_count() const override { return files_.size(); }
-    OutputFile& output(std::size_t i) override { return *checked_at(outputs_, i, "output"); }
+    OutputFile& output(std::size_t i) override { return checked_at(outputs_, i, "output"); }
     std::size_t output_count() const override { return outputs_.size(); }
     const Params& params() const override { return params_; }
-    const Params& configuration() const override { return chosen_.fields; }
+    const Params& configuration() const override { return *chosen_.fields; }
     const std::string& configurator() const override { return chosen_.name; }
     void commit() {
-        for (auto& out : outputs_) out->commit();
+        for (auto& out : outputs_) out.commit();
     }
 
 private:
@@ -150,14 +165,14 @@ private:
     const JsonFields& params_;
     const Chosen& chosen_;
     std::vector<InputFile> inputs_, files_;
-    std::vector<std::unique_ptr<Output>> outputs_;
+    std::deque<Output> outputs_;  // stable addresses: nodes hold OutputFile& across calls
 };
 
 class WholeInput final : public InputDataset {
 public:
     explicit WholeInput(const Dataset& d) : dataset_(d) {
         if (d.partitioned())
-            for (auto& name : list_partitions(d)) partitions_.push_back({name, InputFile(d.partition_path(name).string())});
+            for (auto& name : list_partitions(d)) partitions_.push_back({name, InputFile(d.partition_path(name))});
         else
             file_ = InputFile(d.path.string());
     }
@@ -195,7 +210,7 @@ public:
         check(i, outputs_.size(), "output");
         if (outputs_[i]->partitioned())
             throw std::logic_error("output '" + outputs_[i]->name + "' is partitioned: use output_partition()");
-        return open(outputs_[i]->path);
+        return open(outputs_[i]->path.string());
     }
     OutputFile& output_partition(std::size_t i, std::string_view partition) override {
         check(i, outputs_.size(), "output");
@@ -217,8 +232,8 @@ private:
             throw std::out_of_range(std::string("node asked for ") + what + " " + std::to_string(i) + " but has " +
                                     std::to_string(n));
     }
-    OutputFile& open(const fs::path& target) {
-        auto& slot = opened_[target.string()];
+    OutputFile& open(const std::string& target) {
+        auto& slot = opened_[target];
         if (!slot) slot = std::make_unique<Output>(target);
         return *slot;
     }
@@ -338,12 +353,10 @@ std::string describe_failure(const std::exception_ptr& failure) {
 }
 
 // Runs `node` on one partition; returns an error message, or "" on success.
-std::string call_partition_function(Project& project, const Node& node, const JsonFields& params,
-                                    const std::string& partition, const Chosen& chosen = {}) {
-    const NodeDescriptor& fn = project.function(node);
+std::string call_partition_function(const BoundNode& bound, const std::string& partition, const Chosen& chosen = {}) {
     try {
-        PartitionCall call(project.pipeline(), node, params, partition, chosen);
-        fn.partition_function(call);
+        PartitionCall call(bound, partition, chosen);
+        bound.function.partition_function(call);
         call.commit();
         return {};
     } catch (...) {
@@ -429,45 +442,56 @@ struct FileStamp {
     long long mtime_ns = -1;  // -1/-1: missing
 };
 
-FileStamp stamp(const fs::path& path) {
+FileStamp stamp(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return {};
     return {static_cast<long long>(st.st_size), static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
-nlohmann::json stamp_json(const fs::path& path) {
+nlohmann::json stamp_json(const std::string& path) {
     const FileStamp s = stamp(path);
     return nlohmann::json::array({s.size, s.mtime_ns});
 }
 
-// Outputs (of every node of the unit, intermediates included) for one partition.
-std::vector<fs::path> partition_outputs(const Pipeline& pipeline, const Unit& unit, const std::string& partition) {
-    std::vector<fs::path> paths;
-    for (const auto& n : unit.nodes)
-        for (const auto& out : n.outputs) paths.push_back(pipeline.catalog().at(out).partition_path(partition));
-    return paths;
-}
-
-// Inputs from outside the unit for one partition: its partitioned inputs and the whole files.
-std::vector<fs::path> partition_inputs(const Pipeline& pipeline, const Unit& unit, const std::string& partition) {
-    std::vector<fs::path> paths;
-    for (const auto& in : pipeline.external_partitioned_inputs(unit)) paths.push_back(pipeline.catalog().at(in).partition_path(partition));
-    for (const auto& n : unit.nodes)
-        for (const auto& in : n.inputs)
-            if (!Node::is_param(in) && !pipeline.catalog().at(in).partitioned()) paths.push_back(pipeline.catalog().at(in).path);
-    return paths;
-}
-
-// make's rule: every output exists and none is older than any input.
-bool outputs_newer_than_inputs(const Pipeline& pipeline, const Unit& unit, const std::string& partition) {
-    long long newest_input = 0;
-    for (const auto& in : partition_inputs(pipeline, unit, partition)) newest_input = std::max(newest_input, stamp(in).mtime_ns);
-    for (const auto& out : partition_outputs(pipeline, unit, partition)) {
-        const FileStamp s = stamp(out);
-        if (s.size < 0 || s.mtime_ns < newest_input) return false;
+// The files one unit reads and writes per partition, with the datasets looked up once per
+// unit rather than once per partition.
+class UnitFiles {
+public:
+    UnitFiles(const Pipeline& pipeline, const Unit& unit) {
+        for (const auto& in : pipeline.external_partitioned_inputs(unit)) partitioned_inputs_.push_back(&pipeline.catalog().at(in));
+        for (const auto& n : unit.nodes) {
+            for (const auto& in : n.inputs)
+                if (!Node::is_param(in) && !pipeline.catalog().at(in).partitioned()) whole_inputs_.push_back(pipeline.catalog().at(in).path.string());
+            for (const auto& out : n.outputs) outputs_.push_back(&pipeline.catalog().at(out));
+        }
     }
-    return true;
-}
+    /// Inputs from outside the unit for one partition: its partitioned inputs and the whole files.
+    std::vector<std::string> inputs(const std::string& partition) const {
+        std::vector<std::string> paths = whole_inputs_;
+        for (const Dataset* d : partitioned_inputs_) paths.push_back(d->partition_path(partition));
+        return paths;
+    }
+    /// Outputs (of every node of the unit, intermediates included) for one partition.
+    std::vector<std::string> outputs(const std::string& partition) const {
+        std::vector<std::string> paths;
+        for (const Dataset* d : outputs_) paths.push_back(d->partition_path(partition));
+        return paths;
+    }
+    /// make's rule: every output exists and none is older than any input.
+    bool outputs_newer_than_inputs(const std::string& partition) const {
+        long long newest_input = 0;
+        for (const auto& in : inputs(partition)) newest_input = std::max(newest_input, stamp(in).mtime_ns);
+        for (const auto& out : outputs(partition)) {
+            const FileStamp s = stamp(out);
+            if (s.size < 0 || s.mtime_ns < newest_input) return false;
+        }
+        return true;
+    }
+
+private:
+    std::vector<const Dataset*> partitioned_inputs_, outputs_;
+    std::vector<std::string> whole_inputs_;
+};
 
 // Records, without a sync, which partition a slice is on; one pwrite per partition.
 class ProgressFile {
@@ -517,8 +541,9 @@ std::string fingerprint(Project& project, const Unit& unit, const SlicePart* par
     }
     auto& files = j["files"];
     if (part) {
+        const UnitFiles unit_files(pipeline, unit);
         for (const auto& partition : part->partitions)
-            for (const auto& in : partition_inputs(pipeline, unit, partition)) files.push_back(stamp_json(in));
+            for (const auto& in : unit_files.inputs(partition)) files.push_back(stamp_json(in));
     } else {
         for (const auto& n : unit.nodes)
             for (const auto& in : n.inputs) {
@@ -550,8 +575,9 @@ bool up_to_date(Project& project, const Unit& unit, const SlicePart* part) {
     if (marker->fingerprint != fingerprint(project, unit, part)) return false;
     const Pipeline& pipeline = project.pipeline();
     if (part) {
+        const UnitFiles unit_files(pipeline, unit);
         for (const auto& partition : marker->partitions)
-            for (const auto& out : partition_outputs(pipeline, unit, partition))
+            for (const auto& out : unit_files.outputs(partition))
                 if (stamp(out).size < 0) return false;
     } else {
         for (const auto& out : unit.nodes.front().outputs) {
@@ -594,29 +620,31 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
     std::error_code ec;
     fs::remove(marker_path, ec);  // a stale marker must never outlive a new attempt
 
-    std::vector<JsonFields> params;
-    for (const auto& n : unit.nodes) params.push_back(JsonFields::of_node(project.pipeline(), n));
+    std::deque<BoundNode> chain;
+    for (const auto& n : unit.nodes) chain.emplace_back(project, n);
     const ConfiguratorSet* configurators = project.pipeline().configurators(unit);
     std::map<std::string, std::size_t> configurator_use;
     ProgressFile progress(project.state().progress(unit.name, slice));
+    const UnitFiles unit_files(project.pipeline(), unit);
     std::size_t skipped = 0;
     for (std::size_t index = 0; index < partitions.size(); ++index) {
         const std::string& partition = partitions[index];
         progress.at(index);
-        if (options.only_missing && outputs_newer_than_inputs(project.pipeline(), unit, partition)) {
+        if (options.only_missing && unit_files.outputs_newer_than_inputs(partition)) {
             ++skipped;
             marker.partitions.push_back(partition);
             continue;
         }
         Chosen chosen;
+        std::optional<JsonFields> configuration;
         if (configurators) {
             chosen.configurator = configurators->choose(partition);
-            chosen.fields = JsonFields::of_configuration(chosen.configurator);
+            chosen.fields = &configuration.emplace(JsonFields::of_configuration(chosen.configurator));
             chosen.name = chosen.configurator ? chosen.configurator->name : "";
             ++configurator_use[chosen.configurator ? "'" + chosen.name + "'" : "none"];
         }
-        for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
-            const std::string error = call_partition_function(project, unit.nodes[k], params[k], partition, chosen);
+        for (std::size_t k = 0; k < chain.size(); ++k) {
+            const std::string error = call_partition_function(chain[k], partition, chosen);
             if (error.empty()) continue;
             marker.success = false;
             marker.failed_partition = partition;
@@ -690,9 +718,11 @@ void run_node(Project& project, const Unit& unit, const ExecutionOptions& option
     const NodeDescriptor& fn = project.function(node);
     if (fn.kind == NodeKind::partition) {
         const auto partitions = zip_partitions(project.pipeline(), unit, project.pipeline().external_partitioned_inputs(unit));
+        const BoundNode bound(project, node);
+        const UnitFiles unit_files(project.pipeline(), unit);
         for (const auto& partition : partitions) {
-            if (!(options.only_missing && outputs_newer_than_inputs(project.pipeline(), unit, partition)))
-                if (const auto error = call_partition_function(project, node, params, partition); !error.empty())
+            if (!(options.only_missing && unit_files.outputs_newer_than_inputs(partition)))
+                if (const auto error = call_partition_function(bound, partition); !error.empty())
                     throw NodeError("node '" + node.name + "' failed on partition '" + partition + "': " + error);
             marker.partitions.push_back(partition);
         }

@@ -21,7 +21,7 @@ std::string hex_sha256(std::istream& in) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1)
         throw std::runtime_error("OpenSSL could not start a SHA-256 digest");
-    std::array<char, 1 << 16> buffer{};
+    std::array<char, 1 << 16> buffer;  // not zero-filled: read() fills it
     while (in) {
         in.read(buffer.data(), buffer.size());
         EVP_DigestUpdate(md.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
@@ -43,7 +43,7 @@ std::string hex_sha256(std::istream& in) {
 void wc(steppar::PartitionContext& ctx) {
     auto in = ctx.input().open();
     steppar::builtin::WordCounter counter;
-    std::array<char, 1 << 16> buffer{};
+    std::array<char, 1 << 16> buffer;  // not zero-filled: read() fills it
     while (in) {
         in.read(buffer.data(), buffer.size());
         counter.add(buffer.data(), static_cast<std::size_t>(in.gcount()));

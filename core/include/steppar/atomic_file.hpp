@@ -8,8 +8,10 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <ostream>
 #include <streambuf>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -17,12 +19,13 @@ namespace steppar {
 
 class AtomicFile {
 public:
-    explicit AtomicFile(std::filesystem::path target);
+    explicit AtomicFile(std::string target);
+    explicit AtomicFile(const std::filesystem::path& target) : AtomicFile(target.string()) {}
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
     ~AtomicFile();
 
-    const std::filesystem::path& target() const noexcept { return target_; }
+    const std::string& target() const noexcept { return target_; }
     std::ostream& stream() { return stream_; }
     /// Flushes, closes and renames the temporary file onto the target. Throws on any I/O error.
     void commit();
@@ -47,15 +50,18 @@ private:
 
     private:
         AtomicFile& owner_;
-        std::vector<char> space_;
+        static constexpr std::size_t capacity = 64 * 1024;
+        std::unique_ptr<char[]> space_;  // not zero-filled: 64 KiB of memset per output adds up
     };
 
     bool open_temporary();
     bool create_empty_in_place();
     bool write_out(const char* data, std::size_t size);
 
-    std::filesystem::path target_;
-    std::filesystem::path temporary_;
+    // Plain strings: an AtomicFile is made per partition and output, and a std::filesystem::path
+    // would parse each name into components for nothing.
+    std::string target_;
+    std::string temporary_;
     Buffer buffer_{*this};
     std::ostream stream_{&buffer_};
     int fd_ = -1;

@@ -25,8 +25,9 @@ struct Dataset {
     int line = 0;                ///< where the pipeline file declares it, for messages
 
     bool partitioned() const noexcept { return kind == DatasetKind::partitioned; }
-    /// Where partition `name` of this dataset lives.
-    std::filesystem::path partition_path(std::string_view partition) const;
+    /// Where partition `name` of this dataset lives (a plain string: this runs once per
+    /// partition and file, and a std::filesystem::path would parse it into components).
+    std::string partition_path(std::string_view partition) const;
 };
 
 /// The partition names of a partitioned dataset, sorted (byte order), so every process sees the

@@ -61,7 +61,9 @@ public:
     std::string read_text() const {
         std::ifstream in(path_, std::ios::binary);
         if (!in) throw std::runtime_error("cannot open input file '" + path_ + "'");
-        std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::string data;
+        char chunk[1 << 16];
+        while (in.read(chunk, sizeof chunk) || in.gcount() > 0) data.append(chunk, static_cast<std::size_t>(in.gcount()));
         if (in.bad()) throw std::runtime_error("cannot read input file '" + path_ + "'");
         return data;
     }
