@@ -11,7 +11,7 @@
 //             the directory scan that shared filesystems need)
 //
 //   bench-scale --workdir DIR --plugin steppar_bench.so [--partitions N] [--slices K] [--files]
-//               [--host-mib M]
+//               [--host-mib M] [--repeats R]
 #include <steppar/atomic_file.hpp>
 #include <steppar/barrier_wait.hpp>
 #include <steppar/executor.hpp>
@@ -101,6 +101,7 @@ int main(int argc, char** argv) try {
     std::size_t partitions = 1000000;
     int slices = 64;
     long host_mib = 2048;
+    int repeats = 20;
     bool files = false;
     fs::path workdir = "/dev/shm/steppar-bench/scale";
     std::string plugin;
@@ -113,6 +114,7 @@ int main(int argc, char** argv) try {
         if (arg == "--partitions") partitions = std::stoull(value());
         else if (arg == "--slices") slices = std::stoi(value());
         else if (arg == "--host-mib") host_mib = std::stol(value());
+        else if (arg == "--repeats") repeats = std::stoi(value());
         else if (arg == "--workdir") workdir = value();
         else if (arg == "--plugin") plugin = fs::absolute(value()).string();
         else if (arg == "--files") files = true;
@@ -176,7 +178,7 @@ int main(int argc, char** argv) try {
     std::vector<char> ballast(static_cast<std::size_t>(host_mib) << 20);
     for (std::size_t i = 0; i < ballast.size(); i += 4096) ballast[i] = 1;
     std::vector<double> fork_ms, spawn_ms, server_ms;
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < repeats; ++i) {
         start = Clock::now();
         const pid_t pid = ::fork();
         if (pid == 0) ::_exit(0);
@@ -201,13 +203,13 @@ int main(int argc, char** argv) try {
                 host_mib, median(fork_ms), median(spawn_ms), median(server_ms), server_ms.size());
 
     // Barrier: from the last marker's rename to the waiter's return, with inotify and with the
-    // scan alone (as on a shared filesystem), 20 times each.
+    // scan alone (as on a shared filesystem), --repeats times each.
     const steppar::Unit& unit = spawn_project->pipeline().units().front();
     const fs::path last = spawn_project->state().marker(unit.name, 63);
     const std::string marker_text = steppar::read_file(last);
     for (const bool inotify : {true, false}) {
         std::vector<double> latency_ms;
-        for (int i = 0; i < 20; ++i) {
+        for (int i = 0; i < repeats; ++i) {
             fs::remove(last);
             Clock::time_point released;
             // The watch is made (and later closed) outside the timing: closing an inotify

@@ -4,6 +4,8 @@
 
 #include "steppar/text.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -63,6 +65,24 @@ BOOST_AUTO_TEST_CASE(suggestion_lists_valid_names_when_none_is_close) {
 
 BOOST_AUTO_TEST_CASE(suggestion_without_candidates_says_none_are_valid) {
     BOOST_CHECK(contains(steppar::suggestion("anything", {}), "(none)"));
+}
+
+BOOST_AUTO_TEST_CASE(json_strings_escape_what_json_requires_and_nothing_else) {
+    std::string out;
+    steppar::append_json_string(out, "a\"b\\c\nd\te\x01/é");
+    BOOST_TEST(out == "\"a\\\"b\\\\c\\nd\\te\\u0001/é\"");
+    // Whatever the escaping, a JSON parser must read the same name back.
+    const std::string name = std::string("sp ace/\x1f\x7f\r") + "名前";
+    std::string quoted;
+    steppar::append_json_string(quoted, name);
+    BOOST_TEST(nlohmann::json::parse(quoted).get<std::string>() == name);
+}
+
+BOOST_AUTO_TEST_CASE(bytes_are_shown_in_binary_units) {
+    BOOST_TEST(steppar::bytes_text(0) == "0 B");
+    BOOST_TEST(steppar::bytes_text(1023) == "1023 B");
+    BOOST_TEST(steppar::bytes_text(8000) == "7.8 KiB");
+    BOOST_TEST(steppar::bytes_text(3ULL << 30) == "3.0 GiB");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
