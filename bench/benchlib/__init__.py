@@ -1,0 +1,1 @@
+"""The parts of the steppar benchmark driver (bench/bench.py)."""

@@ -1,0 +1,426 @@
+"""The five workloads. Each function takes the run's Context and returns its result as plain
+data: timed rows (one per contender), derived figures, targets (PASS/MISS) and extras."""
+import json
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import data
+from .execute import (BenchError, FileSet, Measurement, NotAvailable, Pipeline, Tools, gnu_parallel,
+                      ideal_loop, read_outputs, run_command, snakemake, steppar, xargs_batched,
+                      xargs_per_file)
+
+IDEAL = "ideal loop (1 process)"
+IDEAL_PER_CORE = "ideal / cores"
+XARGS = "xargs -n 1"
+GNU_PARALLEL = "GNU parallel"
+SNAKEMAKE = "snakemake"
+BATCHED = "xargs -n 500 (no outputs)"
+
+
+@dataclass
+class Context:
+    """What every workload needs: tools, work folder, repetitions, sizes, logging."""
+    tools: Tools
+    workdir: Path
+    repeat: int
+    sizes: dict
+    run_snakemake: bool
+    log: Callable[[str], None]
+    burn_cost: float = 0.0  # CPU seconds per byte and round of burn, measured once
+
+    def folder(self, workload):
+        return self.workdir / workload
+
+
+@dataclass
+class Row:
+    """A contender's timed runs (or why it could not run)."""
+    contender: str
+    runs: list = field(default_factory=list)
+    note: str = ""
+    unavailable: str = ""
+
+    def seconds(self):
+        return [run.seconds for run in self.runs]
+
+    def median(self):
+        return statistics.median(self.seconds())
+
+    def to_json(self):
+        return {"contender": self.contender, "seconds": self.seconds(),
+                "details": [run.detail for run in self.runs], "note": self.note,
+                "unavailable": self.unavailable or None}
+
+
+def steppar_name(runner, slices, jobs=None):
+    """Row name of a steppar run, e.g. 'steppar parallel (slices 2, -j 2)'."""
+    return f"steppar {runner} (slices {slices}, -j {jobs})" if jobs else f"steppar {runner} (slices {slices})"
+
+
+def figure(name, unit, median, values, note=""):
+    """A derived figure: its headline (median) and the values its min and max come from."""
+    return {"figure": name, "unit": unit, "median": median, "min": min(values) if values else None,
+            "max": max(values) if values else None, "values": values, "note": note}
+
+
+def missing_figure(name, unit, why):
+    """A figure that could not be measured, and why."""
+    return {"figure": name, "unit": unit, "median": None, "min": None, "max": None, "values": [], "note": why}
+
+
+def target(text, measured, passed, row=None, figure_name=None):
+    """A target line: PASS, MISS, or N/A when `passed` is None (nothing to measure)."""
+    status = "N/A" if passed is None else ("PASS" if passed else "MISS")
+    return {"text": text, "measured": measured, "status": status, "row": row, "figure": figure_name}
+
+
+def measure(ctx, workload, contenders):
+    """Runs the contenders `repeat` times, interleaved (so drift hits all alike), checking each
+    run's outputs. Returns their rows in contender order."""
+    rows = {c.name: Row(c.name, note="1 run (snakemake is slow)" if c.once else "") for c in contenders}
+    for rep in range(ctx.repeat):
+        for contender in contenders:
+            row = rows[contender.name]
+            if row.unavailable or (contender.once and rep > 0):
+                continue
+            try:
+                run = contender.run()
+            except NotAvailable as why:
+                row.unavailable = str(why)
+                ctx.log(f"[{workload}] {contender.name}: not available: {why}")
+                continue
+            contender.check()
+            row.runs.append(run)
+            ctx.log(f"[{workload}] run {rep + 1}/{ctx.repeat} {contender.name}: {run.seconds:.3f} s")
+    return list(rows.values())
+
+
+class Reference:
+    """The outputs every contender must reproduce: those of one steppar run, read once (after
+    that run's first repetition) and checked to hold one output per partition."""
+
+    def __init__(self, folder, count):
+        self.folder, self.count, self.outputs = folder, count, None
+
+    def __call__(self):
+        if self.outputs is None:
+            self.outputs = read_outputs(self.folder)
+            if len(self.outputs) != self.count:
+                raise BenchError(f"reference {self.folder} holds {len(self.outputs)} outputs, not {self.count}")
+        return self.outputs
+
+
+def scaled_row(row, divisor, name, note):
+    """A row whose run times are `row`'s divided by `divisor` (ideal / cores)."""
+    return Row(name, [Measurement(run.seconds / divisor) for run in row.runs], note)
+
+
+def ratio_text(value):
+    return f"{value:.2f}x"
+
+
+def burn_cost(ctx):
+    """CPU seconds per byte and round of burn: bench-work burn --timing on one 64 KiB file,
+    the best of three (measured once per driver run)."""
+    if not ctx.burn_cost:
+        size, rounds = 64 * 1024, 200
+        [probe] = data.materialize(ctx.folder("calibration") / "data", {"seed": 4, "sizes": [size]}, [size])
+        timings = []
+        for _ in range(3):
+            out = subprocess.run([str(ctx.tools.work), "burn", "--rounds", str(rounds), "--timing", str(probe)],
+                                 capture_output=True, text=True, check=True).stdout
+            timings.append(json.loads(out.splitlines()[-1])["seconds"])
+        ctx.burn_cost = min(timings) / (size * rounds)
+        ctx.log(f"[calibration] burn costs {ctx.burn_cost * 1e9:.3f} ns per byte and round")
+    return ctx.burn_cost
+
+
+def file_contenders(ctx, fs, reference, steppar_runs):
+    """steppar sequential (the reference outputs), the given steppar parallel runs
+    {name: (slices, jobs)}, the ideal loop, xargs -n 1, GNU parallel and snakemake."""
+    tools, runs = ctx.tools, fs.root / "runs"
+    sequential = Pipeline(runs / "steppar-sequential", fs, tools.jobs)
+    contenders = [steppar(tools, steppar_name("sequential", tools.jobs), sequential, "sequential", 1, reference)]
+    for name, (slices, jobs) in steppar_runs.items():
+        contenders.append(steppar(tools, name, Pipeline(runs / f"steppar-{slices}-{jobs}", fs, slices),
+                                  "parallel", jobs, reference))
+    contenders += [ideal_loop(tools, IDEAL, fs, runs / "ideal", reference),
+                   xargs_per_file(tools, XARGS, fs, runs / "xargs", reference),
+                   gnu_parallel(tools, GNU_PARALLEL, fs, runs / "gnu-parallel", reference)]
+    if ctx.run_snakemake:
+        limits = ctx.sizes["snakemake"]
+        contenders.append(snakemake(tools, SNAKEMAKE, fs, runs / "snakemake", reference,
+                                    limits["subset"], limits["budget_seconds"]))
+    return contenders
+
+
+def note_snakemake(rows):
+    """Says on the snakemake row when its time was extrapolated from a subset."""
+    for row in rows:
+        if row.contender == SNAKEMAKE and row.runs and "extrapolated_to_files" in row.runs[0].detail:
+            detail = row.runs[0].detail
+            row.note = (f"1 run on the first {detail['files']} of {detail['extrapolated_to_files']} files "
+                        f"({detail['extrapolated_from_seconds']:.1f} s), EXTRAPOLATED linearly (a lower estimate)")
+
+
+def faster_target(rows, reference, other, factor, text):
+    """Target: the reference row is at least `factor` times faster than `other` (if it ran)."""
+    if other not in rows or not rows[other].runs:
+        return target(text, "not run", None, row=other)
+    ratio = rows[other].median() / rows[reference].median()
+    return target(text, ratio_text(ratio), ratio >= factor, row=other)
+
+
+def ideal_target(rows, reference, limit, text):
+    """Target: the reference row is at most `limit` x ideal / cores."""
+    ratio = rows[reference].median() / rows[IDEAL_PER_CORE].median()
+    return target(text, f"{ratio_text(ratio)} ideal/cores", ratio <= limit, row=IDEAL_PER_CORE)
+
+
+def with_ideal_per_core(ctx, rows):
+    """The rows plus 'ideal / cores' right after the ideal loop."""
+    at = next(i for i, row in enumerate(rows) if row.contender == IDEAL)
+    per_core = scaled_row(rows[at], ctx.tools.jobs, IDEAL_PER_CORE, f"ideal loop time / {ctx.tools.jobs}")
+    return rows[:at + 1] + [per_core] + rows[at + 1:]
+
+
+def small_files(ctx):
+    """small-files: 20,000 text files of 1-16 KiB (sizes uniform), node builtin.wc. The work per
+    file is tiny, so this measures what each contender pays per partition: steppar's slices
+    against the ideal loop, one process per file (xargs -n 1, GNU parallel, snakemake) and
+    batched xargs -n 500 (which writes no per-file outputs)."""
+    size = ctx.sizes["small-files"]
+    spec = {"seed": 1, **size}
+    root = ctx.folder("small-files")
+    files = data.materialize(root / "data", spec, data.uniform_sizes(size["count"], size["min_bytes"],
+                                                                     size["max_bytes"], spec["seed"]))
+    fs = FileSet(root, root / "data", files, "wc", "builtin.wc", out_suffix=".json")
+    fs.write_list()
+    jobs = ctx.tools.jobs
+    parallel = steppar_name("parallel", jobs, jobs)
+    reference = Reference(root / "runs" / "steppar-sequential" / "out", len(files))
+    contenders = file_contenders(ctx, fs, reference, {parallel: (jobs, jobs)})
+    contenders.append(xargs_batched(ctx.tools, BATCHED, fs, root / "runs" / "batched", 500))
+    rows = with_ideal_per_core(ctx, measure(ctx, "small-files", contenders))
+    note_snakemake(rows)
+    by_name = {row.contender: row for row in rows}
+    targets = [
+        ideal_target(by_name, parallel, 1.2, "small-files: steppar parallel <= 1.2x ideal/cores"),
+        faster_target(by_name, parallel, XARGS, 15, "small-files: steppar parallel >= 15x faster than xargs -n 1"),
+        faster_target(by_name, parallel, GNU_PARALLEL, 20, "small-files: steppar parallel >= 20x faster than GNU parallel"),
+        faster_target(by_name, parallel, SNAKEMAKE, 20, "small-files: steppar parallel >= 20x faster than snakemake"),
+    ]
+    batched = by_name[BATCHED].median()
+    over = by_name[parallel].median() / batched
+    targets.append(target("small-files: steppar parallel <= 2x batched xargs -n 500",
+                          f"{ratio_text(over)} batched", over <= 2, row=BATCHED))
+    return {"workload": "small-files", "description": small_files.__doc__, "reference": parallel,
+            "params": {**spec, "files": len(files), "total_bytes": data.total_bytes(files)},
+            "rows": rows, "figures": [], "targets": targets}
+
+
+def speedup_points(ctx, rows, sequential, sweep):
+    """Speedup of steppar parallel over steppar sequential per slice count (median, and the
+    range from the parallel run's slowest and fastest runs), with the ideal min(slices, cores)."""
+    base = rows[sequential].median()
+    points = []
+    for slices in sweep:
+        jobs = min(slices, ctx.tools.jobs)
+        times = rows[steppar_name("parallel", slices, jobs)].seconds()
+        points.append({"slices": slices, "jobs": jobs, "median": base / statistics.median(times),
+                       "min": base / max(times), "max": base / min(times), "ideal": float(jobs)})
+    return points
+
+
+def cpu_bound(ctx):
+    """cpu-bound: 200 partitions of 64 KiB, node bench.burn with rounds calibrated so one
+    partition costs about 20 ms of CPU: with this much work per partition every contender
+    should approach ideal / cores; steppar parallel is also run with slices 1, 2, 4, 8 (-j
+    min(slices, cores)) for the speedup plot."""
+    size = ctx.sizes["cpu-bound"]
+    rounds = max(1, round(size["partition_seconds"] / (size["bytes"] * burn_cost(ctx))))
+    spec = {"seed": 2, "count": size["count"], "bytes": size["bytes"]}
+    root = ctx.folder("cpu-bound")
+    files = data.materialize(root / "data", spec, [size["bytes"]] * size["count"])
+    fs = FileSet(root, root / "data", files, "burn", "bench.burn", rounds=rounds, out_suffix=".sha256")
+    fs.write_list()
+    jobs = ctx.tools.jobs
+    sweep = size["sweep"]
+    parallel = steppar_name("parallel", jobs, jobs)
+    runs = {steppar_name("parallel", s, min(s, jobs)): (s, min(s, jobs)) for s in sorted({*sweep, jobs})}
+    reference = Reference(root / "runs" / "steppar-sequential" / "out", len(files))
+    contenders = file_contenders(ctx, fs, reference, runs)
+    rows = with_ideal_per_core(ctx, measure(ctx, "cpu-bound", contenders))
+    note_snakemake(rows)
+    by_name = {row.contender: row for row in rows}
+    sequential = steppar_name("sequential", jobs)
+    speedup = by_name[sequential].median() / by_name[parallel].median()
+    per_partition = [run.detail["seconds"] / len(files) * 1e3 for run in by_name[IDEAL].runs]
+    figures = [figure("burn work per partition (ideal loop)", "ms", statistics.median(per_partition), per_partition,
+                      f"rounds {rounds}, target {size['partition_seconds'] * 1e3:.0f} ms")]
+    targets = [
+        target("cpu-bound: steppar parallel >= 1.9x faster than sequential", ratio_text(speedup), speedup >= 1.9,
+               row=sequential),
+        ideal_target(by_name, parallel, 1.05, "cpu-bound: steppar parallel <= 1.05x ideal/cores"),
+    ]
+    return {"workload": "cpu-bound", "description": cpu_bound.__doc__, "reference": parallel,
+            "params": {**spec, "rounds": rounds, "burn_ns_per_byte_round": burn_cost(ctx) * 1e9,
+                       "total_bytes": data.total_bytes(files)},
+            "rows": rows, "figures": figures, "targets": targets,
+            "speedup": speedup_points(ctx, by_name, sequential, sweep)}
+
+
+def lower_bounds(ctx, row):
+    """Per run of the work loop: max(total work / N, largest partition's work), in seconds."""
+    return [max(run.detail["seconds"] / ctx.tools.jobs, run.detail["slowest_file_seconds"]) for run in row.runs]
+
+
+def imbalance(row):
+    """Per run: the slowest slice's seconds over the mean slice's (from the markers)."""
+    return [max(s) / statistics.mean(s) for s in (run.detail["slice_seconds"] for run in row.runs)]
+
+
+def skewed_figures(ctx, rows, names, bound):
+    """Lower bound, and per balance: makespan / lower bound and slice imbalance."""
+    figures = [figure("lower bound max(total work / N, largest partition)", "s", statistics.median(bound), bound)]
+    for name in names:
+        row = rows[name]
+        if not row.runs:
+            figures.append(missing_figure(f"makespan / lower bound, {name}", "x", "not available"))
+            continue
+        ratios = [run.seconds / lb for run, lb in zip(row.runs, bound)]
+        figures.append(figure(f"makespan / lower bound, {name}", "x", row.median() / statistics.median(bound), ratios))
+        spread = imbalance(row)
+        figures.append(figure(f"slowest slice / mean slice, {name}", "x", statistics.median(spread), spread))
+    return figures
+
+
+def skewed_targets(rows, by_count, by_size, bound):
+    """balance: size within 1.1x the lower bound, and faster than balance: count."""
+    if not rows[by_size].runs:
+        why = "not available (the engine rejects balance: size)"
+        return [target("skewed: balance: size makespan <= 1.1x lower bound", why, None, row=by_size),
+                target("skewed: balance: size faster than balance: count", why, None, row=by_size)]
+    size, count = rows[by_size].median(), rows[by_count].median()
+    ratio = size / statistics.median(bound)
+    return [target("skewed: balance: size makespan <= 1.1x lower bound", f"{ratio_text(ratio)} lower bound",
+                   ratio <= 1.1, row=by_size),
+            target("skewed: balance: size faster than balance: count", f"{size:.3f} s vs {count:.3f} s",
+                   size < count, row=by_size)]
+
+
+def skewed(ctx):
+    """skewed: 400 partitions whose sizes follow a heavy (Pareto) tail, median about 16 KiB, the
+    largest about 100x that, node bench.burn (rounds so the whole set is a few seconds of work).
+    Contenders: steppar parallel with balance: count (slices of equal partition counts) and with
+    balance: size (balanced by bytes), against the lower bound max(total work / N, largest
+    partition's work) measured with bench-work --timing."""
+    size = ctx.sizes["skewed"]
+    spec = {"seed": 3, **{k: size[k] for k in ("count", "median_bytes", "alpha", "cap")}}
+    root = ctx.folder("skewed")
+    sizes = data.pareto_sizes(size["count"], size["median_bytes"], size["alpha"], size["cap"], spec["seed"])
+    files = data.materialize(root / "data", spec, sizes)
+    rounds = max(1, round(size["sequential_seconds"] / (sum(sizes) * burn_cost(ctx))))
+    fs = FileSet(root, root / "data", files, "burn", "bench.burn", rounds=rounds, out_suffix=".sha256")
+    fs.write_list()
+    tools, jobs = ctx.tools, ctx.tools.jobs
+    by_count = steppar_name("parallel", jobs, jobs) + ", balance: count"
+    by_size = steppar_name("parallel", jobs, jobs) + ", balance: size"
+    count_pipeline = Pipeline(root / "runs" / "balance-count", fs, jobs)  # count is the default
+    reference = Reference(count_pipeline.out, len(files))
+    contenders = [steppar(tools, by_count, count_pipeline, "parallel", jobs, reference),
+                  steppar(tools, by_size, Pipeline(root / "runs" / "balance-size", fs, jobs, balance="size"),
+                          "parallel", jobs, reference),
+                  ideal_loop(tools, IDEAL, fs, root / "runs" / "work-loop", reference)]
+    rows = measure(ctx, "skewed", contenders)
+    by_name = {row.contender: row for row in rows}
+    if by_name[by_size].unavailable:
+        by_name[by_size].note = "not available: " + by_name[by_size].unavailable.splitlines()[0]
+    by_name[IDEAL].note = "bench-work --timing: gives the lower bound"
+    bound = lower_bounds(ctx, by_name[IDEAL])
+    return {"workload": "skewed", "description": skewed.__doc__, "reference": by_count,
+            "params": {**spec, "rounds": rounds, "total_bytes": sum(sizes), "largest_bytes": max(sizes),
+                       "median_bytes_actual": statistics.median(sizes)},
+            "rows": rows, "figures": skewed_figures(ctx, by_name, [by_count, by_size], bound),
+            "targets": skewed_targets(by_name, by_count, by_size, bound)}
+
+
+def noop_pipeline(ctx, root, count, slices, label):
+    """A bench.noop pipeline over `count` empty partitions in `slices` slices, and its contender
+    (sequential runner; every output must be an empty file)."""
+    files = data.materialize(root / label, {"seed": 0, "empty": count}, [0] * count)
+    fs = FileSet(root, root / label, files, "noop", "bench.noop")
+    pipeline = Pipeline(root / "runs" / f"{label}-slices-{slices}", fs, slices)
+    expected = {path.stem + fs.out_suffix: b"" for path in files}
+    name = f"noop, {count} partitions, {steppar_name('sequential', slices)}"
+    return steppar(ctx.tools, name, pipeline, "sequential", 1, lambda: expected)
+
+
+def per_unit_figure(name, unit, scale, many, few, divisor):
+    """(many - few) / divisor x scale: the headline from the medians, min and max from the runs
+    paired by repetition."""
+    paired = [(a - b) / divisor * scale for a, b in zip(many.seconds(), few.seconds())]
+    return figure(name, unit, (many.median() - few.median()) / divisor * scale, paired,
+                  f"({many.contender} - {few.contender}) / {divisor}")
+
+
+def overhead(ctx):
+    """overhead: what the engine costs when the node does nothing (bench.noop on empty files,
+    sequential runner). (a) per-slice fixed cost: 64 partitions with slices 64 against slices 1,
+    (T64 - T1) / 63. (b) per-partition cost: 100,000 partitions against 1, both slices 1,
+    (T100000 - T1) / 99,999."""
+    size = ctx.sizes["overhead"]
+    root = ctx.folder("overhead")
+    slices, many = size["partitions"], size["empty_partitions"]
+    contenders = [noop_pipeline(ctx, root, slices, slices, "small"), noop_pipeline(ctx, root, slices, 1, "small"),
+                  noop_pipeline(ctx, root, many, 1, "many"), noop_pipeline(ctx, root, 1, 1, "one")]
+    rows = measure(ctx, "overhead", contenders)
+    per_slice = per_unit_figure("per-slice fixed cost", "ms", 1e3, rows[0], rows[1], slices - 1)
+    per_partition = per_unit_figure("per-partition engine cost", "us", 1e6, rows[2], rows[3], many - 1)
+    return {"workload": "overhead", "description": overhead.__doc__, "reference": None,
+            "params": {"partitions": slices, "empty_partitions": many},
+            "rows": rows, "figures": [per_slice, per_partition],
+            "targets": [target("overhead: per-slice fixed cost <= 3 ms (median)", f"{per_slice['median']:.3f} ms",
+                               per_slice["median"] <= 3, figure_name=per_slice["figure"]),
+                        target("overhead: per-partition cost <= 20 us", f"{per_partition['median']:.2f} us",
+                               per_partition["median"] <= 20, figure_name=per_partition["figure"])]}
+
+
+def scale(ctx):
+    """scale: bench-scale (built by the engine's side) slices 1,000,000 partition names in memory
+    and prints one JSON object; its fields are copied into the report ('not built' without it)."""
+    partitions = ctx.sizes["scale"]["partitions"]
+    result = {"workload": "scale", "description": scale.__doc__, "reference": None,
+              "params": {"partitions": partitions}, "rows": [], "figures": [], "targets": []}
+    seconds_text, memory_text = "scale: slicing 1M partitions <= 1 s", "scale: slicing 1M partitions <= 300 MiB peak"
+    if not ctx.tools.scale.exists():
+        result["figures"] = [missing_figure("bench-scale", "", f"not built ({ctx.tools.scale})")]
+        result["targets"] = [target(seconds_text, "not built", None), target(memory_text, "not built", None)]
+        return result
+    outputs = []
+    out = ctx.folder("scale") / "bench-scale.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for rep in range(ctx.repeat):
+        with open(out, "w") as stdout:
+            seconds = run_command([ctx.tools.scale, "--partitions", partitions], stdout=stdout)
+        outputs.append(json.loads(out.read_text()))
+        ctx.log(f"[scale] run {rep + 1}/{ctx.repeat}: {seconds:.3f} s")
+    result["bench_scale"] = outputs
+    for field_name, unit, text, limit in (("seconds", "s", seconds_text, 1.0), ("peak_rss_mib", "MiB", memory_text, 300.0)):
+        values = [out[field_name] for out in outputs if field_name in out]
+        if not values:
+            result["figures"].append(missing_figure(field_name, unit, "not in bench-scale's output"))
+            result["targets"].append(target(text, f"no field {field_name}", None))
+            continue
+        fig = figure(f"bench-scale {field_name}", unit, statistics.median(values), values)
+        result["figures"].append(fig)
+        result["targets"].append(target(text, f"{fig['median']:.3f} {unit}", fig["median"] <= limit,
+                                        figure_name=fig["figure"]))
+    return result
+
+
+WORKLOADS = {"small-files": small_files, "cpu-bound": cpu_bound, "skewed": skewed, "overhead": overhead,
+             "scale": scale}
