@@ -92,10 +92,10 @@ def cpu_model():
     return platform.processor() or "unknown cpu"
 
 
-def machine_facts(args, tools):
+def machine_facts(args, tools, date):
     """Cores, kernel, CPU, the work folder's filesystem and the versions of every tool."""
     return {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "date": date,
         "cores": os.cpu_count(), "jobs": args.jobs, "repeat": args.repeat, "quick": args.quick,
         "kernel": platform.release(), "cpu": cpu_model(), "workdir": str(args.workdir),
         "workdir_filesystem": first_line(["stat", "-f", "-c", "%T", str(args.workdir)]),
@@ -111,6 +111,30 @@ def machine_facts(args, tools):
     }
 
 
+def cpu_seconds():
+    """(busy CPU seconds of the whole machine since boot, CPU seconds of this driver and of the
+    children it waited for)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    own = os.times()
+    return ((user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK"),
+            own.user + own.system + own.children_user + own.children_system)
+
+
+def run_workload(ctx, name):
+    """Runs one workload and notes how much CPU other processes took meanwhile (a busy machine
+    disturbs the timings)."""
+    busy, own = cpu_seconds()
+    started = time.perf_counter()
+    result = WORKLOADS[name](ctx)
+    wall = time.perf_counter() - started
+    busy_after, own_after = cpu_seconds()
+    others = max(0.0, (busy_after - busy) - (own_after - own))
+    result["machine_load"] = {"wall_seconds": wall, "other_cpu_seconds": others,
+                              "other_cpu_share": others / (wall * os.cpu_count())}
+    return result
+
+
 def log(message):
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
@@ -118,6 +142,7 @@ def log(message):
 def main(argv):
     args = parse_args(argv)
     started = time.perf_counter()
+    date = datetime.datetime.now().isoformat(timespec="seconds")
     try:
         tools = tools_from(args)
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -125,11 +150,11 @@ def main(argv):
                       sizes=QUICK_SIZES if args.quick else FULL_SIZES,
                       run_snakemake=not args.skip_snakemake, log=log)
         log(f"work folder {ctx.workdir}, N = {tools.jobs}, {args.repeat} repetition(s)")
-        results = [WORKLOADS[name](ctx) for name in args.only]
+        results = [run_workload(ctx, name) for name in args.only]
     except BenchError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 1
-    machine = machine_facts(args, tools)
+    machine = machine_facts(args, tools, date)
     machine["duration_seconds"] = time.perf_counter() - started
     print(report.write(args.out, machine, results), end="")
     log(f"report in {args.out}/ (report.txt, results.json, speedup.png)")

@@ -4,6 +4,8 @@ import json
 import shutil
 import subprocess
 
+BUSY_SHARE = 0.05
+
 
 def fmt(value, digits=3):
     return "-" if value is None else f"{value:.{digits}f}"
@@ -63,6 +65,17 @@ def target_lines(results):
     return [f"{t['status']:<4}  {t['text']} (measured: {t['measured']})" for r in results for t in r["targets"]]
 
 
+def load_lines(results):
+    """How much of the CPUs other processes took during each workload, and a warning when that
+    is more than 5% (the timings are then disturbed)."""
+    loads = [(r["workload"], r["machine_load"]["other_cpu_share"]) for r in results]
+    lines = ["other processes took " + ", ".join(f"{share:.0%} of the CPUs during {name}" for name, share in loads)]
+    busy = [name for name, share in loads if share > BUSY_SHARE]
+    if busy:
+        lines.append(f"WARNING: the machine was busy during {', '.join(busy)}: those timings are disturbed")
+    return lines
+
+
 def render(machine, results):
     """The whole plain-text report."""
     facts = [f"steppar benchmark, {machine['date']}, took {machine['duration_seconds']:.0f} s",
@@ -70,7 +83,7 @@ def render(machine, results):
              f"cores: {machine['cores']}, jobs (N): {machine['jobs']}, repetitions: {machine['repeat']}, "
              f"kernel {machine['kernel']}, {machine['cpu']}",
              f"ratio = median / the workload's steppar parallel median (skewed: balance: count)"]
-    sections = [facts, timing_table(results), figure_table(results), ["targets:"] + target_lines(results),
+    sections = [facts, load_lines(results), timing_table(results), figure_table(results), ["targets:"] + target_lines(results),
                 ["timings are measurements of this machine, never test assertions"]]
     return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
 
