@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchlib import report
 from benchlib.execute import BenchError, Tools
+from benchlib.load import Snapshot
 from benchlib.workloads import WORKLOADS, Context
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +54,9 @@ def parse_args(argv):
     parser.add_argument("--bench-bin", type=Path, help="folder of bench-work and bench-scale (default: BUILD/bench/bin)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="report folder (default: %(default)s)")
     parser.add_argument("--skip-snakemake", action="store_true", help="leave snakemake out")
+    parser.add_argument("--settle", type=float, default=120, metavar="SECONDS",
+                        help="before each timed run, wait up to this long for other processes to leave the "
+                             "CPUs alone (default: %(default)s; 0: never wait)")
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (2 if args.quick else 5)
     args.only = args.only.split(",") if args.only else list(WORKLOADS)
@@ -97,6 +101,7 @@ def machine_facts(args, tools, date):
     return {
         "date": date,
         "cores": os.cpu_count(), "jobs": args.jobs, "repeat": args.repeat, "quick": args.quick,
+        "settle_seconds": args.settle,
         "kernel": platform.release(), "cpu": cpu_model(), "workdir": str(args.workdir),
         "workdir_filesystem": first_line(["stat", "-f", "-c", "%T", str(args.workdir)]),
         "sizes": QUICK_SIZES if args.quick else FULL_SIZES,
@@ -111,27 +116,15 @@ def machine_facts(args, tools, date):
     }
 
 
-def cpu_seconds():
-    """(busy CPU seconds of the whole machine since boot, CPU seconds of this driver and of the
-    children it waited for)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    own = os.times()
-    return ((user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK"),
-            own.user + own.system + own.children_user + own.children_system)
-
-
 def run_workload(ctx, name):
     """Runs one workload and notes how much CPU other processes took meanwhile (a busy machine
     disturbs the timings)."""
-    busy, own = cpu_seconds()
-    started = time.perf_counter()
+    before = Snapshot.take()
     result = WORKLOADS[name](ctx)
-    wall = time.perf_counter() - started
-    busy_after, own_after = cpu_seconds()
-    others = max(0.0, (busy_after - busy) - (own_after - own))
-    result["machine_load"] = {"wall_seconds": wall, "other_cpu_seconds": others,
-                              "other_cpu_share": others / (wall * os.cpu_count())}
+    after = Snapshot.take()
+    others, share = after.others_since(before)
+    result["machine_load"] = {"wall_seconds": after.wall - before.wall, "other_cpu_seconds": others,
+                              "other_cpu_share": share}
     return result
 
 
@@ -148,7 +141,7 @@ def main(argv):
         args.workdir.mkdir(parents=True, exist_ok=True)
         ctx = Context(tools=tools, workdir=args.workdir.resolve(), repeat=args.repeat,
                       sizes=QUICK_SIZES if args.quick else FULL_SIZES,
-                      run_snakemake=not args.skip_snakemake, log=log)
+                      run_snakemake=not args.skip_snakemake, settle_seconds=args.settle, log=log)
         log(f"work folder {ctx.workdir}, N = {tools.jobs}, {args.repeat} repetition(s)")
         results = [run_workload(ctx, name) for name in args.only]
     except BenchError as error:

@@ -4,7 +4,7 @@ import json
 import shutil
 import subprocess
 
-BUSY_SHARE = 0.05
+from .load import BUSY_SHARE
 
 
 def fmt(value, digits=3):
@@ -35,19 +35,20 @@ def target_cells(targets):
 def timing_table(results):
     """One line per workload and contender: median, min, max seconds, runs, ratio to the
     workload's steppar parallel median, target and result."""
-    rows = [["workload", "contender", "median s", "min s", "max s", "runs", "ratio", "target", "result", "note"]]
+    rows = [["workload", "contender", "median s", "min s", "max s", "runs", "disturbed", "ratio", "target", "result",
+             "note"]]
     for result in results:
         reference = next((r for r in result["rows"] if r.contender == result["reference"]), None)
         for row in result["rows"]:
             targets = targets_of(result, "row", row.contender)
             if not row.runs:
-                rows.append([result["workload"], row.contender, "-", "-", "-", "0", "-", *target_cells(targets),
+                rows.append([result["workload"], row.contender, "-", "-", "-", "0", "-", "-", *target_cells(targets),
                              row.note or "not available"])
                 continue
             seconds = row.seconds()
             ratio = f"{row.median() / reference.median():.2f}" if reference and reference.runs else "-"
             rows.append([result["workload"], row.contender, fmt(row.median()), fmt(min(seconds)), fmt(max(seconds)),
-                         str(len(seconds)), ratio, *target_cells(targets), row.note])
+                         str(len(seconds)), str(row.disturbed()), ratio, *target_cells(targets), row.note])
     return align(rows)
 
 
@@ -82,7 +83,9 @@ def render(machine, results):
              f"work folder: {machine['workdir']} (filesystem: {machine['workdir_filesystem']})",
              f"cores: {machine['cores']}, jobs (N): {machine['jobs']}, repetitions: {machine['repeat']}, "
              f"kernel {machine['kernel']}, {machine['cpu']}",
-             f"ratio = median / the workload's steppar parallel median (skewed: balance: count)"]
+             f"ratio = median / the workload's steppar parallel median (skewed: balance: count)",
+             f"disturbed = runs during which other processes took more than {BUSY_SHARE:.0%} of the CPUs "
+             f"(each run first waits up to {machine['settle_seconds']:.0f} s for a quiet machine)"]
     sections = [facts, load_lines(results), timing_table(results), figure_table(results), ["targets:"] + target_lines(results),
                 ["timings are measurements of this machine, never test assertions"]]
     return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import data
+from . import data, load
 from .execute import (BenchError, FileSet, Measurement, NotAvailable, Pipeline, Tools, gnu_parallel,
                       ideal_loop, read_outputs, run_command, snakemake, steppar, xargs_batched,
                       xargs_per_file)
@@ -28,6 +28,7 @@ class Context:
     repeat: int
     sizes: dict
     run_snakemake: bool
+    settle_seconds: float
     log: Callable[[str], None]
     burn_cost: float = 0.0  # CPU seconds per byte and round of burn, measured once
 
@@ -48,6 +49,10 @@ class Row:
 
     def median(self):
         return statistics.median(self.seconds())
+
+    def disturbed(self):
+        """How many runs other processes disturbed (took more than BUSY_SHARE of the CPUs)."""
+        return sum(run.detail["disturbed"] for run in self.runs)
 
     def to_json(self):
         return {"contender": self.contender, "seconds": self.seconds(),
@@ -77,6 +82,19 @@ def target(text, measured, passed, row=None, figure_name=None):
     return {"text": text, "measured": measured, "status": status, "row": row, "figure": figure_name}
 
 
+def timed_run(ctx, contender):
+    """One run of the contender, after waiting for a quiet machine, noting the share of the
+    CPUs other processes took during it."""
+    waited = load.wait_quiet(ctx.settle_seconds, ctx.log) if ctx.settle_seconds else 0.0
+    before = load.Snapshot.take()
+    run = contender.run()
+    after = load.Snapshot.take()
+    others, share = after.others_since(before)
+    run.detail.update({"other_cpu_seconds": others, "other_cpu_share": share,
+                       "disturbed": after.disturbed_since(before), "waited_for_quiet_seconds": waited})
+    return run
+
+
 def measure(ctx, workload, contenders):
     """Runs the contenders `repeat` times, interleaved (so drift hits all alike), checking each
     run's outputs. Returns their rows in contender order."""
@@ -87,14 +105,16 @@ def measure(ctx, workload, contenders):
             if row.unavailable or (contender.once and rep > 0):
                 continue
             try:
-                run = contender.run()
+                run = timed_run(ctx, contender)
             except NotAvailable as why:
                 row.unavailable = str(why)
                 ctx.log(f"[{workload}] {contender.name}: not available: {why}")
                 continue
             contender.check()
             row.runs.append(run)
-            ctx.log(f"[{workload}] run {rep + 1}/{ctx.repeat} {contender.name}: {run.seconds:.3f} s")
+            ctx.log(f"[{workload}] run {rep + 1}/{ctx.repeat} {contender.name}: {run.seconds:.3f} s" +
+                    (f" (DISTURBED: other processes took {run.detail['other_cpu_share']:.0%} of the CPUs)"
+                     if run.detail["disturbed"] else ""))
     return list(rows.values())
 
 
@@ -115,7 +135,7 @@ class Reference:
 
 def scaled_row(row, divisor, name, note):
     """A row whose run times are `row`'s divided by `divisor` (ideal / cores)."""
-    return Row(name, [Measurement(run.seconds / divisor) for run in row.runs], note)
+    return Row(name, [Measurement(run.seconds / divisor, run.detail) for run in row.runs], note)
 
 
 def ratio_text(value):
@@ -355,7 +375,7 @@ def noop_pipeline(ctx, root, count, slices, label):
     fs = FileSet(root, root / label, files, "noop", "bench.noop")
     pipeline = Pipeline(root / "runs" / f"{label}-slices-{slices}", fs, slices)
     expected = {path.stem + fs.out_suffix: b"" for path in files}
-    name = f"noop, {count} partitions, {steppar_name('sequential', slices)}"
+    name = f"noop, {count} partition{'s' if count != 1 else ''}, {steppar_name('sequential', slices)}"
     return steppar(ctx.tools, name, pipeline, "sequential", 1, lambda: expected)
 
 
