@@ -89,6 +89,19 @@ def first_line(cmd):
     return (proc.stdout or proc.stderr).strip().splitlines()[0] if (proc.stdout or proc.stderr).strip() else "?"
 
 
+def filesystem_type(path):
+    """The type of the filesystem holding `path` (its longest mount point in /proc/self/mounts)."""
+    path = str(Path(path).resolve())
+    best, kind = "", "unknown"
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _device, mount, fstype = line.split()[:3]
+        mount = mount.replace("\\040", " ")
+        inside = path == mount or path.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) > len(best):
+            best, kind = mount, fstype
+    return f"{kind}, mounted at {best}"
+
+
 def cpu_model():
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -103,7 +116,7 @@ def machine_facts(args, tools, date):
         "cores": os.cpu_count(), "jobs": args.jobs, "repeat": args.repeat, "quick": args.quick,
         "settle_seconds": args.settle,
         "kernel": platform.release(), "cpu": cpu_model(), "workdir": str(args.workdir),
-        "workdir_filesystem": first_line(["stat", "-f", "-c", "%T", str(args.workdir)]),
+        "workdir_filesystem": filesystem_type(args.workdir),
         "sizes": QUICK_SIZES if args.quick else FULL_SIZES,
         "versions": {"steppar-host": first_line([str(tools.host), "--version"]),
                      "steppar commit": first_line(["git", "-C", str(REPO), "rev-parse", "HEAD"]),

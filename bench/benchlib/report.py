@@ -83,7 +83,7 @@ def render(machine, results):
              f"work folder: {machine['workdir']} (filesystem: {machine['workdir_filesystem']})",
              f"cores: {machine['cores']}, jobs (N): {machine['jobs']}, repetitions: {machine['repeat']}, "
              f"kernel {machine['kernel']}, {machine['cpu']}",
-             f"ratio = median / the workload's steppar parallel median (skewed: balance: count)",
+             "ratio = median / the workload's steppar parallel median (skewed: balance: count)",
              f"disturbed = runs during which other processes took more than {BUSY_SHARE:.0%} of the CPUs "
              f"(each run first waits up to {machine['settle_seconds']:.0f} s for a quiet machine)"]
     sections = [facts, load_lines(results), timing_table(results), figure_table(results), ["targets:"] + target_lines(results),

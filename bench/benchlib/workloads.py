@@ -143,10 +143,10 @@ def ratio_text(value):
 
 
 def burn_cost(ctx):
-    """CPU seconds per byte and round of burn: bench-work burn --timing on one 64 KiB file,
+    """CPU seconds per byte and round of burn: bench-work burn --rounds 1000 --timing on one 64 KiB file,
     the best of three (measured once per driver run)."""
     if not ctx.burn_cost:
-        size, rounds = 64 * 1024, 200
+        size, rounds = 64 * 1024, 1000
         [probe] = data.materialize(ctx.folder("calibration") / "data", {"seed": 4, "sizes": [size]}, [size])
         timings = []
         for _ in range(3):
