@@ -21,10 +21,8 @@ if ((${#missing[@]})); then
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-targets=(steppar-host steppar_builtin steppar_bench bench-work)
+targets=(steppar-host steppar_builtin steppar_bench bench-work bench-scale)
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-# bench-scale comes with the engine's side of the suite: built when the tree has it.
-if cmake --build "$build" --target help | grep -q 'bench-scale'; then targets+=(bench-scale); fi
 echo "run.sh: building ${targets[*]} into $build" >&2
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >/dev/null
 

@@ -2,6 +2,7 @@
 (the ideal loop, xargs, GNU parallel, snakemake), each writing its outputs into its own folder,
 and the byte-for-byte check of those outputs."""
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -91,12 +92,21 @@ class FileSet:
 
 def run_command(cmd, cwd=None, stdout=subprocess.DEVNULL):
     """Runs `cmd` and returns its wall time in seconds; CommandFailed if it fails."""
+    return run_measured(cmd, cwd, stdout)[0]
+
+
+def run_measured(cmd, cwd=None, stdout=subprocess.DEVNULL):
+    """Runs `cmd`; returns (wall seconds, peak resident MiB of it and the children it waited
+    for); CommandFailed if it fails."""
     started = time.perf_counter()
-    proc = subprocess.run([str(part) for part in cmd], cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(part) for part in cmd], cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise CommandFailed(cmd, proc.returncode, proc.stderr)
-    return seconds
+        raise CommandFailed(cmd, proc.returncode, stderr)
+    return seconds, usage.ru_maxrss / 1024
 
 
 def fresh_folder(path):
@@ -195,12 +205,13 @@ def steppar(tools, name, pipeline, runner, jobs, reference):
 
 # --- contenders that are not steppar ----------------------------------------------------------
 
-def ideal_loop(tools, name, fileset, out, reference):
-    """bench-work over every file in one process (--timing): the cost of the work itself."""
+def ideal_loop(tools, name, fileset, out, reference, atomic=False):
+    """bench-work over every file in one process (--timing): the cost of the work itself; with
+    `atomic`, each output is published by rename as steppar does."""
     def run():
         fresh_folder(out)
         cmd = fileset.work_command(tools) + ["--out", out, "--suffix", fileset.out_suffix,
-                                             "--list", fileset.list_file, "--timing"]
+                                             "--list", fileset.list_file, "--timing"] + (["--atomic"] if atomic else [])
         with open(out.with_suffix(".timing"), "w+") as timing:
             seconds = run_command(cmd, stdout=timing)
             timing.seek(0)

@@ -1,6 +1,7 @@
 """The five workloads. Each function takes the run's Context and returns its result as plain
 data: timed rows (one per contender), derived figures, targets (PASS/MISS) and extras."""
 import json
+import shutil
 import statistics
 import subprocess
 from dataclasses import dataclass, field
@@ -8,12 +9,14 @@ from pathlib import Path
 from typing import Callable
 
 from . import data, load
-from .execute import (BenchError, FileSet, Measurement, NotAvailable, Pipeline, Tools, gnu_parallel,
-                      ideal_loop, read_outputs, run_command, snakemake, steppar, xargs_batched,
+from .execute import (UNIT, BenchError, Contender, FileSet, Measurement, NotAvailable, Pipeline, Tools, gnu_parallel,
+                      ideal_loop, read_outputs, run_command, run_measured, snakemake, steppar, xargs_batched,
                       xargs_per_file)
 
 IDEAL = "ideal loop (1 process)"
 IDEAL_PER_CORE = "ideal / cores"
+IDEAL_ATOMIC = "ideal loop, atomic writes (1 process)"
+IDEAL_ATOMIC_PER_CORE = "ideal atomic / cores"
 XARGS = "xargs -n 1"
 GNU_PARALLEL = "GNU parallel"
 SNAKEMAKE = "snakemake"
@@ -200,10 +203,10 @@ def ideal_target(rows, reference, limit, text):
     return target(text, f"{ratio_text(ratio)} ideal/cores", ratio <= limit, row=IDEAL_PER_CORE)
 
 
-def with_ideal_per_core(ctx, rows):
+def with_ideal_per_core(ctx, rows, ideal=IDEAL, per_core_name=IDEAL_PER_CORE):
     """The rows plus 'ideal / cores' right after the ideal loop."""
-    at = next(i for i, row in enumerate(rows) if row.contender == IDEAL)
-    per_core = scaled_row(rows[at], ctx.tools.jobs, IDEAL_PER_CORE, f"ideal loop time / {ctx.tools.jobs}")
+    at = next(i for i, row in enumerate(rows) if row.contender == ideal)
+    per_core = scaled_row(rows[at], ctx.tools.jobs, per_core_name, f"{ideal} time / {ctx.tools.jobs}")
     return rows[:at + 1] + [per_core] + rows[at + 1:]
 
 
@@ -223,8 +226,10 @@ def small_files(ctx):
     parallel = steppar_name("parallel", jobs, jobs)
     reference = Reference(root / "runs" / "steppar-sequential" / "out", len(files))
     contenders = file_contenders(ctx, fs, reference, {parallel: (jobs, jobs)})
+    contenders.append(ideal_loop(ctx.tools, IDEAL_ATOMIC, fs, root / "runs" / "ideal-atomic", reference, atomic=True))
     contenders.append(xargs_batched(ctx.tools, BATCHED, fs, root / "runs" / "batched", 500))
-    rows = with_ideal_per_core(ctx, measure(ctx, "small-files", contenders))
+    rows = with_ideal_per_core(ctx, with_ideal_per_core(ctx, measure(ctx, "small-files", contenders)),
+                               IDEAL_ATOMIC, IDEAL_ATOMIC_PER_CORE)
     note_snakemake(rows)
     by_name = {row.contender: row for row in rows}
     targets = [
@@ -237,9 +242,15 @@ def small_files(ctx):
     over = by_name[parallel].median() / batched
     targets.append(target("small-files: steppar parallel <= 2x batched xargs -n 500",
                           f"{ratio_text(over)} batched", over <= 2, row=BATCHED))
+    # What publishing each output atomically (temporary file + rename) costs, which the plain
+    # ideal loop does not pay: steppar against an ideal loop that does.
+    atomic = [p / (a / jobs) for p, a in zip(by_name[parallel].seconds(), by_name[IDEAL_ATOMIC].seconds())]
+    figures = [figure("steppar parallel / (ideal loop with atomic writes / cores)", "x",
+                      by_name[parallel].median() / by_name[IDEAL_ATOMIC_PER_CORE].median(), atomic,
+                      "the ideal loop renaming each output into place, as steppar does")]
     return {"workload": "small-files", "description": small_files.__doc__, "reference": parallel,
             "params": {**spec, "files": len(files), "total_bytes": data.total_bytes(files)},
-            "rows": rows, "figures": [], "targets": targets}
+            "rows": rows, "figures": figures, "targets": targets}
 
 
 def speedup_points(ctx, rows, sequential, sweep):
@@ -400,45 +411,116 @@ def overhead(ctx):
     rows = measure(ctx, "overhead", contenders)
     per_slice = per_unit_figure("per-slice fixed cost", "ms", 1e3, rows[0], rows[1], slices - 1)
     per_partition = per_unit_figure("per-partition engine cost", "us", 1e6, rows[2], rows[3], many - 1)
+    release = barrier_release(ctx, root, root / "small")
     return {"workload": "overhead", "description": overhead.__doc__, "reference": None,
             "params": {"partitions": slices, "empty_partitions": many},
-            "rows": rows, "figures": [per_slice, per_partition],
+            "rows": rows, "figures": [per_slice, per_partition, release],
             "targets": [target("overhead: per-slice fixed cost <= 3 ms (median)", f"{per_slice['median']:.3f} ms",
                                per_slice["median"] <= 3, figure_name=per_slice["figure"]),
                         target("overhead: per-partition cost <= 20 us", f"{per_partition['median']:.2f} us",
-                               per_partition["median"] <= 20, figure_name=per_partition["figure"])]}
+                               per_partition["median"] <= 20, figure_name=per_partition["figure"]),
+                        target("barrier: downstream starts <= 5 ms after the last marker (parallel runner)",
+                               f"{release['median']:.2f} ms", release["median"] <= 5, figure_name=release["figure"])]}
+
+
+def barrier_release(ctx, root, data_dir):
+    """How soon work after a barrier starts: a noop multinode (N slices) over the 64 empty
+    partitions, then bench.stamp, a whole node that writes the wall clock when it starts. The
+    latency is that stamp minus the newest slice marker's modification time."""
+    folder = root / "runs" / "barrier"
+    folder.mkdir(parents=True, exist_ok=True)
+    pipeline = folder / "pipeline.yml"
+    pipeline.write_text(
+        "# Written by bench/bench.py.\n"
+        f"plugins: {{bench: {json.dumps(str(ctx.tools.bench_plugin))}}}\n"
+        "catalog:\n"
+        f"  docs: {{type: partitioned, path: {json.dumps(str(data_dir))}, suffix: .txt}}\n"
+        "  results: {type: partitioned, path: out, suffix: .out}\n"
+        "  stamp: {type: file, path: stamp.txt}\n"
+        "nodes:\n"
+        f"  - {{name: {UNIT}, func: bench.noop, inputs: [docs], outputs: [results], slices: {ctx.tools.jobs}}}\n"
+        "  - {name: after, func: bench.stamp, inputs: [results], outputs: [stamp]}\n")
+    markers = folder / ".steppar" / "units" / UNIT / "markers"
+    latencies = []
+    for rep in range(max(ctx.repeat, 10)):
+        for stale in (folder / "out", folder / ".steppar"):
+            shutil.rmtree(stale, ignore_errors=True)
+        run_command([ctx.tools.host, "run", pipeline, "--quiet", "-j", ctx.tools.jobs])
+        last_marker = max(path.stat().st_mtime_ns for path in markers.glob("slice-*.json"))
+        latencies.append((int((folder / "stamp.txt").read_text()) - last_marker) / 1e6)
+    ctx.log(f"[overhead] barrier release: {', '.join(f'{ms:.2f}' for ms in latencies)} ms")
+    return figure("last slice marker -> node after the barrier running", "ms", statistics.median(latencies),
+                  latencies, "parallel runner; stamp written by bench.stamp minus the newest marker's mtime")
+
+
+def bench_scale_figures(outputs):
+    """Figures from bench-scale's JSON objects (one per repetition)."""
+    fields = (("fork_exit_ms", "ms", "plain fork() + exit + wait from a host grown by host_mib"),
+              ("posix_spawn_true_ms", "ms", "posix_spawn(/bin/true) + wait from that host"),
+              ("fork_server_slice_ms", "ms", "a whole slice (1 partition, marker included) through the fork server, from that host"),
+              ("barrier_inotify_ms", "ms", "last marker renamed -> check-barrier --wait released (inotify)"),
+              ("barrier_scan_50ms_ms", "ms", "the same with only the directory scan, every 50 ms (shared filesystems)"),
+              ("plan_seconds", "s", "cut the names into slices and write the plan (parts + index)"),
+              ("slice_by_size_seconds", "s", "balance: size over all the partitions"),
+              ("read_slice_part_seconds", "s", "what one slice reads of the plan"),
+              ("slicer_seconds", "s", "the slicer in-process over the files (listing included)"),
+              ("peak_rss_mib", "MiB", "bench-scale's own peak: the names + plan in memory + the slicer"))
+    figures = []
+    for name, unit, note in fields:
+        values = [out[name] for out in outputs if name in out]
+        figures.append(figure(f"bench-scale {name}", unit, statistics.median(values), values, note) if values
+                       else missing_figure(f"bench-scale {name}", unit, "not in bench-scale's output"))
+    return figures
 
 
 def scale(ctx):
-    """scale: bench-scale (built by the engine's side) slices 1,000,000 partition names in memory
-    and prints one JSON object; its fields are copied into the report ('not built' without it)."""
+    """scale: a million partitions. bench-scale cuts 1M names into slices (by count and by
+    size), writes the plan and reads one slice's part; creates 1M empty files once and runs the
+    slicer over them; grows itself by 2 GiB and times starting a process by fork(), by
+    posix_spawn() and through the fork server; and times the barrier's wake-up after the last
+    marker. Then `steppar-host run-slicer` over the 1M files gives the targets' time and peak
+    memory (measured with wait4)."""
     partitions = ctx.sizes["scale"]["partitions"]
+    root = ctx.folder("scale")
     result = {"workload": "scale", "description": scale.__doc__, "reference": None,
               "params": {"partitions": partitions}, "rows": [], "figures": [], "targets": []}
-    seconds_text, memory_text = "scale: slicing 1M partitions <= 1 s", "scale: slicing 1M partitions <= 300 MiB peak"
+    texts = (f"scale: slicing {partitions:,} partitions <= 1 s", f"scale: slicing {partitions:,} partitions <= 300 MiB peak",
+             "scale: a 2 GiB host starts a slice in about 1 ms (<= 2 ms, through the fork server)",
+             "barrier: check-barrier --wait released <= 5 ms after the last marker (inotify)")
     if not ctx.tools.scale.exists():
         result["figures"] = [missing_figure("bench-scale", "", f"not built ({ctx.tools.scale})")]
-        result["targets"] = [target(seconds_text, "not built", None), target(memory_text, "not built", None)]
+        result["targets"] = [target(text, "not built", None) for text in texts]
         return result
+    out = root / "bench-scale.json"
+    root.mkdir(parents=True, exist_ok=True)
     outputs = []
-    out = ctx.folder("scale") / "bench-scale.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     for rep in range(ctx.repeat):
         with open(out, "w") as stdout:
-            seconds = run_command([ctx.tools.scale, "--partitions", partitions], stdout=stdout)
+            seconds = run_command([ctx.tools.scale, "--plugin", ctx.tools.bench_plugin, "--workdir", root,
+                                   "--partitions", partitions, "--files"], stdout=stdout)
         outputs.append(json.loads(out.read_text()))
-        ctx.log(f"[scale] run {rep + 1}/{ctx.repeat}: {seconds:.3f} s")
+        ctx.log(f"[scale] bench-scale run {rep + 1}/{ctx.repeat}: {seconds:.3f} s")
     result["bench_scale"] = outputs
-    for field_name, unit, text, limit in (("seconds", "s", seconds_text, 1.0), ("peak_rss_mib", "MiB", memory_text, 300.0)):
-        values = [out[field_name] for out in outputs if field_name in out]
-        if not values:
-            result["figures"].append(missing_figure(field_name, unit, "not in bench-scale's output"))
-            result["targets"].append(target(text, f"no field {field_name}", None))
-            continue
-        fig = figure(f"bench-scale {field_name}", unit, statistics.median(values), values)
-        result["figures"].append(fig)
-        result["targets"].append(target(text, f"{fig['median']:.3f} {unit}", fig["median"] <= limit,
-                                        figure_name=fig["figure"]))
+    def run_slicer():
+        seconds, peak = run_measured([ctx.tools.host, "run-slicer", root / "files" / "pipeline.yml", "--node", "n",
+                                      "--force", "--quiet"])
+        return Measurement(seconds, {"peak_rss_mib": peak})
+    [slicer] = measure(ctx, "scale", [Contender(f"steppar-host run-slicer, {partitions} partitions", run_slicer,
+                                                lambda: None)])
+    result["rows"] = [slicer]
+    peaks = [run.detail["peak_rss_mib"] for run in slicer.runs]
+    memory = figure("run-slicer peak resident memory", "MiB", statistics.median(peaks), peaks)
+    figures = bench_scale_figures(outputs)
+    result["figures"] = [memory] + figures
+    by_name = {fig["figure"]: fig for fig in figures}
+    spawn, barrier = by_name["bench-scale fork_server_slice_ms"], by_name["bench-scale barrier_inotify_ms"]
+    result["targets"] = [
+        target(texts[0], f"{slicer.median():.3f} s", slicer.median() <= 1.0, row=slicer.contender),
+        target(texts[1], f"{memory['median']:.0f} MiB", memory["median"] <= 300, figure_name=memory["figure"]),
+        target(texts[2], f"{spawn['median']:.2f} ms" if spawn["median"] is not None else "not measured",
+               None if spawn["median"] is None else spawn["median"] <= 2, figure_name=spawn["figure"]),
+        target(texts[3], f"{barrier['median']:.2f} ms" if barrier["median"] is not None else "not measured",
+               None if barrier["median"] is None else barrier["median"] <= 5, figure_name=barrier["figure"])]
     return result
 
 
