@@ -157,6 +157,7 @@ AtomicFile::Buffer::int_type AtomicFile::Buffer::overflow(int_type c) {
 }
 
 std::streamsize AtomicFile::Buffer::xsputn(const char* data, std::streamsize size) {
+    if (size <= 0) return 0;  // before the buffer exists pptr() is null, and memcpy(nullptr, ...) is undefined
     const auto room = epptr() - pptr();
     if (size <= room) {
         std::memcpy(pptr(), data, static_cast<std::size_t>(size));
