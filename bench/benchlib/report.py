@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 from .load import BUSY_SHARE
+from .workloads import IDEAL_PER_CORE
 
 
 def fmt(value, digits=3):
@@ -67,13 +68,16 @@ def target_lines(results):
 
 
 def load_lines(results):
-    """How much of the CPUs other processes took during each workload, and a warning when that
-    is more than 5% (the timings are then disturbed)."""
-    loads = [(r["workload"], r["machine_load"]["other_cpu_share"]) for r in results]
-    lines = ["other processes took " + ", ".join(f"{share:.0%} of the CPUs during {name}" for name, share in loads)]
-    busy = [name for name, share in loads if share > BUSY_SHARE]
-    if busy:
-        lines.append(f"WARNING: the machine was busy during {', '.join(busy)}: those timings are disturbed")
+    """How much of the CPUs other processes took during each workload (waits for a quiet machine
+    included), and a warning when some timed runs were disturbed."""
+    lines = ["other processes took " + ", ".join(
+        f"{r['machine_load']['other_cpu_share']:.0%} of the CPUs during {r['workload']}" for r in results)
+        + " (waits for a quiet machine included)"]
+    rows = [row for r in results for row in r["rows"] if row.contender != IDEAL_PER_CORE]
+    disturbed, runs = sum(row.disturbed() for row in rows), sum(len(row.runs) for row in rows)
+    if disturbed:
+        lines.append(f"WARNING: {disturbed} of {runs} timed runs were disturbed by other processes "
+                     f"(column 'disturbed'): those timings are less trustworthy")
     return lines
 
 
