@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 from .load import BUSY_SHARE
-from .workloads import IDEAL_PER_CORE
+from .workloads import IDEAL_ATOMIC_PER_CORE, IDEAL_PER_CORE
 
 
 def fmt(value, digits=3):
@@ -73,7 +73,7 @@ def load_lines(results):
     lines = ["other processes took " + ", ".join(
         f"{r['machine_load']['other_cpu_share']:.0%} of the CPUs during {r['workload']}" for r in results)
         + " (waits for a quiet machine included)"]
-    rows = [row for r in results for row in r["rows"] if row.contender != IDEAL_PER_CORE]
+    rows = [row for r in results for row in r["rows"] if row.contender not in (IDEAL_PER_CORE, IDEAL_ATOMIC_PER_CORE)]
     disturbed, runs = sum(row.disturbed() for row in rows), sum(len(row.runs) for row in rows)
     if disturbed:
         lines.append(f"WARNING: {disturbed} of {runs} timed runs were disturbed by other processes "
