@@ -406,11 +406,15 @@ std::string slicer_log_line(const SlicePlan& plan) {
 
 }  // namespace
 
-SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force, const std::string& only) {
+SlicePlan plan_slices(const Project& project, const Unit& unit, int slice_count, const std::string& only) {
     const auto inputs = project.pipeline().external_partitioned_inputs(unit);
     const auto partitions = select_partitions(project.pipeline(), unit, zip_partitions(project.pipeline(), unit, inputs), only);
-    SlicePlan plan = unit.options.balance == Balance::size ? plan_by_size(project.pipeline(), unit, inputs, partitions, slice_count)
-                                                           : make_plan(unit.name, inputs, partitions, slice_count);
+    return unit.options.balance == Balance::size ? plan_by_size(project.pipeline(), unit, inputs, partitions, slice_count)
+                                                 : make_plan(unit.name, inputs, partitions, slice_count);
+}
+
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool force, const std::string& only) {
+    SlicePlan plan = plan_slices(project, unit, slice_count, only);
     const fs::path path = project.state().plan(unit.name);
     create_output_folders(project.pipeline(), unit);
     if (!force) {

@@ -13,9 +13,11 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 
 #include <iostream>
 #include <sstream>
+#include <map>
 #include <optional>
 
 namespace po = boost::program_options;
@@ -349,6 +351,91 @@ int nodes_command(int argc, char** argv) {
 
 }  // namespace
 
+int validate_command(int argc, char** argv) {
+    po::options_description options("Options");
+    const auto parsed = parse("validate",
+                              "Checks the pipeline without running anything: the file's syntax and keys, every "
+                              "plugin loadable with the right SDK ABI, every function present and of the right "
+                              "kind, datasets, params and configurators, a DAG with one producer per dataset, "
+                              "source folders present. Exit 0 when valid, 2 with the first problem otherwise.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);  // every static check happens here
+    const ExpandedGraph graph = expand(project->pipeline());
+    std::size_t nodes = 0;
+    for (const auto& unit : project->pipeline().units()) nodes += unit.nodes.size();
+    std::cout << project->pipeline_file().string() << ": valid (" << nodes << " node(s) in "
+              << project->pipeline().units().size() << " unit(s), " << graph.steps.size() << " steps)\n";
+    return 0;
+}
+
+// One step of `plan`: what it is, what it waits for, and for a slice how many partitions it
+// would get if the pipeline ran now ("?" where an upstream step must run first).
+struct PlannedStep {
+    const Step& step;
+    std::vector<std::string> depends_on;
+    std::optional<std::size_t> partitions;
+};
+
+int plan_command(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("format", po::value<std::string>()->default_value("text"), "text or json")(
+        "partitions", po::value<std::string>()->default_value(""), "as for run: hand out only partitions matching this regex");
+    const auto parsed = parse("plan",
+                              "Dry run: prints the expanded graph in execution order, with the number of "
+                              "partitions each slice would get now. Writes nothing.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    const auto format = parsed.values["format"].as<std::string>();
+    if (format != "text" && format != "json") throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "json"}));
+    auto project = open_project(parsed);
+    const ExpandedGraph graph = expand(project->pipeline());
+    const Pipeline& pipeline = project->pipeline();
+    std::map<std::size_t, SlicePlan> plans;
+    for (std::size_t u = 0; u < pipeline.units().size(); ++u) {
+        const Unit& unit = pipeline.units()[u];
+        if (!unit.replicated()) continue;
+        // Inputs made by another node exist only after it has run (an earlier run may have left them).
+        bool ready = true;
+        for (const auto& in : pipeline.external_partitioned_inputs(unit)) {
+            std::error_code ec;
+            if (!fs::is_directory(pipeline.catalog().at(in).path, ec)) ready = false;
+        }
+        if (ready) plans.emplace(u, plan_slices(*project, unit, slice_count(graph, u), parsed.values["partitions"].as<std::string>()));
+    }
+    std::vector<PlannedStep> steps;
+    for (const auto& step : graph.steps) {
+        PlannedStep planned{step, {}, std::nullopt};
+        for (const auto d : step.depends_on) planned.depends_on.push_back(graph.steps[d].name);
+        if (const auto it = plans.find(step.unit); it != plans.end()) {
+            if (step.kind == StepKind::slice) planned.partitions = it->second.slices[static_cast<std::size_t>(step.slice)].size();
+            if (step.kind == StepKind::slicer) planned.partitions = it->second.partition_count();
+        }
+        steps.push_back(std::move(planned));
+    }
+    if (format == "json") {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& p : steps) {
+            nlohmann::json j = {{"kind", to_string(p.step.kind)}, {"name", p.step.name},
+                                {"unit", pipeline.units()[p.step.unit].name}, {"depends_on", p.depends_on}};
+            if (p.step.kind == StepKind::slice) j["slice"] = p.step.slice;
+            if (p.step.kind == StepKind::slice || p.step.kind == StepKind::slicer)
+                j["partitions"] = p.partitions ? nlohmann::json(*p.partitions) : nlohmann::json(nullptr);
+            out.push_back(std::move(j));
+        }
+        std::cout << out.dump(1) << "\n";
+        return 0;
+    }
+    for (const auto& p : steps) {
+        std::string what;
+        if (p.step.kind == StepKind::slice || p.step.kind == StepKind::slicer)
+            what = p.partitions ? std::to_string(*p.partitions) + " partition(s)" : "? partitions (known once its inputs exist)";
+        std::cout << to_string(p.step.kind) << "\t" << p.step.name << "\t<- " << (p.depends_on.empty() ? "-" : join(p.depends_on, ","))
+                  << (what.empty() ? "" : "\t" + what) << "\n";
+    }
+    return 0;
+}
+
 int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "run") return run(argc, argv);
     if (command == "run-slice") return run_slice_command(argc, argv);
@@ -358,8 +445,11 @@ int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "check-barrier") return check_barrier_command(argc, argv);
     if (command == "export") return export_command(argc, argv);
     if (command == "nodes") return nodes_command(argc, argv);
+    if (command == "validate") return validate_command(argc, argv);
+    if (command == "plan") return plan_command(argc, argv);
     throw UsageError("unknown command '" + command + "'" +
-                     suggestion(command, {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "nodes"}) +
+                     suggestion(command, {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "nodes",
+                                          "validate", "plan"}) +
                      "; see steppar-host --help");
 }
 

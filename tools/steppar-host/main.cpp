@@ -23,6 +23,8 @@ Commands:
   check-barrier  check that every slice of a multinode has a success marker
   export     write the pipeline as Slurm scripts (export slurm) or Kubernetes Jobs (export k8s)
   graph      print the expanded graph: every step and what it waits for
+  plan       dry run: the steps in execution order with each slice's partition count
+  validate   check the pipeline file, plugins and graph without running anything (exit 0 or 2)
   nodes      list every node of the pipeline with its function, kind and plugin file
 
 Run 'steppar-host COMMAND --help' for the options of a command.

@@ -18,6 +18,9 @@ struct ExecutionOptions {
     bool only_missing = false;
 };
 
+/// The plan the slicer would write now, without writing anything (for `steppar-host plan`).
+SlicePlan plan_slices(const Project& project, const Unit& unit, int slice_count, const std::string& only = {});
+
 /// Lists and zips the unit's partitioned inputs and cuts them into `slice_count` slices. When
 /// the plan on disk is the same plan (same partitions, same cut) it is kept with its markers,
 /// so finished slices can be skipped; otherwise (or with `force`) a new plan replaces it and the

@@ -1,0 +1,73 @@
+// Commands that look at a pipeline without running it: validate and plan.
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <yaml-cpp/yaml.h>
+
+using namespace e2e;
+
+namespace {
+
+// `count` slices the documents; `again` slices count's output, which exists only after a run.
+const char* two_stage = R"(plugins:
+  builtin: steppar_builtin
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  lower:  {type: partitioned, path: out/lower, suffix: .txt}
+  hashes: {type: partitioned, path: out/hashes, suffix: .sha256}
+nodes:
+  - {name: lowercase, func: builtin.lowercase, inputs: [docs], outputs: [lower], slices: 3}
+  - {name: hash, func: builtin.sha256, inputs: [lower], outputs: [hashes], slices: 2}
+)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(inspect)
+
+BOOST_AUTO_TEST_CASE(validate_accepts_a_good_pipeline_and_names_the_problem_in_a_bad_one) {
+    Workspace ws(two_stage);
+    write_file(ws.dir / "docs/a.txt", "A");
+    const Result ok = host({"validate", ws.pipeline.string()});
+    BOOST_TEST(ok.exit_code == 0, ok.err);
+    BOOST_TEST(ok.out.find("valid (2 node(s) in 2 unit(s), 9 steps)") != std::string::npos, ok.out);
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar"), "validate must write nothing");
+
+    Workspace bad(std::string(two_stage).replace(std::string(two_stage).find("builtin.sha256"), 14, "builtin.sha265"));
+    write_file(bad.dir / "docs/a.txt", "A");
+    const Result wrong = host({"validate", bad.pipeline.string()});
+    BOOST_TEST(wrong.exit_code == 2);
+    BOOST_TEST(wrong.err.find("sha265") != std::string::npos, wrong.err);
+    BOOST_TEST(wrong.err.find("did you mean 'sha256'") != std::string::npos, wrong.err);
+}
+
+BOOST_AUTO_TEST_CASE(plan_shows_each_slices_partitions_without_running_anything) {
+    Workspace ws(two_stage);
+    for (int i = 0; i < 7; ++i) write_file(ws.dir / ("docs/d" + std::to_string(i) + ".txt"), "Text");
+    const Result text = host({"plan", ws.pipeline.string()});
+    BOOST_REQUIRE_MESSAGE(text.exit_code == 0, text.err);
+    BOOST_TEST(text.out.find("slice\tlowercase-slice-0\t<- lowercase-slicer\t3 partition(s)") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("slice\tlowercase-slice-2\t<- lowercase-slicer\t2 partition(s)") != std::string::npos, text.out);
+    // hash reads what lowercase writes: unknown before the first run.
+    BOOST_TEST(text.out.find("slicer\thash-slicer\t<- lowercase-barrier\t? partitions") != std::string::npos, text.out);
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar"), "plan must write nothing");
+    BOOST_TEST(!fs::exists(ws.dir / "out"), "plan must write nothing");
+
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
+    const Result json = host({"plan", ws.pipeline.string(), "--format", "json"});
+    BOOST_REQUIRE_MESSAGE(json.exit_code == 0, json.err);
+    const YAML::Node steps = YAML::Load(json.out);  // JSON is YAML
+    BOOST_REQUIRE(steps.IsSequence());
+    BOOST_TEST(steps.size() == 9u);
+    BOOST_TEST(steps[0]["name"].as<std::string>() == "lowercase-slicer");
+    BOOST_TEST(steps[0]["partitions"].as<int>() == 7);
+    BOOST_TEST(steps[5]["name"].as<std::string>() == "hash-slicer");
+    BOOST_TEST(steps[5]["partitions"].as<int>() == 7);  // now lowercase's output exists
+    BOOST_TEST(steps[6]["name"].as<std::string>() == "hash-slice-0");
+    BOOST_TEST(steps[6]["kind"].as<std::string>() == "slice");
+    BOOST_TEST(steps[6]["slice"].as<int>() == 0);
+    BOOST_TEST(steps[6]["partitions"].as<int>() == 4);
+    BOOST_TEST(steps[6]["depends_on"][0].as<std::string>() == "hash-slicer");
+    BOOST_TEST(host({"plan", ws.pipeline.string(), "--format", "yaml"}).exit_code == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
