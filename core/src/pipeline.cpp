@@ -124,6 +124,17 @@ std::vector<std::size_t> topological_order(const std::vector<std::vector<std::si
 
 }  // namespace
 
+void Pipeline::override_param(const std::string& name, std::string json) {
+    const auto it = params_.find(name);
+    if (it == params_.end()) {
+        std::vector<std::string> names;
+        for (const auto& [known, _] : params_) names.push_back(known);
+        throw UsageError("--param: the pipeline file has no param '" + name + "'" + suggestion(name, names) +
+                         " (add it under params: first)");
+    }
+    it->second = std::move(json);
+}
+
 void Pipeline::validate(const KindResolver& kind_of) {
     if (units_.empty()) fail(0, "the pipeline has no nodes (add entries under 'nodes:')");
 

@@ -167,6 +167,7 @@ private:
         if (step.kind == StepKind::slice) args.insert(args.end(), {"--slice", std::to_string(step.slice)});
         if (options_.only_missing) args.push_back("--only-missing");
         if (options_.quiet) args.push_back("--quiet");
+        for (const auto& param : options_.params) args.insert(args.end(), {"--param", param});
         return args;
     }
 

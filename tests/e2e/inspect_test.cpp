@@ -1,4 +1,4 @@
-// Commands that look at a pipeline without running it: validate and plan.
+// Commands that look at a pipeline without running it (validate, plan), and --param.
 #include "harness.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -68,6 +68,44 @@ BOOST_AUTO_TEST_CASE(plan_shows_each_slices_partitions_without_running_anything)
     BOOST_TEST(steps[6]["partitions"].as<int>() == 4);
     BOOST_TEST(steps[6]["depends_on"][0].as<std::string>() == "hash-slicer");
     BOOST_TEST(host({"plan", ws.pipeline.string(), "--format", "yaml"}).exit_code == 2);
+}
+
+// --param overrides a param of the file for one command, as JSON or as plain text, in the
+// forked and in the exec'd children alike; unknown names and malformed values exit 2.
+BOOST_AUTO_TEST_CASE(param_overrides_the_file_for_one_run) {
+    Workspace ws(R"(plugins:
+  builtin: steppar_builtin
+catalog:
+  docs:  {type: partitioned, path: docs, suffix: .txt}
+  words: {type: partitioned, path: out, suffix: .txt}
+params:
+  min_length: 6
+nodes:
+  - {name: long, func: builtin.long_words, inputs: [docs, params:min_length], outputs: [words], slices: 2}
+)");
+    write_file(ws.dir / "docs/a.txt", "tiny words and lengthier ones\n");
+    write_file(ws.dir / "docs/b.txt", "abc abcd abcdefg\n");
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
+    BOOST_TEST(read_file(ws.dir / "out/a.txt") == "lengthier\n");
+    for (const char* launch : {"fork", "exec"}) {
+        const Result r = ws.run({"-q", "--param", "min_length=4", "--launch", launch});
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        BOOST_TEST(read_file(ws.dir / "out/a.txt") == "tiny\nwords\nlengthier\nones\n", launch);
+        BOOST_TEST(read_file(ws.dir / "out/b.txt") == "abcd\nabcdefg\n", launch);
+    }
+    const Result typo = host({"validate", ws.pipeline.string(), "--param", "min_lenght=3"});
+    BOOST_TEST(typo.exit_code == 2);
+    BOOST_TEST(typo.err.find("no param 'min_lenght' (did you mean 'min_length'?)") != std::string::npos, typo.err);
+    // Plain text becomes a JSON string; the node's typed read reports it.
+    const Result text = ws.run({"-q", "--param", "min_length=many"});
+    BOOST_TEST(text.exit_code == 1);
+    BOOST_TEST(text.err.find("parameter 'min_length' must be an integer, got \"many\"") != std::string::npos, text.err);
+    const Result malformed = host({"validate", ws.pipeline.string(), "--param", "min_length"});
+    BOOST_TEST(malformed.exit_code == 2);
+    BOOST_TEST(malformed.err.find("must be NAME=VALUE") != std::string::npos, malformed.err);
+    const Result slurm = ws.run({"--runner", "slurm", "--param", "min_length=4"});
+    BOOST_TEST(slurm.exit_code == 2);
+    BOOST_TEST(slurm.err.find("--param does not reach cluster jobs") != std::string::npos, slurm.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

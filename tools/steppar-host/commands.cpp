@@ -37,6 +37,9 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
     options.add_options()("state-dir", po::value<std::string>(),
                           "state folder for slice plans, markers and intermediate datasets "
                           "(default: .steppar/ beside the pipeline file)")(
+        "param", po::value<std::vector<std::string>>()->composing(),
+        "NAME=VALUE: override a param of the pipeline file (VALUE as JSON: 5, true, [1,2], \"x\"; other text is a "
+        "string); repeatable")(
         "quiet,q", po::bool_switch(), "print only errors")("help,h", po::bool_switch(), "show this help");
     po::options_description hidden;
     hidden.add_options()("pipeline", po::value<std::string>());
@@ -59,10 +62,14 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
     return parsed;
 }
 
+std::vector<std::string> param_overrides(const Parsed& parsed) {
+    return parsed.values.count("param") ? parsed.values["param"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
 std::unique_ptr<Project> open_project(const Parsed& parsed) {
     std::optional<fs::path> state;
     if (parsed.values.count("state-dir")) state = parsed.values["state-dir"].as<std::string>();
-    return Project::open(parsed.values["pipeline"].as<std::string>(), state);
+    return Project::open(parsed.values["pipeline"].as<std::string>(), state, param_overrides(parsed));
 }
 
 int run(int argc, char** argv) {
@@ -134,6 +141,9 @@ int run(int argc, char** argv) {
         }
         return out;
     };
+    run_options.params = param_overrides(parsed);
+    if (runner == "slurm" && !run_options.params.empty())
+        throw UsageError("--param does not reach cluster jobs: put the value in the pipeline file for --runner slurm");
     run_options.nodes = list("nodes");
     run_options.tags = list("tags");
 
@@ -293,6 +303,8 @@ int export_command(int argc, char** argv) {
                                                   "README.md saying in which order to apply them.",
                               options, argc - 1, argv + 1);
     if (parsed.help) return 0;
+    if (!param_overrides(parsed).empty())
+        throw UsageError("--param does not reach the exported jobs: put the value in the pipeline file before exporting");
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
     const fs::path out = parsed.values["out"].as<std::string>();

@@ -130,6 +130,9 @@ public:
     /// outputs not inside inputs, slices >= 1; adds intermediate datasets (under
     /// `intermediate_root`) and orders each multipipeline's chain. Throws SpecError.
     void validate(const KindResolver& kind_of);
+    /// Replaces the value (JSON text) of a param the file declares, before validate(); throws
+    /// UsageError naming the known params when there is no such param.
+    void override_param(const std::string& name, std::string json);
 
     const Catalog& catalog() const noexcept { return catalog_; }
     const std::vector<Unit>& units() const noexcept { return units_; }

@@ -12,15 +12,20 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace steppar {
 
 class Project {
 public:
     /// Parses and validates `pipeline_file` and checks that its source datasets exist. The state
-    /// folder defaults to `.steppar/` beside the pipeline file. Throws SpecError/PluginError.
+    /// folder defaults to `.steppar/` beside the pipeline file. `params` ("name=value", value as
+    /// JSON, or a plain string when it is not JSON) override the file's params before
+    /// validation. Throws SpecError/PluginError, UsageError for a bad override.
     static std::unique_ptr<Project> open(const std::filesystem::path& pipeline_file,
-                                         const std::optional<std::filesystem::path>& state_dir);
+                                         const std::optional<std::filesystem::path>& state_dir,
+                                         const std::vector<std::string>& params = {});
 
     const std::filesystem::path& pipeline_file() const noexcept { return pipeline_file_; }
     const StateLayout& state() const noexcept { return state_; }

@@ -43,6 +43,7 @@ struct RunOptions {
     std::string partitions;              ///< regex: slicers hand out only matching partitions
     std::vector<std::string> nodes;      ///< run only these steps, nodes or units (empty: all)
     std::vector<std::string> tags;       ///< run only units carrying one of these tags (empty: all)
+    std::vector<std::string> params;     ///< --param NAME=VALUE overrides, handed to exec'd children
 };
 
 /// A run stopped by SIGINT/SIGTERM: exit code 128 + signal, like a shell.
