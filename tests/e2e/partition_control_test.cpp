@@ -189,6 +189,50 @@ nodes:
     BOOST_TEST(typo.err.find("did you mean 'nightly'") != std::string::npos, typo.err);
 }
 
+// --from-nodes takes a unit and everything downstream, --to-nodes a unit and everything it
+// needs; both together, the units between.
+BOOST_AUTO_TEST_CASE(from_nodes_and_to_nodes_select_a_stretch_of_the_graph) {
+    TempDir dir;
+    for (int i = 0; i < 4; ++i) write_file(dir / ("docs/d" + std::to_string(i) + ".txt"), "Some Text " + std::to_string(i) + "\n");
+    write_file(dir / "p.yml", R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:    {type: partitioned, path: docs, suffix: .txt}
+  lower:   {type: partitioned, path: out/lower, suffix: .txt}
+  counts:  {type: partitioned, path: out/counts, suffix: .json}
+  total:   {type: file, path: out/total.json}
+  digests: {type: partitioned, path: out/digests, suffix: .sha256}
+nodes:
+  - {name: lowercase, func: builtin.lowercase, inputs: [docs], outputs: [lower], slices: 2}
+  - {name: count, func: builtin.wc, inputs: [lower], outputs: [counts], slices: 2}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+  - {name: hash, func: builtin.sha256, inputs: [docs], outputs: [digests], slices: 2}
+)");
+    const std::string p = (dir / "p.yml").string();
+    auto ran = [&] {
+        std::vector<std::string> made;
+        for (const char* out : {"out/lower", "out/counts", "out/total.json", "out/digests"})
+            if (fs::exists(dir / out)) made.push_back(out);
+        fs::remove_all(dir / "out");
+        fs::remove_all(dir / ".steppar");
+        return made;
+    };
+    using made = std::vector<std::string>;
+    BOOST_REQUIRE_EQUAL(host({"run", p, "--to-nodes", "count"}).exit_code, 0);
+    BOOST_TEST((ran() == made{"out/lower", "out/counts"}));
+    BOOST_REQUIRE_EQUAL(host({"run", p, "--to-nodes", "count", "-q"}).exit_code, 0);  // leaves lower for the next run
+    fs::remove_all(dir / "out/counts");
+    BOOST_REQUIRE_EQUAL(host({"run", p, "--from-nodes", "count"}).exit_code, 0);
+    BOOST_TEST((ran() == made{"out/lower", "out/counts", "out/total.json"}));  // lower was kept, not rerun
+    BOOST_REQUIRE_EQUAL(host({"run", p, "--from-nodes", "lowercase", "--to-nodes", "count"}).exit_code, 0);
+    BOOST_TEST((ran() == made{"out/lower", "out/counts"}));
+    const Result typo = host({"run", p, "--from-nodes", "totl"});
+    BOOST_TEST(typo.exit_code == 2);
+    BOOST_TEST(typo.err.find("--from-nodes: no node or multinode named 'totl' (did you mean 'total'?)") != std::string::npos, typo.err);
+    const Result slurm = host({"run", p, "--runner", "slurm", "--to-nodes", "count"});
+    BOOST_TEST(slurm.exit_code == 2);
+    BOOST_TEST(slurm.err.find("--runner slurm runs the whole pipeline") != std::string::npos, slurm.err);
+}
+
 BOOST_AUTO_TEST_CASE(namespaced_multipipeline_twice_and_max_simultaneous_steps) {
     TempDir dir;
     for (int i = 0; i < 9; ++i) write_file(dir / ("docs/d" + std::to_string(i) + ".txt"), "Some TEXT " + std::to_string(i) + "\n");

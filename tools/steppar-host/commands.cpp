@@ -99,6 +99,10 @@ int run(int argc, char** argv) {
         "slicers hand out only partitions whose names match this regular expression (search)")(
         "nodes", po::value<std::vector<std::string>>()->multitoken(),
         "run only these steps, nodes or multinodes (e.g. count, count-slice-2); others are taken as done")(
+        "from-nodes", po::value<std::vector<std::string>>()->multitoken(),
+        "run only these nodes or multinodes and everything downstream of them")(
+        "to-nodes", po::value<std::vector<std::string>>()->multitoken(),
+        "run only these nodes or multinodes and everything they depend on")(
         "tags", po::value<std::vector<std::string>>()->multitoken(),
         "run only multinodes/nodes carrying one of these tags (every generated step carries its multinode's name)");
     const auto parsed = parse("run", "Runs the whole pipeline: each multinode's slicer, its slices and barrier, "
@@ -146,10 +150,16 @@ int run(int argc, char** argv) {
         throw UsageError("--param does not reach cluster jobs: put the value in the pipeline file for --runner slurm");
     run_options.nodes = list("nodes");
     run_options.tags = list("tags");
+    run_options.from_nodes = list("from-nodes");
+    run_options.to_nodes = list("to-nodes");
 
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
     if (runner == "slurm") {
+        if (!run_options.nodes.empty() || !run_options.tags.empty() || !run_options.from_nodes.empty() ||
+            !run_options.to_nodes.empty())
+            throw UsageError("--runner slurm runs the whole pipeline: --nodes, --tags, --from-nodes and --to-nodes are for "
+                             "the local runners");
         SlurmRunOptions slurm;
         slurm.submit.host_program = run_options.host_program.string();
         slurm.submit.partition = parsed.values["partition"].as<std::string>();

@@ -43,6 +43,8 @@ struct RunOptions {
     std::string partitions;              ///< regex: slicers hand out only matching partitions
     std::vector<std::string> nodes;      ///< run only these steps, nodes or units (empty: all)
     std::vector<std::string> tags;       ///< run only units carrying one of these tags (empty: all)
+    std::vector<std::string> from_nodes; ///< run only these units and what depends on them (empty: all)
+    std::vector<std::string> to_nodes;   ///< run only these units and what they depend on (empty: all)
     std::vector<std::string> params;     ///< --param NAME=VALUE overrides, handed to exec'd children
 };
 
