@@ -1,8 +1,12 @@
-// Commands that look at a pipeline without running it (validate, plan), and --param.
+// Commands that look at a pipeline without running it (validate, plan), clean, and --param.
 #include "harness.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 using namespace e2e;
 
@@ -106,6 +110,47 @@ nodes:
     const Result slurm = ws.run({"--runner", "slurm", "--param", "min_length=4"});
     BOOST_TEST(slurm.exit_code == 2);
     BOOST_TEST(slurm.err.find("--param does not reach cluster jobs") != std::string::npos, slurm.err);
+}
+
+// clean removes the state folder and intermediate data, keeps the catalog's datasets, and
+// refuses while the pipeline runs.
+BOOST_AUTO_TEST_CASE(clean_removes_state_but_never_catalog_data) {
+    Workspace ws(R"(plugins:
+  builtin: steppar_builtin
+catalog:
+  docs:    {type: partitioned, path: docs, suffix: .txt}
+  digests: {type: partitioned, path: out, suffix: .sha256}
+nodes:
+  - multipipeline:
+      name: chain
+      slices: 2
+      nodes:
+        - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lowered]}
+        - {name: hash, func: builtin.sha256, inputs: [lowered], outputs: [digests]}
+)");
+    write_file(ws.dir / "docs/a.txt", "A");
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
+    BOOST_REQUIRE(fs::exists(ws.dir / ".steppar/data/lowered/a"));
+    {
+        // While a run holds the lock, clean refuses.
+        const int fd = ::open((ws.dir / ".steppar/lock").c_str(), O_RDWR);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+        const Result busy = host({"clean", ws.pipeline.string()});
+        BOOST_TEST(busy.exit_code == 2);
+        BOOST_TEST(busy.err.find("already running") != std::string::npos, busy.err);
+        ::close(fd);
+    }
+    const Result r = host({"clean", ws.pipeline.string()});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out.find("removed ") != std::string::npos, r.out);
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar"));
+    BOOST_TEST(fs::exists(ws.dir / "out/a.sha256"), "catalog outputs stay");
+    BOOST_TEST(fs::exists(ws.dir / "docs/a.txt"));
+    const Result again = host({"clean", ws.pipeline.string()});
+    BOOST_TEST(again.exit_code == 0);
+    BOOST_TEST(again.out.find("nothing to clean") != std::string::npos, again.out);
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);  // a clean state reruns everything
 }
 
 BOOST_AUTO_TEST_SUITE_END()

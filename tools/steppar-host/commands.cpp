@@ -8,6 +8,7 @@
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
 #include <steppar/log.hpp>
+#include <steppar/run_lock.hpp>
 #include <steppar/runner.hpp>
 #include <steppar/text.hpp>
 
@@ -458,6 +459,34 @@ int plan_command(int argc, char** argv) {
     return 0;
 }
 
+int clean_command(int argc, char** argv) {
+    po::options_description options("Options");
+    const auto parsed = parse("clean",
+                              "Removes the state folder (slice plans, markers, progress files, intermediate "
+                              "datasets), so the next run starts from scratch. Never touches the datasets of the "
+                              "catalog. Refuses while the pipeline is running.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    auto project = open_project(parsed);
+    const fs::path root = project->state().root();
+    std::error_code ec;
+    if (!fs::exists(root, ec)) {
+        std::cout << "nothing to clean: " << root.string() << " does not exist\n";
+        return 0;
+    }
+    std::uintmax_t removed = 0;
+    {
+        RunLock lock(project->state().lock());  // a running pipeline keeps its state
+        for (const auto& entry : fs::directory_iterator(root, ec))
+            if (entry.path() != project->state().lock()) removed += fs::remove_all(entry.path(), ec);
+        if (ec) throw StateError("cannot clean '" + root.string() + "': " + ec.message());
+    }
+    fs::remove(project->state().lock(), ec);
+    fs::remove(root, ec);  // only when empty
+    std::cout << "removed " << root.string() << " (" << removed << " files and folders)\n";
+    return 0;
+}
+
 int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "run") return run(argc, argv);
     if (command == "run-slice") return run_slice_command(argc, argv);
@@ -469,9 +498,10 @@ int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "nodes") return nodes_command(argc, argv);
     if (command == "validate") return validate_command(argc, argv);
     if (command == "plan") return plan_command(argc, argv);
+    if (command == "clean") return clean_command(argc, argv);
     throw UsageError("unknown command '" + command + "'" +
                      suggestion(command, {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "nodes",
-                                          "validate", "plan"}) +
+                                          "validate", "plan", "clean"}) +
                      "; see steppar-host --help");
 }
 
