@@ -1,4 +1,4 @@
-// Commands that look at a pipeline without running it (validate, plan), clean, and --param.
+// Commands that look at a pipeline without running it (validate, plan, graph), clean, and --param.
 #include "harness.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -151,6 +151,26 @@ nodes:
     BOOST_TEST(again.exit_code == 0);
     BOOST_TEST(again.out.find("nothing to clean") != std::string::npos, again.out);
     BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);  // a clean state reruns everything
+}
+
+// graph --format mermaid|dot: the expanded steps plus the datasets between units.
+BOOST_AUTO_TEST_CASE(graph_draws_steps_and_datasets_as_mermaid_and_dot) {
+    Workspace ws(two_stage);
+    write_file(ws.dir / "docs/a.txt", "A");
+    const Result mermaid = host({"graph", ws.pipeline.string(), "--format", "mermaid"});
+    BOOST_REQUIRE_MESSAGE(mermaid.exit_code == 0, mermaid.err);
+    BOOST_TEST(mermaid.out.rfind("flowchart LR\n", 0) == 0u, mermaid.out);
+    // lowercase-slicer is s0, its barrier s4; docs is d0, lower d1; hash-slicer s5.
+    for (const char* line : {"  s0[\"lowercase-slicer\"]\n", "  d0[(\"docs\")]\n", "  s4{{\"lowercase-barrier\"}}\n",
+                             "  d0 --> s0\n", "  s0 --> s1\n", "  s4 --> d1\n", "  d1 --> s5\n", "  s8 --> d2\n"})
+        BOOST_TEST(mermaid.out.find(line) != std::string::npos, line << " in\n" << mermaid.out);
+    const Result dot = host({"graph", ws.pipeline.string(), "--format", "dot"});
+    BOOST_REQUIRE_MESSAGE(dot.exit_code == 0, dot.err);
+    BOOST_TEST(dot.out.find("  s4 [label=\"lowercase-barrier\", shape=hexagon];") != std::string::npos, dot.out);
+    BOOST_TEST(dot.out.find("  d1 -> s5;") != std::string::npos, dot.out);
+    const Result svg = host({"graph", ws.pipeline.string(), "--format", "svg"});
+    BOOST_TEST(svg.exit_code == 2);
+    BOOST_TEST(svg.err.find("--format dot | dot -Tsvg") != std::string::npos, svg.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,10 +16,12 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -340,13 +342,87 @@ int export_command(int argc, char** argv) {
     return 0;
 }
 
+// The expanded graph as a picture: steps (slicer, slices, barrier, plain nodes) and the
+// datasets between units. Edges inside a unit follow the steps; between units they go through
+// the datasets one writes and the other reads.
+struct GraphPicture {
+    struct Box {
+        std::string id, label, kind;  // kind: slicer, slice, barrier, node, dataset
+    };
+    std::vector<Box> boxes;
+    std::vector<std::pair<std::string, std::string>> edges;
+
+    GraphPicture(const Pipeline& pipeline, const ExpandedGraph& graph) {
+        std::map<std::string, std::string> dataset_ids;
+        auto dataset = [&](const std::string& name) {
+            auto [it, added] = dataset_ids.emplace(name, "d" + std::to_string(dataset_ids.size()));
+            if (added) boxes.push_back({it->second, name, "dataset"});
+            return it->second;
+        };
+        for (std::size_t i = 0; i < graph.steps.size(); ++i) {
+            const Step& step = graph.steps[i];
+            const Unit& unit = pipeline.units()[step.unit];
+            const std::string id = "s" + std::to_string(i);
+            boxes.push_back({id, step.name, to_string(step.kind)});
+            for (const auto d : step.depends_on)
+                if (graph.steps[d].unit == step.unit) edges.emplace_back("s" + std::to_string(d), id);
+            if (step.kind == StepKind::slicer || step.kind == StepKind::node) {
+                std::set<std::string> inside;
+                for (const auto& n : unit.nodes) inside.insert(n.outputs.begin(), n.outputs.end());
+                for (const auto& n : unit.nodes)
+                    for (const auto& in : n.inputs)
+                        if (!Node::is_param(in) && !inside.count(in)) edges.emplace_back(dataset(in), id);
+            }
+            if (step.kind == StepKind::barrier || step.kind == StepKind::node)
+                for (const auto& n : unit.nodes)
+                    for (const auto& out : n.outputs)
+                        if (pipeline.catalog().contains(out) && !pipeline.catalog().at(out).intermediate) edges.emplace_back(id, dataset(out));
+        }
+        std::sort(edges.begin(), edges.end());
+        edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    }
+
+    std::string mermaid() const {
+        std::string out = "flowchart LR\n";
+        for (const auto& b : boxes) {
+            const std::string label = "\"" + b.label + "\"";
+            out += "  " + b.id + (b.kind == "dataset" ? "[(" + label + ")]" : b.kind == "barrier" ? "{{" + label + "}}" : "[" + label + "]") + "\n";
+        }
+        for (const auto& [from, to] : edges) out += "  " + from + " --> " + to + "\n";
+        return out;
+    }
+
+    std::string dot() const {
+        std::string out = "digraph steppar {\n  rankdir=LR;\n";
+        for (const auto& b : boxes) {
+            std::string label;
+            append_json_string(label, b.label);  // a JSON string is a valid DOT string
+            const char* shape = b.kind == "dataset" ? "cylinder" : b.kind == "barrier" ? "hexagon" : "box";
+            out += "  " + b.id + " [label=" + label + ", shape=" + shape + "];\n";
+        }
+        for (const auto& [from, to] : edges) out += "  " + from + " -> " + to + ";\n";
+        return out + "}\n";
+    }
+};
+
 int graph_command(int argc, char** argv) {
     po::options_description options("Options");
+    options.add_options()("format", po::value<std::string>()->default_value("text"),
+                          "text (one step per line), mermaid or dot (a picture with the datasets)");
     const auto parsed = parse("graph", "Prints the expanded graph, one step per line: kind, name, dependencies.",
                               options, argc, argv);
     if (parsed.help) return 0;
+    const auto format = parsed.values["format"].as<std::string>();
+    if (format != "text" && format != "mermaid" && format != "dot")
+        throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "mermaid", "dot"}) +
+                         " (for SVG or PNG: --format dot | dot -Tsvg > graph.svg, with Debian's graphviz)");
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
+    if (format != "text") {
+        const GraphPicture picture(project->pipeline(), graph);
+        std::cout << (format == "mermaid" ? picture.mermaid() : picture.dot());
+        return 0;
+    }
     for (const auto& step : graph.steps) {
         std::vector<std::string> deps;
         for (const auto d : step.depends_on) deps.push_back(graph.steps[d].name);
