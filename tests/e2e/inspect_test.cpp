@@ -1,10 +1,11 @@
-// Commands that look at a pipeline without running it (validate, plan, graph), clean, and --param.
+// Commands that look at a pipeline without running it (validate, plan, graph, status), clean, and --param.
 #include "harness.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
+#include <map>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -171,6 +172,50 @@ BOOST_AUTO_TEST_CASE(graph_draws_steps_and_datasets_as_mermaid_and_dot) {
     const Result svg = host({"graph", ws.pipeline.string(), "--format", "svg"});
     BOOST_TEST(svg.exit_code == 2);
     BOOST_TEST(svg.err.find("--format dot | dot -Tsvg") != std::string::npos, svg.err);
+}
+
+// status reads the state folder: done, stale after an input changes, failed with its message,
+// not run / waiting before anything ran; and whether a rerun would run each step.
+BOOST_AUTO_TEST_CASE(status_says_what_ran_what_changed_and_what_a_rerun_does) {
+    Workspace ws(two_stage);
+    for (int i = 0; i < 6; ++i) write_file(ws.dir / ("docs/d" + std::to_string(i) + ".txt"), "Text " + std::to_string(i));
+    auto status = [&] {
+        const Result r = host({"status", ws.pipeline.string(), "--format", "json"});
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        std::map<std::string, std::pair<std::string, bool>> by_step;  // name -> (state, rerun)
+        for (const auto& step : YAML::Load(r.out)) by_step[step["name"].as<std::string>()] = {step["state"].as<std::string>(), step["rerun"].as<bool>()};
+        return by_step;
+    };
+    auto before = status();
+    BOOST_TEST(before["lowercase-slice-0"].first == "not run");
+    BOOST_TEST(before["hash-slice-1"].first == "waiting");
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar"), "status must write nothing");
+
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
+    auto after = status();
+    for (const char* step : {"lowercase-slice-0", "lowercase-slice-2", "lowercase-barrier", "hash-slice-1"})
+        BOOST_TEST(after[step].first == "done", step);
+    BOOST_TEST(after["lowercase-slice-0"].second == false, "a done slice is skipped by a rerun");
+
+    write_file(ws.dir / "docs/d5.txt", "Changed");  // d5 belongs to lowercase's last slice
+    auto changed = status();
+    BOOST_TEST(changed["lowercase-slice-2"].first == "stale");
+    BOOST_TEST(changed["lowercase-slice-2"].second == true);
+    BOOST_TEST(changed["lowercase-slice-0"].first == "done");
+    BOOST_TEST(changed["lowercase-barrier"].first == "waiting");
+
+    const Result text = host({"status", ws.pipeline.string()});
+    BOOST_TEST(text.out.find("stale\tlowercase-slice-2\t") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("done\tlowercase-slice-0\t2 partition(s)\trerun: skipped") != std::string::npos, text.out);
+
+    // A failed slice shows its partition and message.
+    const fs::path marker = ws.dir / ".steppar/units/lowercase/markers/slice-1.json";
+    std::string failed = read_file(marker);
+    const std::string success = "\"status\": \"success\"";
+    failed.replace(failed.find(success), success.size(), "\"status\": \"failed\", \"error\": {\"partition\": \"d3\", \"message\": \"disk on fire\"}");
+    write_file(marker, failed);
+    const Result broken = host({"status", ws.pipeline.string()});
+    BOOST_TEST(broken.out.find("failed\tlowercase-slice-1\ton partition 'd3': disk on fire\trerun: runs") != std::string::npos, broken.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
 #include <steppar/log.hpp>
+#include <steppar/marker.hpp>
 #include <steppar/run_lock.hpp>
 #include <steppar/runner.hpp>
 #include <steppar/text.hpp>
@@ -563,6 +564,95 @@ int clean_command(int argc, char** argv) {
     return 0;
 }
 
+// What the state folder says about one step, and what `run` would do with it now.
+struct StepStatus {
+    std::string state;   // done, failed, stale, not run, waiting
+    std::string detail;  // why, in words
+    bool rerun;          // would `run` (without --force) run it?
+};
+
+StepStatus marker_status(Project& project, const Unit& unit, const SlicePart* part) {
+    const fs::path path = part ? project.state().marker(unit.name, part->slice) : project.state().node_marker(unit.name);
+    std::optional<Marker> marker;
+    try {
+        marker = read_marker(path);
+    } catch (const StateError& e) {
+        return {"failed", e.what(), true};
+    }
+    if (!marker) return {"not run", "no marker", true};
+    if (!marker->success)
+        return {"failed", (marker->failed_partition.empty() ? "" : "on partition '" + marker->failed_partition + "': ") + marker->message, true};
+    if (up_to_date(project, unit, part)) return {"done", std::to_string(marker->partitions.size()) + " partition(s)", false};
+    return {"stale", "inputs, params, plugin or plan changed since it ran, or an output is gone", true};
+}
+
+int status_command(int argc, char** argv) {
+    po::options_description options("Options");
+    options.add_options()("format", po::value<std::string>()->default_value("text"), "text or json");
+    const auto parsed = parse("status",
+                              "Shows, from the state folder, each step's state (done, failed with its message, "
+                              "not run, stale: its inputs changed since) and whether `run` would run it now.",
+                              options, argc, argv);
+    if (parsed.help) return 0;
+    const auto format = parsed.values["format"].as<std::string>();
+    if (format != "text" && format != "json") throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "json"}));
+    auto project = open_project(parsed);
+    const ExpandedGraph graph = expand(project->pipeline());
+    const Pipeline& pipeline = project->pipeline();
+    std::map<std::size_t, std::optional<SlicePlan>> plans;  // unit -> its plan now (none: inputs not there yet)
+    std::vector<StepStatus> statuses;
+    for (const auto& step : graph.steps) {
+        const Unit& unit = pipeline.units()[step.unit];
+        if (step.kind == StepKind::node) {
+            statuses.push_back(marker_status(*project, unit, nullptr));
+            continue;
+        }
+        if (!plans.count(step.unit)) {
+            bool ready = true;
+            for (const auto& in : pipeline.external_partitioned_inputs(unit)) {
+                std::error_code ec;
+                ready = ready && fs::is_directory(pipeline.catalog().at(in).path, ec);
+            }
+            plans[step.unit] = ready ? std::optional(plan_slices(*project, unit, slice_count(graph, step.unit))) : std::nullopt;
+        }
+        const auto& plan = plans[step.unit];
+        if (!plan) {
+            statuses.push_back({"waiting", "its input is made upstream and does not exist yet", true});
+            continue;
+        }
+        if (step.kind == StepKind::slicer) {
+            std::optional<PlanIndex> index;
+            try {
+                index = read_plan_index(project->state(), unit.name);
+            } catch (const StateError&) {
+            }
+            if (!index) statuses.push_back({"not run", "no plan yet; " + std::to_string(plan->partition_count()) + " partition(s) to slice", true});
+            else if (index->plan_id != plan->plan_id) statuses.push_back({"stale", "the partitions changed since the plan was made: a rerun re-slices", true});
+            else statuses.push_back({"done", std::to_string(plan->partition_count()) + " partition(s), plan unchanged", true});
+        } else if (step.kind == StepKind::slice) {
+            const SlicePart part = part_of(*plan, step.slice);
+            statuses.push_back(marker_status(*project, unit, &part));
+        } else {  // barrier: done exactly when every slice is
+            std::size_t done = 0, slices = plan->slices.size();
+            for (std::size_t i = 0; i < statuses.size(); ++i)
+                if (graph.steps[i].unit == step.unit && graph.steps[i].kind == StepKind::slice && statuses[i].state == "done") ++done;
+            statuses.push_back({done == slices ? "done" : "waiting", std::to_string(done) + " of " + std::to_string(slices) + " slice(s) done", true});
+        }
+    }
+    if (format == "json") {
+        nlohmann::json out = nlohmann::json::array();
+        for (std::size_t i = 0; i < graph.steps.size(); ++i)
+            out.push_back({{"name", graph.steps[i].name}, {"kind", to_string(graph.steps[i].kind)},
+                           {"state", statuses[i].state}, {"detail", statuses[i].detail}, {"rerun", statuses[i].rerun}});
+        std::cout << out.dump(1) << "\n";
+        return 0;
+    }
+    for (std::size_t i = 0; i < graph.steps.size(); ++i)
+        std::cout << statuses[i].state << "\t" << graph.steps[i].name << "\t" << statuses[i].detail << "\t"
+                  << (statuses[i].rerun ? "rerun: runs" : "rerun: skipped") << "\n";
+    return 0;
+}
+
 int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "run") return run(argc, argv);
     if (command == "run-slice") return run_slice_command(argc, argv);
@@ -575,9 +665,10 @@ int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "validate") return validate_command(argc, argv);
     if (command == "plan") return plan_command(argc, argv);
     if (command == "clean") return clean_command(argc, argv);
+    if (command == "status") return status_command(argc, argv);
     throw UsageError("unknown command '" + command + "'" +
                      suggestion(command, {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "nodes",
-                                          "validate", "plan", "clean"}) +
+                                          "validate", "plan", "clean", "status"}) +
                      "; see steppar-host --help");
 }
 

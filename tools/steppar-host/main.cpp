@@ -25,6 +25,7 @@ Commands:
   graph      print the expanded graph: every step and what it waits for
   plan       dry run: the steps in execution order with each slice's partition count
   validate   check the pipeline file, plugins and graph without running anything (exit 0 or 2)
+  status     what the state folder says: each step done, failed, stale or not run, and what run would do
   clean      remove the state folder (plans, markers, intermediate data); never the catalog's data
   nodes      list every node of the pipeline with its function, kind and plugin file
 
