@@ -469,6 +469,24 @@ int validate_command(int argc, char** argv) {
     return 0;
 }
 
+// --format text|json, checked.
+std::string text_or_json(const Parsed& parsed) {
+    const auto format = parsed.values["format"].as<std::string>();
+    if (format != "text" && format != "json") throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "json"}));
+    return format;
+}
+
+// The plan the unit's slicer would make now, or nothing while an input is made upstream and
+// does not exist yet.
+std::optional<SlicePlan> plan_now(const Project& project, const ExpandedGraph& graph, std::size_t u, const std::string& only = {}) {
+    const Unit& unit = project.pipeline().units()[u];
+    for (const auto& in : project.pipeline().external_partitioned_inputs(unit)) {
+        std::error_code ec;
+        if (!fs::is_directory(project.pipeline().catalog().at(in).path, ec)) return std::nullopt;
+    }
+    return plan_slices(project, unit, slice_count(graph, u), only);
+}
+
 // One step of `plan`: what it is, what it waits for, and for a slice how many partitions it
 // would get if the pipeline ran now ("?" where an upstream step must run first).
 struct PlannedStep {
@@ -486,23 +504,14 @@ int plan_command(int argc, char** argv) {
                               "partitions each slice would get now. Writes nothing.",
                               options, argc, argv);
     if (parsed.help) return 0;
-    const auto format = parsed.values["format"].as<std::string>();
-    if (format != "text" && format != "json") throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "json"}));
+    const auto format = text_or_json(parsed);
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
     const Pipeline& pipeline = project->pipeline();
     std::map<std::size_t, SlicePlan> plans;
-    for (std::size_t u = 0; u < pipeline.units().size(); ++u) {
-        const Unit& unit = pipeline.units()[u];
-        if (!unit.replicated()) continue;
-        // Inputs made by another node exist only after it has run (an earlier run may have left them).
-        bool ready = true;
-        for (const auto& in : pipeline.external_partitioned_inputs(unit)) {
-            std::error_code ec;
-            if (!fs::is_directory(pipeline.catalog().at(in).path, ec)) ready = false;
-        }
-        if (ready) plans.emplace(u, plan_slices(*project, unit, slice_count(graph, u), parsed.values["partitions"].as<std::string>()));
-    }
+    for (std::size_t u = 0; u < pipeline.units().size(); ++u)
+        if (pipeline.units()[u].replicated())
+            if (auto plan = plan_now(*project, graph, u, parsed.values["partitions"].as<std::string>())) plans.emplace(u, std::move(*plan));
     std::vector<PlannedStep> steps;
     for (const auto& step : graph.steps) {
         PlannedStep planned{step, {}, std::nullopt};
@@ -594,8 +603,7 @@ int status_command(int argc, char** argv) {
                               "not run, stale: its inputs changed since) and whether `run` would run it now.",
                               options, argc, argv);
     if (parsed.help) return 0;
-    const auto format = parsed.values["format"].as<std::string>();
-    if (format != "text" && format != "json") throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "json"}));
+    const auto format = text_or_json(parsed);
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
     const Pipeline& pipeline = project->pipeline();
@@ -607,14 +615,7 @@ int status_command(int argc, char** argv) {
             statuses.push_back(marker_status(*project, unit, nullptr));
             continue;
         }
-        if (!plans.count(step.unit)) {
-            bool ready = true;
-            for (const auto& in : pipeline.external_partitioned_inputs(unit)) {
-                std::error_code ec;
-                ready = ready && fs::is_directory(pipeline.catalog().at(in).path, ec);
-            }
-            plans[step.unit] = ready ? std::optional(plan_slices(*project, unit, slice_count(graph, step.unit))) : std::nullopt;
-        }
+        if (!plans.count(step.unit)) plans[step.unit] = plan_now(*project, graph, step.unit);
         const auto& plan = plans[step.unit];
         if (!plan) {
             statuses.push_back({"waiting", "its input is made upstream and does not exist yet", true});
