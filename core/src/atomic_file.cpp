@@ -97,6 +97,17 @@ void ensure_parent(const fs::path& target) {
     if (ec) throw StateError("cannot create folder '" + target.parent_path().string() + "': " + ec.message());
 }
 
+// Creates `path` (which must not exist yet) for writing; -1 and errno on failure. The folder is
+// made only when the first try finds it missing: the first file of a new subfolder pays for it.
+int create_new(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        ensure_parent(fs::path(path));
+        fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+    return fd;
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {}
@@ -110,11 +121,7 @@ AtomicFile::~AtomicFile() {
 bool AtomicFile::open_temporary() {
     temporary_ = temporary_for(target_);
     cleanup_slot_ = register_for_cleanup(temporary_);
-    fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0 && errno == ENOENT) {  // first file of a new subfolder: only now pay for mkdir
-        ensure_parent(fs::path(target_));
-        fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    }
+    fd_ = create_new(temporary_);
     if (fd_ < 0) error_ = errno;
     return fd_ >= 0;
 }
@@ -177,11 +184,7 @@ std::streamsize AtomicFile::Buffer::xsputn(const char* data, std::streamsize siz
 // cannot be half-written. An existing file is still replaced by rename, never truncated (it
 // may be a hard link to something the user keeps).
 bool AtomicFile::create_empty_in_place() {
-    int fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == ENOENT) {
-        ensure_parent(fs::path(target_));
-        fd = ::open(target_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    }
+    const int fd = create_new(target_);
     if (fd < 0 && errno == EEXIST) return false;
     if (fd < 0) fail("create", target_, errno);
     ::close(fd);

@@ -31,6 +31,13 @@ struct Message {
     std::int32_t value;  // ended: wait status; cannot_fork: errno
 };
 
+// Before fork and before _exit: buffered output must leave exactly once, from its own process.
+void flush_output() {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+}
+
 bool send_message(int fd, const Message& m) {
     for (;;) {
         if (::send(fd, &m, sizeof m, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m)) return true;
@@ -75,9 +82,7 @@ int run_step(Project& project, const Step& step, bool only_missing) {
     if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
     remove_temporaries_on_termination_signals();
     const int code = run_step(project, step, only_missing);
-    std::cout.flush();
-    std::cerr.flush();
-    std::fflush(nullptr);
+    flush_output();
     // No static destructors: they belong to the host this process was forked from.
     ::_exit(code);
 }
@@ -126,9 +131,7 @@ int run_step(Project& project, const Step& step, bool only_missing) {
         const ssize_t got = ::recv(channel, &m, sizeof m, 0);
         if (got < 0 && errno == EINTR) continue;
         if (got != static_cast<ssize_t>(sizeof m) || m.kind != Message::start || m.step >= graph.steps.size()) break;
-        std::cout.flush();
-        std::cerr.flush();
-        std::fflush(nullptr);
+        flush_output();
         const pid_t pid = ::fork();
         if (pid == 0) child_main(project, graph.steps[m.step], only_missing, host_mask, self, channel, signals);
         if (pid < 0) {
@@ -167,9 +170,7 @@ std::unique_ptr<ForkServer> ForkServer::start(Project& project, const ExpandedGr
         throw StateError(std::string("cannot create the fork server's channel: ") + std::strerror(errno));
     sigset_t host_mask;
     ::sigprocmask(SIG_SETMASK, nullptr, &host_mask);
-    std::cout.flush();
-    std::cerr.flush();
-    std::fflush(nullptr);
+    flush_output();
     const pid_t host = ::getpid();
     const pid_t pid = ::fork();
     if (pid == 0) {
