@@ -420,9 +420,14 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, bool f
     if (!force) {
         try {
             std::error_code ec;
-            auto part_exists = [&](std::size_t i) { return fs::exists(project.state().plan_part(unit.name, static_cast<int>(i)), ec); };
+            // A part that is missing or damaged (not the size this plan writes) is written again
+            // with the rest, so "rerun to re-slice" always repairs it.
+            auto part_intact = [&](std::size_t i) {
+                const auto size = fs::file_size(project.state().plan_part(unit.name, static_cast<int>(i)), ec);
+                return !ec && size == part_json(plan, static_cast<int>(i)).size();
+            };
             bool complete = fs::exists(path, ec) && read_plan_index(project.state(), unit.name).plan_id == plan.plan_id;
-            for (std::size_t i = 0; complete && i < plan.slices.size(); ++i) complete = part_exists(i);
+            for (std::size_t i = 0; complete && i < plan.slices.size(); ++i) complete = part_intact(i);
             if (complete) {
                 log(slicer_log_line(plan) + ", plan unchanged");
                 return plan;

@@ -249,6 +249,23 @@ BOOST_AUTO_TEST_CASE(check_barrier_waits_for_the_last_marker) {
     BOOST_TEST(late.err.find("1 of 4 slice(s) left no marker (2)") != std::string::npos, late.err);
 }
 
+// A damaged or missing part of the plan fails only its slice, and the next run re-slices.
+BOOST_AUTO_TEST_CASE(a_damaged_plan_part_is_repaired_by_the_next_run) {
+    Workspace ws(demo_pipeline);
+    make_docs(ws.dir / "data/docs", 20);
+    BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
+    const auto before = snapshot(ws.dir / "out");
+    write_file(ws.dir / ".steppar/units/count/slices/slice-0.json", "garbage");
+    fs::remove(ws.dir / ".steppar/units/count/markers/slice-0.json");
+    fs::remove(ws.dir / ".steppar/units/count/slices/slice-2.json");
+    const Result repaired = ws.run();
+    BOOST_TEST(repaired.exit_code == 0, repaired.err);
+    // A new plan was written ("plan unchanged" would end the line otherwise).
+    BOOST_TEST(repaired.err.find("count-slicer: 20 partitions of docs in 4 slices (5 each)\n") != std::string::npos, repaired.err);
+    BOOST_TEST((snapshot(ws.dir / "out") == before));
+    BOOST_TEST(read_file(ws.dir / ".steppar/units/count/slices/slice-0.json").find("\"partitions\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(zipped_inputs_several_outputs_params_and_file_inputs) {
     Workspace ws("plugins:\n" + test_nodes_plugin() + R"(catalog:
   left:   {type: partitioned, path: left, suffix: .txt}
