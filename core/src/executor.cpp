@@ -5,6 +5,7 @@
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/hash.hpp"
+#include "steppar/events.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/slicer.hpp"
@@ -118,6 +119,17 @@ auto& checked_at(V& items, std::size_t i, const char* what) {
     return items[i];
 }
 
+// A node's ctx.log()/ctx.warn(): a line in the run's log, attributed to the node and partition.
+void node_log(LogLevel level, std::string_view text, std::string_view node, std::string_view partition) {
+    Message m;
+    m.level = level == LogLevel::warning ? Level::warning : Level::info;
+    m.origin = Origin::node;
+    m.text = text;
+    m.node = node;
+    m.partition = partition;
+    events().message(m);
+}
+
 /// A partition node with everything a call needs looked up once per slice: its function, its
 /// params and its datasets (a slice may call it a million times).
 struct BoundNode {
@@ -140,7 +152,7 @@ struct BoundNode {
 class PartitionCall final : public PartitionContext {
 public:
     PartitionCall(const BoundNode& bound, const std::string& partition, const Chosen& chosen)
-        : partition_(partition), params_(bound.params), chosen_(chosen) {
+        : node_(bound.node.name), partition_(partition), params_(bound.params), chosen_(chosen) {
         inputs_.reserve(bound.partitioned_inputs.size());
         for (const Dataset* d : bound.partitioned_inputs) inputs_.emplace_back(d->partition_path(partition));
         for (const Dataset* d : bound.file_inputs) files_.emplace_back(d->path.string());
@@ -156,11 +168,13 @@ public:
     const Params& params() const override { return params_; }
     const Params& configuration() const override { return *chosen_.fields; }
     const std::string& configurator() const override { return chosen_.name; }
+    void write_log(LogLevel level, std::string_view message) override { node_log(level, message, node_, partition_); }
     void commit() {
         for (auto& out : outputs_) out.commit();
     }
 
 private:
+    const std::string& node_;
     const std::string& partition_;
     const JsonFields& params_;
     const Chosen& chosen_;
@@ -196,7 +210,7 @@ private:
 
 class WholeCall final : public WholeContext {
 public:
-    WholeCall(const Pipeline& pipeline, const Node& node, const JsonFields& params) : params_(params) {
+    WholeCall(const Pipeline& pipeline, const Node& node, const JsonFields& params) : node_(node.name), params_(params) {
         for (const auto& in : node.inputs)
             if (!Node::is_param(in)) inputs_.push_back(std::make_unique<WholeInput>(pipeline.catalog().at(in)));
         for (const auto& out : node.outputs) outputs_.push_back(&pipeline.catalog().at(out));
@@ -222,6 +236,7 @@ public:
     }
     std::size_t output_count() const override { return outputs_.size(); }
     const Params& params() const override { return params_; }
+    void write_log(LogLevel level, std::string_view message) override { node_log(level, message, node_, {}); }
     void commit() {
         for (auto& [_, out] : opened_) out->commit();
     }
@@ -237,6 +252,7 @@ private:
         if (!slot) slot = std::make_unique<Output>(target);
         return *slot;
     }
+    const std::string& node_;
     const JsonFields& params_;
     std::vector<std::unique_ptr<WholeInput>> inputs_;
     std::vector<const Dataset*> outputs_;
@@ -335,7 +351,7 @@ std::vector<std::string> select_partitions(const Pipeline& pipeline, const Unit&
     if (cached) log("'" + unit.name + "': " + std::to_string(cached) + " cached partition(s) left out (cached: true)");
     if (!unconfigured.empty()) {
         std::vector<std::string> shown(unconfigured.begin(), unconfigured.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(unconfigured.size(), 5)));
-        log("warning: '" + unit.name + "': " + std::to_string(unconfigured.size()) +
+        warn("'" + unit.name + "': " + std::to_string(unconfigured.size()) +
             " partition(s) match no configurator and run without configuration data (" + join(shown) +
             (unconfigured.size() > shown.size() ? ", ..." : "") + ")");
     }
@@ -639,6 +655,7 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
     for (std::size_t index = 0; index < partitions.size(); ++index) {
         const std::string& partition = partitions[index];
         progress.at(index);
+        report_progress(index, partitions.size());
         if (options.only_missing && unit_files.outputs_newer_than_inputs(partition)) {
             ++skipped;
             marker.partitions.push_back(partition);
@@ -665,6 +682,7 @@ void run_slice(Project& project, const Unit& unit, int slice, const ExecutionOpt
         }
         marker.partitions.push_back(partition);
     }
+    report_progress(partitions.size(), partitions.size());
     if (skipped) log(slice_name(unit.name, slice) + ": " + std::to_string(skipped) + " partition(s) already up to date");
     if (!configurator_use.empty()) {
         std::vector<std::string> uses;
@@ -730,11 +748,13 @@ void run_node(Project& project, const Unit& unit, const ExecutionOptions& option
         const BoundNode bound(project, node);
         const UnitFiles unit_files(project.pipeline(), unit);
         for (const auto& partition : partitions) {
+            report_progress(marker.partitions.size(), partitions.size());
             if (!(options.only_missing && unit_files.outputs_newer_than_inputs(partition)))
                 if (const auto error = call_partition_function(bound, partition); !error.empty())
                     throw NodeError("node '" + node.name + "' failed on partition '" + partition + "': " + error);
             marker.partitions.push_back(partition);
         }
+        report_progress(partitions.size(), partitions.size());
         log("node '" + node.name + "': " + std::to_string(partitions.size()) + " partitions done");
     } else {
         try {

@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/events.hpp"
 #include "steppar/executor.hpp"
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <utility>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -23,7 +25,7 @@ namespace steppar {
 namespace {
 
 // One datagram each way (SOCK_SEQPACKET keeps them whole). Both ends are the same binary.
-struct Message {
+struct ServerMessage {
     enum Kind : std::uint32_t { start = 1, started = 2, ended = 3, cannot_fork = 4 };
     Kind kind;
     std::uint32_t step;
@@ -38,9 +40,24 @@ void flush_output() {
     std::fflush(nullptr);
 }
 
-bool send_message(int fd, const Message& m) {
+// `attached`: a file descriptor passed along (SCM_RIGHTS), or -1.
+bool send_message(int fd, const ServerMessage& m, int attached = -1) {
+    iovec data{const_cast<ServerMessage*>(&m), sizeof m};
+    msghdr header{};
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (attached >= 0) {
+        header.msg_control = control;
+        header.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&header);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &attached, sizeof(int));
+    }
     for (;;) {
-        if (::send(fd, &m, sizeof m, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m)) return true;
+        if (::sendmsg(fd, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof m)) return true;
         if (errno != EINTR) return false;
     }
 }
@@ -63,18 +80,26 @@ int run_step(Project& project, const Step& step, bool only_missing) {
             run_node(project, unit, {only_missing});
         return 0;
     } catch (const Error& e) {
-        std::cerr << "steppar-host: error: " << e.what() << "\n";
+        events().error(e.what(), e.exit_code());
         return e.exit_code();
     } catch (const std::exception& e) {
-        std::cerr << "steppar-host: internal error: " << e.what() << "\n";
+        events().error(std::string("internal error: ") + e.what(), 1);
         return 1;
     }
 }
 
 [[noreturn]] void child_main(Project& project, const Step& step, bool only_missing, const sigset_t& host_mask,
-                             pid_t server, int channel, int signals) {
+                             pid_t server, int channel, int signals, int output) {
     ::close(channel);
     ::close(signals);
+    // stdout and stderr go to the host through this step's pipe; events are framed on it.
+    flush_output();
+    ::dup2(output, STDOUT_FILENO);
+    ::dup2(output, STDERR_FILENO);
+    ::close(output);
+    // The host's sink (a live display, say) is the host's: dropped without its destructor,
+    // which would draw on the pipe.
+    (void)set_events(make_child_reporter(STDERR_FILENO)).release();
     for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &host_mask, nullptr);
     ::setpgid(0, 0);  // its own group: a timeout or an interrupt kills what it starts, too
@@ -110,7 +135,7 @@ int run_step(Project& project, const Step& step, bool only_missing) {
         while ((pid = ::waitpid(-1, &status, options)) > 0) {
             const auto it = running.find(pid);
             if (it == running.end()) continue;
-            send_message(channel, {Message::ended, it->second, pid, status});
+            send_message(channel, {ServerMessage::ended, it->second, pid, status});
             running.erase(it);
         }
     };
@@ -127,20 +152,32 @@ int run_step(Project& project, const Step& step, bool only_missing) {
             reap(WNOHANG);
         }
         if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        Message m{};
+        ServerMessage m{};
         const ssize_t got = ::recv(channel, &m, sizeof m, 0);
         if (got < 0 && errno == EINTR) continue;
-        if (got != static_cast<ssize_t>(sizeof m) || m.kind != Message::start || m.step >= graph.steps.size()) break;
+        if (got != static_cast<ssize_t>(sizeof m) || m.kind != ServerMessage::start || m.step >= graph.steps.size()) break;
+        int output[2];
+        if (::pipe2(output, O_CLOEXEC) != 0) {
+            send_message(channel, {ServerMessage::cannot_fork, m.step, 0, errno});
+            continue;
+        }
         flush_output();
         const pid_t pid = ::fork();
-        if (pid == 0) child_main(project, graph.steps[m.step], only_missing, host_mask, self, channel, signals);
+        if (pid == 0) {
+            ::close(output[0]);
+            child_main(project, graph.steps[m.step], only_missing, host_mask, self, channel, signals, output[1]);
+        }
+        const int error = errno;
+        ::close(output[1]);
         if (pid < 0) {
-            send_message(channel, {Message::cannot_fork, m.step, 0, errno});
+            ::close(output[0]);
+            send_message(channel, {ServerMessage::cannot_fork, m.step, 0, error});
             continue;
         }
         ::setpgid(pid, pid);  // also here, so the group exists before the host can signal it
         running[pid] = m.step;
-        send_message(channel, {Message::started, m.step, pid, 0});
+        send_message(channel, {ServerMessage::started, m.step, pid, 0}, output[0]);  // the host reads the pipe
+        ::close(output[0]);
     }
     // The host is gone or done: nothing of this run may outlive it.
     for (const auto& [pid, _] : running) {
@@ -193,35 +230,46 @@ ForkServer::~ForkServer() {
 }
 
 bool ForkServer::receive(bool block) {
-    Message m{};
+    ServerMessage m{};
+    iovec data{&m, sizeof m};
+    msghdr header{};
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
     ssize_t got;
     do {
-        got = ::recv(channel_, &m, sizeof m, block ? 0 : MSG_DONTWAIT);
+        got = ::recvmsg(channel_, &header, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
     } while (got < 0 && errno == EINTR);
+    int attached = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&attached, CMSG_DATA(c), sizeof(int));
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (attached >= 0 && m.kind != ServerMessage::started) ::close(attached);
     if (got != static_cast<ssize_t>(sizeof m))
         throw StateError("the fork server (pid " + std::to_string(server_) +
                          ") stopped unexpectedly; rerun, or use --launch exec");
     switch (m.kind) {
-    case Message::started: started_.emplace_back(m.step, m.pid); break;
-    case Message::ended: exits_.push_back({m.step, m.value}); break;
-    case Message::cannot_fork:
+    case ServerMessage::started: started_.push_back({m.step, m.pid, attached}); return true;
+    case ServerMessage::ended: exits_.push_back({m.step, m.value}); break;
+    case ServerMessage::cannot_fork:
         throw StateError("cannot start a process for step " + std::to_string(m.step) + ": " + std::strerror(m.value));
     default: throw StateError("the fork server sent an unknown message");
     }
     return true;
 }
 
-pid_t ForkServer::launch(std::size_t step) {
-    const Message request{Message::start, static_cast<std::uint32_t>(step), 0, 0};
+ForkServer::Launched ForkServer::launch(std::size_t step) {
+    const ServerMessage request{ServerMessage::start, static_cast<std::uint32_t>(step), 0, 0};
     if (!send_message(channel_, request))
         throw StateError("the fork server (pid " + std::to_string(server_) + ") is gone; rerun, or use --launch exec");
     for (;;) {
         for (auto it = started_.begin(); it != started_.end(); ++it)
-            if (it->first == step) {
-                const pid_t pid = it->second;
+            if (it->step == step) {
+                const Launched launched{it->pid, it->output};
                 started_.erase(it);
-                return pid;
+                return launched;
             }
         receive(/*block=*/true);
     }

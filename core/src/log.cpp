@@ -1,22 +1,29 @@
 #include "steppar/log.hpp"
 
+#include "steppar/events.hpp"
+
 #include <atomic>
-#include <cstdio>
-#include <string>
 
 namespace steppar {
 namespace {
-std::atomic<bool> quiet{false};
+std::atomic<bool> quiet_flag{false};
 }
 
 void log(std::string_view message) {
-    if (quiet) return;
-    std::string line = "steppar: ";
-    line.append(message);
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), stderr);  // one write: lines of processes do not interleave
+    if (quiet_flag) return;
+    Message m;
+    m.text = message;
+    events().message(m);
 }
 
-void set_quiet(bool q) { quiet = q; }
+void warn(std::string_view message) {
+    Message m;
+    m.level = Level::warning;
+    m.text = message;
+    events().message(m);
+}
+
+void set_quiet(bool q) { quiet_flag = q; }
+bool quiet() { return quiet_flag; }
 
 }  // namespace steppar

@@ -1,7 +1,9 @@
 // The only translation unit that includes Boost.Process and Boost.Asio: one child process per
 // step, each in its own process group, watched with timeouts and termination signals. Children
 // come from the fork server (fork_server.hpp) or, with --launch exec, from Boost.Process.
+#include "steppar/child_output.hpp"
 #include "steppar/error.hpp"
+#include "steppar/events.hpp"
 #include "steppar/fork_server.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
@@ -13,10 +15,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/process.hpp>
+#include <boost/process/v2/stdio.hpp>
 
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <map>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -65,6 +69,7 @@ public:
             channel_.assign(::dup(server_->channel()));
             watch_server();
         }
+        if (events().animated()) tick();
     }
 
     ~ProcessLauncher() override {
@@ -79,15 +84,29 @@ public:
     }
 
     void start(std::size_t index, double timeout) override {
-        auto child = std::make_unique<Child>(Child{0, std::nullopt, asio::steady_timer(io_), false, false, timeout, 0});
+        auto child = std::make_unique<Child>(io_, timeout);
         Child& c = *child;
         if (server_) {
-            c.pid = server_->launch(index);
+            const auto launched = server_->launch(index);
+            c.pid = launched.pid;
             children_.emplace(index, std::move(child));
+            attach_output(index, c, launched.output);
         } else {
-            c.process.emplace(io_, options_.host_program.string(), exec_arguments(index), ChildSetup{::getpid()});
+            int output[2];
+            if (::pipe2(output, O_CLOEXEC) != 0)
+                throw StateError(std::string("cannot create a pipe for a step's output: ") + std::strerror(errno));
+            try {
+                c.process.emplace(io_, options_.host_program.string(), exec_arguments(index),
+                                  bp::process_stdio{{}, output[1], output[1]}, ChildSetup{::getpid()});
+            } catch (...) {
+                ::close(output[0]);
+                ::close(output[1]);
+                throw;
+            }
+            ::close(output[1]);
             c.pid = c.process->id();
             children_.emplace(index, std::move(child));
+            attach_output(index, c, output[0]);
             c.process->async_wait([this, index](boost::system::error_code, int) {
                 const auto it = children_.find(index);
                 if (it != children_.end()) it->second->wait_status = it->second->process->native_exit_code();
@@ -126,6 +145,10 @@ public:
         auto node = children_.extract(index);
         Child& child = *node.mapped();
         child.timer.cancel();
+        // Everything it wrote is in the pipe by now; a grandchild that kept the pipe open
+        // must not hold the step's end back, so no waiting for end of file.
+        read_output(child);
+        child.reader->finish();
         return result(index, child);
     }
 
@@ -149,14 +172,61 @@ public:
 
 private:
     struct Child {
-        pid_t pid;                          ///< also its process group
+        Child(asio::io_context& io, double t) : timer(io), output(io), timeout(t) {}
+        pid_t pid = 0;                       ///< also its process group
         std::optional<bp::process> process;  ///< --launch exec only
         asio::steady_timer timer;
-        bool timed_out;
-        bool stopped;
+        asio::posix::stream_descriptor output;  ///< its stdout and stderr
+        std::unique_ptr<ChildOutput> reader;
+        bool timed_out = false;
+        bool stopped = false;
         double timeout;
-        int wait_status;
+        int wait_status = 0;
     };
+
+    void attach_output(std::size_t index, Child& child, int fd) {
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        child.output.assign(fd);
+        const Step& step = graph_.steps[index];
+        child.reader = std::make_unique<ChildOutput>(step.name, project_.pipeline().units()[step.unit].name,
+                                                     to_string(step.kind), step.slice);
+        watch_output(index, &child);
+    }
+
+    void watch_output(std::size_t index, Child* child) {
+        child->output.async_wait(asio::posix::stream_descriptor::wait_read, [this, index, child](boost::system::error_code ec) {
+            const auto it = children_.find(index);
+            if (ec || it == children_.end() || it->second.get() != child) return;  // ended, or a retry's
+            if (read_output(*child)) watch_output(index, child);
+        });
+    }
+
+    /// Reads what is there without blocking; false once the pipe is closed.
+    static bool read_output(Child& child) {
+        if (!child.output.is_open()) return false;
+        char buffer[1 << 16];
+        for (;;) {
+            const ssize_t n = ::read(child.output.native_handle(), buffer, sizeof buffer);
+            if (n > 0) {
+                child.reader->feed(buffer, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+            boost::system::error_code ignored;
+            child.output.close(ignored);
+            return false;
+        }
+    }
+
+    void tick() {
+        tick_timer_.expires_after(std::chrono::milliseconds(100));
+        tick_timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            events().tick();
+            tick();
+        });
+    }
 
     std::vector<std::string> exec_arguments(std::size_t index) const {
         const Step& step = graph_.steps[index];
@@ -167,6 +237,7 @@ private:
         if (step.kind == StepKind::slice) args.insert(args.end(), {"--slice", std::to_string(step.slice)});
         if (options_.only_missing) args.push_back("--only-missing");
         if (options_.quiet) args.push_back("--quiet");
+        args.push_back("--report-to-host");
         for (const auto& param : options_.params) args.insert(args.end(), {"--param", param});
         return args;
     }
@@ -194,7 +265,7 @@ private:
             if (ec) return;
             if (interrupted_ == 0) {
                 interrupted_ = signal;
-                log("received " + signal_name(signal) + ": stopping " + std::to_string(children_.size()) +
+                warn("received " + signal_name(signal) + ": stopping " + std::to_string(children_.size()) +
                     " running step(s)");
                 stop_all();
             } else {
@@ -214,7 +285,8 @@ private:
     StepResult result(std::size_t index, const Child& child) const {
         const Step& step = graph_.steps[index];
         const int status = child.wait_status;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {index, true, false, {}};
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            return {index, true, false, {}, child.reader ? child.reader->partitions_done() : -1};
         const Unit& unit = project_.pipeline().units()[step.unit];
         if (child.stopped) return {index, false, true, step.name + " stopped"};
         std::string where;
@@ -240,6 +312,8 @@ private:
             if (signal == SIGKILL) why += " (out of memory, or killed from outside)";
             return {index, false, false, why};
         }
+        if (child.reader && !child.reader->error().empty())  // its own one-line error says it best
+            return {index, false, false, step.name + " failed: " + child.reader->error()};
         return {index, false, false,
                 step.name + " failed (exit code " + std::to_string(WEXITSTATUS(status)) + ")" + where + ", see its message above"};
     }
@@ -253,6 +327,7 @@ private:
     asio::posix::stream_descriptor channel_{io_};  ///< the fork server's channel (a dup)
     asio::signal_set signals_;
     asio::steady_timer grace_timer_{io_};
+    asio::steady_timer tick_timer_{io_};  ///< redraws a live display
     std::map<std::size_t, std::unique_ptr<Child>> children_;
     std::deque<std::size_t> ended_;
     int interrupted_ = 0;

@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/events.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
 #include "steppar/run_lock.hpp"
@@ -137,43 +138,62 @@ std::vector<bool> select_steps(const Pipeline& pipeline, const ExpandedGraph& gr
     return chosen;
 }
 
-std::string seconds_text(double seconds) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.3f", seconds);
-    return text;
-}
-
 }  // namespace
 
-void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions& options) {
-    const auto started = std::chrono::steady_clock::now();
-    RunLock lock(project.state().lock());
-    sweep_stale_temporaries(project);
-    const std::unique_ptr<Launcher> launcher = make_process_launcher(project, graph, options);
+namespace {
 
+const char* unit_kind_name(UnitKind kind) {
+    switch (kind) {
+    case UnitKind::node: return "node";
+    case UnitKind::multinode: return "multinode";
+    case UnitKind::multipipeline: return "multipipeline";
+    }
+    return "?";
+}
+
+struct Tally {
+    std::size_t ran = 0, up_to_date = 0, failed = 0, not_run = 0, slices_done = 0;
+};
+
+// The walk over the graph; run_pipeline() wraps it with the run's first and last events.
+void walk(Project& project, const ExpandedGraph& graph, const RunOptions& options, Launcher& launcher_ref, Tally& tally) {
+    Launcher* launcher = &launcher_ref;
+    using clock = std::chrono::steady_clock;
     const auto& steps = graph.steps;
     const auto& units = project.pipeline().units();
     std::vector<State> state(steps.size(), State::waiting);
     const std::vector<bool> chosen = select_steps(project.pipeline(), graph, options);
     std::vector<int> attempts(steps.size(), 0);
+    std::vector<clock::time_point> began(steps.size());
     std::map<std::size_t, SlicePlan> plans;  // unit -> plan of this run
     std::vector<std::string> failures;
-    std::size_t open = steps.size(), skipped_up_to_date = 0, ran = 0;
+    std::size_t open = steps.size();
     bool stopping = false;  // fail-fast triggered: start nothing new
 
+    auto info = [&](std::size_t i) {
+        return StepInfo{steps[i].name, units[steps[i].unit].name, to_string(steps[i].kind), steps[i].slice};
+    };
+    auto partitions_of = [&](std::size_t i) -> long long {
+        if (steps[i].kind != StepKind::slice) return -1;
+        const auto plan = plans.find(steps[i].unit);
+        return plan == plans.end() ? -1 : static_cast<long long>(plan->second.slices[static_cast<std::size_t>(steps[i].slice)].size());
+    };
+    auto seconds_since = [&](std::size_t i) { return std::chrono::duration<double>(clock::now() - began[i]).count(); };
     auto finish = [&](std::size_t i, State result) {
         state[i] = result;
         --open;
     };
     auto fail = [&](std::size_t i, const std::string& message) {
         finish(i, State::failed);
-        log(steps[i].name + " failed: " + message);
+        ++tally.failed;
+        StepEnd end{StepStatus::failed, seconds_since(i), -1, message, attempts[i], attempts[i]};
+        events().step_ended(info(i), end);
         // Slice failures are reported by their barrier, which lists all of them, unless
         // fail-fast stops the run before the barrier.
         if (steps[i].kind != StepKind::slice || options.fail_fast) failures.push_back(message);
         if (options.fail_fast && !stopping) {
             stopping = true;
-            if (launcher->running() > 0) log("--fail-fast: stopping " + std::to_string(launcher->running()) + " running step(s)");
+            if (launcher->running() > 0) warn("--fail-fast: stopping " + std::to_string(launcher->running()) + " running step(s)");
             launcher->stop_all();
         }
     };
@@ -203,12 +223,18 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             }
             const Unit& unit = units[step.unit];
             if (step.kind == StepKind::slicer || step.kind == StepKind::barrier) {
+                began[i] = clock::now();
+                events().step_started(info(i), -1);
                 try {
-                    if (step.kind == StepKind::slicer)
-                        plans[step.unit] = run_slicer(project, unit, slice_count(graph, step.unit), options.force, options.partitions);
-                    else
+                    if (step.kind == StepKind::slicer) {
+                        const SlicePlan& plan = plans[step.unit] =
+                            run_slicer(project, unit, slice_count(graph, step.unit), options.force, options.partitions);
+                        events().unit_planned(unit.name, plan.partition_count());
+                    } else {
                         check_barrier(project, unit);
+                    }
                     finish(i, State::done);
+                    events().step_ended(info(i), {StepStatus::done, seconds_since(i), -1, {}, 1, 1});
                 } catch (const Error& e) {
                     if (e.exit_code() == 2) throw;  // bad input (e.g. strict zipping): stop, like validation
                     fail(i, e.what());
@@ -219,15 +245,17 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             if (launcher->running() >= launcher->capacity()) continue;
             const auto part = step.kind == StepKind::slice ? std::optional(part_of(plans.at(step.unit), step.slice)) : std::nullopt;
             if (!options.force && attempts[i] == 0 && up_to_date(project, unit, part ? &*part : nullptr)) {
-                log(step.name + ": up to date, skipped");
-                ++skipped_up_to_date;
+                ++tally.up_to_date;
                 finish(i, State::done);
+                events().step_ended(info(i), {StepStatus::up_to_date, 0, partitions_of(i), {}, 1, 1});
                 progressed = true;
                 continue;
             }
             state[i] = State::running;
             ++attempts[i];
-            ++ran;
+            ++tally.ran;
+            began[i] = clock::now();
+            events().step_started(info(i), partitions_of(i));
             launcher->start(i, unit.options.timeout_seconds > 0 ? unit.options.timeout_seconds : options.slice_timeout);
             progressed = true;
         }
@@ -241,11 +269,13 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
             if (!result->ok) sweep_unit_outputs(project, unit);
             if (result->ok) {
                 finish(i, State::done);
+                const long long partitions = steps[i].kind == StepKind::slice ? partitions_of(i) : result->partitions;
+                events().step_ended(info(i), {StepStatus::done, seconds_since(i), partitions, {}, attempts[i], attempts[i]});
             } else if (result->stopped || launcher->interrupted_by()) {
                 finish(i, State::skipped);
+                events().step_ended(info(i), {StepStatus::stopped, seconds_since(i), -1, result->message, attempts[i], attempts[i]});
             } else if (attempts[i] <= retries && !stopping) {
-                log(steps[i].name + " failed (" + result->message + "); retrying, attempt " +
-                    std::to_string(attempts[i] + 1) + " of " + std::to_string(retries + 1));
+                events().step_ended(info(i), {StepStatus::retrying, seconds_since(i), -1, result->message, attempts[i], retries + 1});
                 state[i] = State::waiting;
             } else {
                 fail(i, result->message);
@@ -255,23 +285,65 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
         }
     }
 
-    std::size_t done = 0, not_run = 0;
     for (std::size_t i = 0; i < steps.size(); ++i) {
-        done += state[i] == State::done && steps[i].kind == StepKind::slice;
-        not_run += state[i] == State::skipped || state[i] == State::waiting;
+        tally.slices_done += state[i] == State::done && steps[i].kind == StepKind::slice;
+        tally.not_run += state[i] == State::skipped || state[i] == State::waiting;
     }
     if (const int signal = launcher->interrupted_by()) {
         const char* name = sigabbrev_np(signal);
-        throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") + ": " + std::to_string(done) +
+        throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") + ": " + std::to_string(tally.slices_done) +
                               " slice(s) finished and are kept; rerun the same command to resume",
                           signal);
     }
     if (!failures.empty())
         throw NodeError(join(failures, "; ") +
-                        (not_run ? " (" + std::to_string(not_run) + " dependent step(s) not run)" : std::string()));
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log("pipeline done: " + std::to_string(steps.size()) + " steps (" + std::to_string(ran) + " ran, " +
-        std::to_string(skipped_up_to_date) + " up to date) in " + seconds_text(seconds) + " s");
+                        (tally.not_run ? " (" + std::to_string(tally.not_run) + " dependent step(s) not run)" : std::string()));
+}
+
+}  // namespace
+
+void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    RunLock lock(project.state().lock());
+    sweep_stale_temporaries(project);
+    const std::unique_ptr<Launcher> launcher = make_process_launcher(project, graph, options);
+
+    RunStart start;
+    const std::string pipeline = project.pipeline_file().filename().string();
+    start.pipeline = pipeline;
+    start.runner = options.runner == RunnerKind::sequential ? "sequential" : "parallel";
+    start.workers = launcher->capacity();
+    start.steps = graph.steps.size();
+    for (std::size_t u = 0; u < project.pipeline().units().size(); ++u) {
+        const Unit& unit = project.pipeline().units()[u];
+        start.units.push_back({unit.name, unit_kind_name(unit.kind), unit.replicated() ? static_cast<std::size_t>(slice_count(graph, u)) : 1});
+    }
+    events().run_started(start);
+
+    Tally tally;
+    RunEnd end;
+    end.steps = graph.steps.size();
+    auto finish = [&](const char* status, int exit_code, std::string_view message) {
+        end.status = status;
+        end.exit_code = exit_code;
+        end.message = message;
+        end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        end.ran = tally.ran;
+        end.up_to_date = tally.up_to_date;
+        end.failed = tally.failed;
+        end.not_run = tally.not_run;
+        events().run_ended(end);
+    };
+    try {
+        walk(project, graph, options, *launcher, tally);
+    } catch (const Interrupted& e) {
+        finish("interrupted", e.exit_code(), e.what());
+        throw;
+    } catch (const Error& e) {
+        finish("failed", e.exit_code(), e.what());
+        throw;
+    }
+    finish("done", 0, {});
 }
 
 }  // namespace steppar

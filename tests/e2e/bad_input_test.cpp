@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(broken_plugins_are_refused) {
                     {"exports no steppar nodes"});
     expect_rejected(std::string("plugins: {old: ") + fixture("steppar_wrong_abi") +
                         "}\ncatalog: {docs: {path: docs, suffix: .txt}}\nnodes:\n  - {name: n, func: old.identity, inputs: [docs], outputs: [o]}\n",
-                    {"SDK ABI 999", "needs ABI 2", "rebuild the plugin"});
+                    {"SDK ABI 999", "needs ABI 3", "rebuild the plugin"});
     expect_rejected(std::string("plugins: {gone: ./missing.so}\ncatalog: {docs: {path: docs, suffix: .txt}}\n"
                                 "nodes:\n  - {name: n, func: gone.x, inputs: [docs], outputs: [o]}\n"),
                     {"missing.so", "does not exist"});

@@ -5,6 +5,7 @@
 #include <steppar/cluster_export.hpp>
 #include <steppar/slurm_runner.hpp>
 #include <steppar/error.hpp>
+#include <steppar/events.hpp>
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
 #include <steppar/log.hpp>
@@ -44,9 +45,14 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
         "param", po::value<std::vector<std::string>>()->composing(),
         "NAME=VALUE: override a param of the pipeline file (VALUE as JSON: 5, true, [1,2], \"x\"; other text is a "
         "string); repeatable")(
-        "quiet,q", po::bool_switch(), "print only errors")("help,h", po::bool_switch(), "show this help");
+        "quiet,q", po::bool_switch(), "print only warnings and errors")(
+        "log-format", po::value<std::string>()->default_value("auto"),
+        "how progress and messages look on stderr: plain (timestamped lines), json (one object per event), "
+        "live (a progress display, run only); auto: live for run on a terminal, plain otherwise")(
+        "help,h", po::bool_switch(), "show this help");
     po::options_description hidden;
-    hidden.add_options()("pipeline", po::value<std::string>());
+    hidden.add_options()("pipeline", po::value<std::string>())(
+        "report-to-host", po::bool_switch(), "a step's process run by a host: framed events on stderr");
     po::options_description all;
     all.add(options).add(hidden);
     po::positional_options_description positional;
@@ -63,6 +69,16 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
     if (!parsed.values.count("pipeline"))
         throw UsageError(command + ": missing PIPELINE (the pipeline file, .yml or .json)");
     set_quiet(parsed.values["quiet"].as<bool>());
+    if (parsed.values["report-to-host"].as<bool>()) {
+        set_events(make_child_reporter(STDERR_FILENO));
+    } else {
+        // Only a local run has a display worth animating; Slurm's progress is its log lines.
+        const bool animate = command == "run" && !(parsed.values.count("runner") && parsed.values["runner"].as<std::string>() == "slurm");
+        const LogFormat format = parse_log_format(parsed.values["log-format"].as<std::string>(), STDERR_FILENO, animate);
+        if (format == LogFormat::live && !animate)
+            throw UsageError("--log-format live is for 'run' with a local runner; use plain or json here");
+        set_events(make_event_sink(format, STDERR_FILENO));
+    }
     return parsed;
 }
 

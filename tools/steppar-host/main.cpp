@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include <steppar/error.hpp>
+#include <steppar/events.hpp>
 
 #include <boost/program_options/errors.hpp>
 
@@ -48,13 +49,13 @@ int main(int argc, char** argv) {
     try {
         return steppar::cli::dispatch(command, argc - 1, argv + 1);
     } catch (const steppar::Error& e) {
-        std::cerr << "steppar-host: error: " << e.what() << "\n";
+        steppar::events().error(e.what(), e.exit_code());
         return e.exit_code();
     } catch (const boost::program_options::error& e) {
         std::cerr << "steppar-host " << command << ": " << e.what() << " (see 'steppar-host " << command << " --help')\n";
         return 2;
     } catch (const std::exception& e) {
-        std::cerr << "steppar-host: internal error: " << e.what() << "\n";
+        steppar::events().error(std::string("internal error: ") + e.what(), 1);
         return 1;
     }
 }

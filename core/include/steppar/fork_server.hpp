@@ -9,7 +9,7 @@
 // server, which dies with the host), runs the very code `run-slice`/`run-node` run, and exits.
 //
 //   host --start(step)--> server --fork--> child: run_slice(...) ; _exit(code)
-//   host <--started(pid)-- server
+//   host <--started(pid, pipe)-- server     (the child's stdout/stderr, see events.hpp)
 //   host <--ended(pid, wait status)-- server (SIGCHLD)
 //
 // Plugins that cannot live through fork() (threads started at load time) can use
@@ -39,9 +39,13 @@ public:
     ForkServer(const ForkServer&) = delete;
     ForkServer& operator=(const ForkServer&) = delete;
 
-    /// Starts step `step` (a slice or a plain node) in a new child; returns its pid, which is
-    /// also its process group. Throws StateError when the server cannot fork.
-    pid_t launch(std::size_t step);
+    struct Launched {
+        pid_t pid;   ///< also its process group
+        int output;  ///< read end of the child's stdout/stderr pipe; the caller owns it
+    };
+    /// Starts step `step` (a slice or a plain node) in a new child. Throws StateError when the
+    /// server cannot fork.
+    Launched launch(std::size_t step);
     /// Readable when the server has something to say: wait on it, then call take_exits().
     int channel() const noexcept { return channel_; }
     /// Steps that ended since the last call (never blocks).
@@ -54,7 +58,12 @@ private:
     pid_t server_;
     int channel_;
     std::vector<Exit> exits_;
-    std::vector<std::pair<std::size_t, pid_t>> started_;
+    struct Started {
+        std::size_t step;
+        pid_t pid;
+        int output;
+    };
+    std::vector<Started> started_;
 };
 
 }  // namespace steppar

@@ -1,4 +1,5 @@
-// Progress messages of the host and slices, on stderr ("steppar: ..."), one line each.
+// Messages of the engine, one line each, through this process's event sink (events.hpp): on
+// stderr for a command, or to the host for a step's process.
 #pragma once
 
 #include <string_view>
@@ -6,7 +7,9 @@
 namespace steppar {
 
 void log(std::string_view message);
-/// Silences log() (errors are still reported by the CLI).
+void warn(std::string_view message);
+/// Silences log() (warnings and errors are still reported).
 void set_quiet(bool quiet);
+bool quiet();
 
 }  // namespace steppar

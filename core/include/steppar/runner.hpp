@@ -64,6 +64,7 @@ struct StepResult {
     bool ok;
     bool stopped;         ///< killed by us (fail-fast or interrupt), not a failure of its own
     std::string message;  ///< why it failed
+    long long partitions = -1;  ///< how many it reported done (-1: none reported)
 };
 
 /// Starts steps that do work (slices, plain nodes) as child processes and reports their end.

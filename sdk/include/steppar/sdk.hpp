@@ -42,7 +42,7 @@
 // host refuses a plugin whose nodes carry another value. (Overridable only so tests can build
 // a deliberately incompatible plugin.)
 #ifndef STEPPAR_SDK_ABI_VERSION
-#define STEPPAR_SDK_ABI_VERSION 2
+#define STEPPAR_SDK_ABI_VERSION 3
 #endif
 
 #define STEPPAR_VERSION_STRING "0.1.0"
@@ -106,6 +106,9 @@ public:
     void write(std::string_view bytes) { stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size())); }
 };
 
+/// How much a node's log line matters: info is progress, warning is something to look at.
+enum class LogLevel : std::uint32_t { info = 1, warning = 2 };
+
 /// Access to the pipeline's `params:` that the node lists as inputs (`params:NAME`).
 class Params {
 public:
@@ -154,6 +157,13 @@ public:
     virtual const Params& configuration() const = 0;
     /// The name of the chosen configurator, or "" when none applies.
     virtual const std::string& configurator() const = 0;
+    /// Writes one line to the run's log, shown with this node, slice and partition (plain
+    /// text; a multi-line message becomes several lines). Cheap, but not for every record.
+    void log(std::string_view message) { write_log(LogLevel::info, message); }
+    /// Like log(), marked as a warning (shown even with --quiet and on the live display).
+    void warn(std::string_view message) { write_log(LogLevel::warning, message); }
+    /// What log() and warn() call; implemented by the host.
+    virtual void write_log(LogLevel level, std::string_view message) = 0;
 };
 
 /// What a whole function receives: every input dataset whole, every output whole.
@@ -168,6 +178,12 @@ public:
     virtual OutputFile& output_partition(std::size_t i, std::string_view partition) = 0;
     virtual std::size_t output_count() const = 0;
     virtual const Params& params() const = 0;
+    /// Writes one line to the run's log, shown with this node's name.
+    void log(std::string_view message) { write_log(LogLevel::info, message); }
+    /// Like log(), marked as a warning.
+    void warn(std::string_view message) { write_log(LogLevel::warning, message); }
+    /// What log() and warn() call; implemented by the host.
+    virtual void write_log(LogLevel level, std::string_view message) = 0;
 };
 
 enum class NodeKind : std::uint32_t { partition = 1, whole = 2 };

@@ -1,0 +1,83 @@
+#include "steppar/child_output.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace steppar {
+namespace {
+
+// A line this long without a newline is passed on in pieces, so a plugin printing binary
+// garbage cannot grow the host without bound.
+constexpr std::size_t longest_line = 1 << 16;
+
+Level level_from(const std::string& name) {
+    if (name == "warning") return Level::warning;
+    if (name == "error") return Level::error;
+    return Level::info;
+}
+
+Origin origin_from(const std::string& name) {
+    if (name == "node") return Origin::node;
+    if (name == "output") return Origin::output;
+    return Origin::steppar;
+}
+
+}  // namespace
+
+void ChildOutput::feed(const char* data, std::size_t size) {
+    pending_.append(data, size);
+    std::size_t start = 0;
+    for (std::size_t end; (end = pending_.find('\n', start)) != std::string::npos; start = end + 1)
+        line(std::string_view(pending_).substr(start, end - start));
+    pending_.erase(0, start);
+    if (pending_.size() >= longest_line) {
+        line(pending_);
+        pending_.clear();
+    }
+}
+
+void ChildOutput::finish() {
+    if (!pending_.empty()) line(pending_);
+    pending_.clear();
+}
+
+void ChildOutput::line(std::string_view text) {
+    // A frame may follow output the plugin left without a newline: both are kept.
+    const auto frame = text.find('\x1f');
+    if (frame != 0) {
+        Message m;
+        m.origin = Origin::output;
+        m.text = text.substr(0, frame);
+        m.step = step_;
+        events().message(m);
+        if (frame == std::string_view::npos) return;
+    }
+    const auto j = nlohmann::json::parse(text.substr(frame + 1), nullptr, /*allow_exceptions=*/false);
+    const std::string kind = j.is_object() ? j.value("e", "") : "";
+    if (kind == "progress") {
+        const auto done = j.value("done", std::size_t{0});
+        done_ = static_cast<long long>(done);
+        events().step_progress(info(), done, j.value("total", std::size_t{0}));
+    } else if (kind == "error") {
+        // Not shown here: the runner reports the step's failure with this message once.
+        error_ = j.value("message", "");
+    } else if (kind == "log") {
+        const std::string message = j.value("message", ""), node = j.value("node", ""),
+                          partition = j.value("partition", "");
+        Message m;
+        m.level = level_from(j.value("level", "info"));
+        m.origin = origin_from(j.value("source", "steppar"));
+        m.text = message;
+        m.step = step_;
+        m.node = node;
+        m.partition = partition;
+        events().message(m);
+    } else {  // not ours after all: show it as it came
+        Message m;
+        m.origin = Origin::output;
+        m.text = text.substr(frame + 1);
+        m.step = step_;
+        events().message(m);
+    }
+}
+
+}  // namespace steppar

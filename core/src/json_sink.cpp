@@ -1,0 +1,128 @@
+// --log-format json: one JSON object per event and line, for log collectors. Also the child
+// reporter: the same objects, framed with a leading 0x1F, from a step's process to its host.
+#include "fd_write.hpp"
+#include "steppar/events.hpp"
+#include "steppar/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace steppar {
+namespace {
+
+// Keys in the order written: time and event first, as a reader scans them.
+using json = nlohmann::ordered_json;
+
+json step_fields(const StepInfo& s) {
+    json j = {{"step", s.name}, {"unit", s.unit}, {"kind", s.kind}};
+    if (s.slice >= 0) j["slice"] = s.slice;
+    return j;
+}
+
+void add_message_fields(json& j, const Message& m) {
+    j["level"] = level_name(m.level);
+    j["source"] = origin_name(m.origin);
+    if (!m.node.empty()) j["node"] = m.node;
+    if (!m.partition.empty()) j["partition"] = m.partition;
+    j["message"] = m.text;
+}
+
+// dump() with replacement: a plugin's invalid UTF-8 must not throw out of a log call.
+std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+class JsonSink final : public EventSink {
+public:
+    explicit JsonSink(int fd) : fd_(fd) {}
+
+    void message(const Message& m) override {
+        json j = event("log");
+        if (!m.step.empty()) j["step"] = m.step;
+        add_message_fields(j, m);
+        emit(j);
+    }
+    void run_started(const RunStart& r) override {
+        json j = event("run_start");
+        j["pipeline"] = r.pipeline;
+        j["runner"] = r.runner;
+        j["workers"] = r.workers;
+        j["steps"] = r.steps;
+        j["units"] = json::array();
+        for (const auto& u : r.units) j["units"].push_back({{"name", u.name}, {"kind", u.kind}, {"slices", u.slices}});
+        emit(j);
+    }
+    void unit_planned(std::string_view unit, std::size_t partitions) override {
+        json j = event("unit_planned");
+        j["unit"] = unit;
+        j["partitions"] = partitions;
+        emit(j);
+    }
+    void step_started(const StepInfo& s, long long partitions) override {
+        json j = event("step_start");
+        j.update(step_fields(s));
+        if (partitions >= 0) j["partitions"] = partitions;
+        emit(j);
+    }
+    void step_ended(const StepInfo& s, const StepEnd& e) override {
+        json j = event("step_end");
+        j.update(step_fields(s));
+        j["status"] = status_name(e.status);
+        j["seconds"] = e.seconds;
+        if (e.partitions >= 0) j["partitions"] = e.partitions;
+        j["attempt"] = e.attempt;
+        if (e.status == StepStatus::retrying) j["max_attempts"] = e.max_attempts;
+        if (!e.message.empty()) j["message"] = e.message;
+        emit(j);
+    }
+    void run_ended(const RunEnd& r) override {
+        json j = event("run_end");
+        j["status"] = r.status;
+        j["seconds"] = r.seconds;
+        j["steps"] = r.steps;
+        j["ran"] = r.ran;
+        j["up_to_date"] = r.up_to_date;
+        j["failed"] = r.failed;
+        j["not_run"] = r.not_run;
+        j["exit_code"] = r.exit_code;
+        if (!r.message.empty()) j["message"] = r.message;
+        emit(j);
+    }
+    void error(std::string_view text, int exit_code) override {
+        json j = event("error");
+        j["message"] = text;
+        j["exit_code"] = exit_code;
+        emit(j);
+    }
+
+private:
+    static json event(const char* name) { return {{"time", utc_timestamp()}, {"event", name}}; }
+    void emit(const json& j) { write_all(fd_, text_of(j) + "\n"); }
+    int fd_;
+};
+
+class ChildReporter final : public EventSink {
+public:
+    explicit ChildReporter(int fd) : fd_(fd) {}
+
+    void message(const Message& m) override {
+        json j = {{"e", "log"}};
+        add_message_fields(j, m);
+        emit(j);
+    }
+    void step_progress(const StepInfo&, std::size_t done, std::size_t total) override {
+        emit({{"e", "progress"}, {"done", done}, {"total", total}});
+    }
+    void error(std::string_view text, int exit_code) override {
+        emit({{"e", "error"}, {"message", text}, {"exit_code", exit_code}});
+    }
+    bool wants_progress() const override { return true; }
+
+private:
+    void emit(const json& j) { write_all(fd_, "\x1f" + text_of(j) + "\n"); }
+    int fd_;
+};
+
+}  // namespace
+
+std::unique_ptr<EventSink> make_json_sink(int fd) { return std::make_unique<JsonSink>(fd); }
+std::unique_ptr<EventSink> make_child_reporter(int fd) { return std::make_unique<ChildReporter>(fd); }
+
+}  // namespace steppar
