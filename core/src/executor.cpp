@@ -121,6 +121,7 @@ auto& checked_at(V& items, std::size_t i, const char* what) {
 
 // A node's ctx.log()/ctx.warn(): a line in the run's log, attributed to the node and partition.
 void node_log(LogLevel level, std::string_view text, std::string_view node, std::string_view partition) {
+    if (level == LogLevel::info && quiet()) return;
     Message m;
     m.level = level == LogLevel::warning ? Level::warning : Level::info;
     m.origin = Origin::node;

@@ -62,7 +62,7 @@ class LiveDisplay final : public EventSink {
 public:
     explicit LiveDisplay(int fd) : fd_(fd), color_(!std::getenv("NO_COLOR")), started_(clock_type::now()) {}
 
-    ~LiveDisplay() override { erase_now(); }
+    ~LiveDisplay() override { flush_above(); }
 
     void message(const Message& m) override {
         if (m.level == Level::info && m.origin == Origin::steppar) return;
@@ -145,7 +145,7 @@ public:
     }
 
     void run_ended(const RunEnd& r) override {
-        erase_now();
+        flush_above();
         const std::string took = duration_text(r.seconds);
         std::string line = r.status == std::string_view("done") ? paint("32", "pipeline done") : paint("31", "pipeline " + std::string(r.status));
         line += " in " + took + ": " + std::to_string(r.ran) + " step(s) ran, " + std::to_string(r.up_to_date) + " up to date";
@@ -156,7 +156,7 @@ public:
     }
 
     void error(std::string_view text, int) override {
-        erase_now();
+        flush_above();
         write_all(fd_, "steppar-host: " + paint("31", "error:") + " " + std::string(text) + "\n");
     }
 
@@ -254,9 +254,17 @@ private:
         drawn_ = 0;
     }
 
+    // The block goes, lines waiting to be printed above it are printed: the end of a run.
+    void flush_above() {
+        write_all(fd_, erase_sequence() + std::exchange(pending_, {}));
+        drawn_ = 0;
+    }
+
+    // Printed with the next frame (at most 100 ms later), so a plugin printing a line per
+    // partition costs one redraw per frame, not one per line.
     void permanent(const std::string& line) {
         pending_ += fit(line, columns()) + "\n";
-        redraw(true);
+        redraw(false);
     }
 
     void redraw(bool force) {
