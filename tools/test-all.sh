@@ -5,7 +5,7 @@
 # command; .ci/run runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh
+bash tools/install-deps.sh --test
 for preset in release sanitize; do
   echo "== $preset build and tests"
   cmake --preset "$preset" >/dev/null

@@ -169,9 +169,34 @@ BOOST_AUTO_TEST_CASE(graph_draws_steps_and_datasets_as_mermaid_and_dot) {
     BOOST_REQUIRE_MESSAGE(dot.exit_code == 0, dot.err);
     BOOST_TEST(dot.out.find("  s4 [label=\"lowercase-barrier\", shape=hexagon];") != std::string::npos, dot.out);
     BOOST_TEST(dot.out.find("  d1 -> s5;") != std::string::npos, dot.out);
+    // --output writes the same text to a file.
+    const fs::path dot_file = ws.dir / "graph.dot";
+    BOOST_REQUIRE_EQUAL(host({"graph", ws.pipeline.string(), "--format", "dot", "-o", dot_file.string()}).exit_code, 0);
+    BOOST_TEST(read_file(dot_file) == dot.out);
+}
+
+// svg and png come from Graphviz's dot (the test suite installs graphviz); without dot on
+// PATH the user is told what to install.
+BOOST_AUTO_TEST_CASE(graph_draws_svg_and_png_through_graphviz) {
+    Workspace ws(two_stage);
+    write_file(ws.dir / "docs/a.txt", "A");
     const Result svg = host({"graph", ws.pipeline.string(), "--format", "svg"});
-    BOOST_TEST(svg.exit_code == 2);
-    BOOST_TEST(svg.err.find("--format dot | dot -Tsvg") != std::string::npos, svg.err);
+    BOOST_REQUIRE_MESSAGE(svg.exit_code == 0, svg.err);
+    BOOST_TEST(svg.out.find("<svg") != std::string::npos);
+    BOOST_TEST(svg.out.find("lowercase&#45;barrier") != std::string::npos);  // dot escapes the dash
+    const fs::path png = ws.dir / "pictures/graph.png";
+    fs::create_directories(png.parent_path());
+    const Result drawn = host({"graph", ws.pipeline.string(), "--format", "png", "--output", png.string()});
+    BOOST_REQUIRE_MESSAGE(drawn.exit_code == 0, drawn.err);
+    BOOST_TEST(read_file(png).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+    BOOST_TEST(std::distance(fs::directory_iterator(png.parent_path()), fs::directory_iterator()) == 1, "nothing but the picture is left");
+
+    const Result no_dot = shell("PATH=/nonexistent " + quote(host_program()) + " graph " + quote(ws.pipeline.string()) + " --format svg");
+    BOOST_TEST(no_dot.exit_code == 2);
+    BOOST_TEST(no_dot.err.find("needs Graphviz's 'dot' on PATH (apt-get install graphviz), or use --format dot") != std::string::npos, no_dot.err);
+    const Result typo = host({"graph", ws.pipeline.string(), "--format", "svgz"});
+    BOOST_TEST(typo.exit_code == 2);
+    BOOST_TEST(typo.err.find("did you mean 'svg'") != std::string::npos, typo.err);
 }
 
 // status reads the state folder: done, stale after an input changes, failed with its message,

@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "graphviz.hpp"
 
 #include <steppar/atomic_file.hpp>
 #include <steppar/barrier_wait.hpp>
@@ -24,6 +25,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unistd.h>
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -425,26 +427,41 @@ struct GraphPicture {
 int graph_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("format", po::value<std::string>()->default_value("text"),
-                          "text (one step per line), mermaid or dot (a picture with the datasets)");
+                          "text (one step per line), mermaid or dot (a picture with the datasets), "
+                          "svg or png (the dot picture drawn by Graphviz, if installed)")(
+        "output,o", po::value<std::string>()->default_value(""), "write to this file (whole or not at all) instead of stdout");
     const auto parsed = parse("graph", "Prints the expanded graph, one step per line: kind, name, dependencies.",
                               options, argc, argv);
     if (parsed.help) return 0;
     const auto format = parsed.values["format"].as<std::string>();
-    if (format != "text" && format != "mermaid" && format != "dot")
-        throw UsageError("unknown --format '" + format + "'" + suggestion(format, {"text", "mermaid", "dot"}) +
-                         " (for SVG or PNG: --format dot | dot -Tsvg > graph.svg, with Debian's graphviz)");
+    const auto output = parsed.values["output"].as<std::string>();
+    const std::vector<std::string> formats = {"text", "mermaid", "dot", "svg", "png"};
+    if (std::find(formats.begin(), formats.end(), format) == formats.end())
+        throw UsageError("unknown --format '" + format + "'" + suggestion(format, formats) + " (text, mermaid, dot, svg or png)");
+    if (format == "png" && output.empty() && ::isatty(STDOUT_FILENO))
+        throw UsageError("graph --format png writes binary data: give --output FILE.png or redirect stdout");
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
-    if (format != "text") {
+    std::string text;
+    if (format == "text") {
+        for (const auto& step : graph.steps) {
+            std::vector<std::string> deps;
+            for (const auto d : step.depends_on) deps.push_back(graph.steps[d].name);
+            text += std::string(to_string(step.kind)) + "\t" + step.name + "\t<- " + (deps.empty() ? "-" : join(deps, ",")) +
+                    "\t[" + join(Pipeline::tags(project->pipeline().units()[step.unit]), ",") + "]\n";
+        }
+    } else {
         const GraphPicture picture(project->pipeline(), graph);
-        std::cout << (format == "mermaid" ? picture.mermaid() : picture.dot());
-        return 0;
+        text = format == "mermaid" ? picture.mermaid() : picture.dot();
     }
-    for (const auto& step : graph.steps) {
-        std::vector<std::string> deps;
-        for (const auto d : step.depends_on) deps.push_back(graph.steps[d].name);
-        std::cout << to_string(step.kind) << "\t" << step.name << "\t<- " << (deps.empty() ? "-" : join(deps, ",")) << "\t["
-                  << join(Pipeline::tags(project->pipeline().units()[step.unit]), ",") << "]\n";
+    if (format == "svg" || format == "png") {
+        render_with_graphviz(text, format, output);
+    } else if (output.empty()) {
+        std::cout << text;
+    } else {
+        AtomicFile file(output);
+        file.stream() << text;
+        file.commit();
     }
     return 0;
 }
