@@ -164,4 +164,26 @@ BOOST_AUTO_TEST_CASE(bad_command_lines) {
     BOOST_TEST(slice_help.out.find("--slice") != std::string::npos);
 }
 
+// new-plugin refuses a bad name and never writes into a folder that has something in it.
+BOOST_AUTO_TEST_CASE(new_plugin_refuses_bad_names_and_existing_folders) {
+    TempDir dir;
+    const Result bad = host({"new-plugin", "9lives", "--dir", dir.path().string()});
+    BOOST_TEST(bad.exit_code == 2);
+    BOOST_TEST(bad.err.find("'9lives' is not a valid plugin name") != std::string::npos, bad.err);
+    write_file(dir / "mine/notes.txt", "keep me");
+    const Result taken = host({"new-plugin", "mine", "--dir", dir.path().string()});
+    BOOST_TEST(taken.exit_code == 2);
+    BOOST_TEST(taken.err.find("already exists and is not empty") != std::string::npos, taken.err);
+    BOOST_TEST((snapshot(dir / "mine") == std::map<std::string, std::string>{{"notes.txt", "keep me"}}));
+    const Result made = host({"new-plugin", "ok_nodes", "--dir", dir.path().string()});
+    BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+    // The generated pipeline names the generated functions.
+    const std::string source = read_file(dir / "ok_nodes/src/ok_nodes.cpp");
+    const std::string pipeline = read_file(dir / "ok_nodes/pipeline.yml");
+    for (const char* node : {"upper", "line_total"}) {
+        BOOST_TEST(source.find(std::string("STEPPAR_NODE(") + node + ")") != std::string::npos);
+        BOOST_TEST(pipeline.find(std::string("func: ok_nodes.") + node) != std::string::npos);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -30,3 +30,15 @@ longest=$(cat data/docs/*.txt data/docs/*/*.txt | tr -s ' \t' '\n\n' | awk '{ if
 test "$(cut -d' ' -f1 out/longest.txt)" = "$longest"
 test "$(find out/counts -name '*.json' | wc -l)" -eq 51
 echo "out-of-tree plugin: OK ($(cat out/longest.txt))"
+
+# new-plugin: the generated project builds against the installed package, runs as written,
+# and its own CTest test passes.
+"$work/prefix/bin/steppar-host" new-plugin fresh_nodes --dir "$work" >/dev/null
+cmake -S "$work/fresh_nodes" -B "$work/fresh_nodes/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/fresh_nodes/build" >/dev/null
+(cd "$work/fresh_nodes" && "$work/prefix/bin/steppar-host" run pipeline.yml --quiet)
+test "$(cat "$work/fresh_nodes/out/total.txt")" = "total: 3 partitions, 4 lines"
+test "$(cat "$work/fresh_nodes/out/upper/nested/c.txt")" = "A PARTITION IN A SUBFOLDER"
+grep -q "CMAKE_PREFIX_PATH=$work/prefix" "$work/fresh_nodes/README.md"
+ctest --test-dir "$work/fresh_nodes/build" --output-on-failure >/dev/null
+echo "new-plugin project: OK"

@@ -1,5 +1,6 @@
 #include "commands.hpp"
 #include "graphviz.hpp"
+#include "new_plugin.hpp"
 
 #include <steppar/atomic_file.hpp>
 #include <steppar/barrier_wait.hpp>
@@ -700,9 +701,10 @@ int dispatch(const std::string& command, int argc, char** argv) {
     if (command == "plan") return plan_command(argc, argv);
     if (command == "clean") return clean_command(argc, argv);
     if (command == "status") return status_command(argc, argv);
+    if (command == "new-plugin") return new_plugin_command(argc, argv);
     throw UsageError("unknown command '" + command + "'" +
                      suggestion(command, {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "nodes",
-                                          "validate", "plan", "clean", "status"}) +
+                                          "validate", "plan", "clean", "status", "new-plugin"}) +
                      "; see steppar-host --help");
 }
 

@@ -15,6 +15,7 @@ namespace {
 constexpr const char* usage = R"(steppar-host: run step-parallel pipelines of C++ node plugins
 
 Usage: steppar-host COMMAND PIPELINE [OPTIONS]
+       steppar-host new-plugin NAME [--dir DIR]
 
 Commands:
   run        run the whole pipeline (slicer, slices, barrier, downstream nodes)
@@ -29,6 +30,7 @@ Commands:
   status     what the state folder says: each step done, failed, stale or not run, and what run would do
   clean      remove the state folder (plans, markers, intermediate data); never the catalog's data
   nodes      list every node of the pipeline with its function, kind and plugin file
+  new-plugin NAME [--dir D]: write a ready out-of-tree plugin project (CMake, two nodes, a pipeline, a test)
 
 Run 'steppar-host COMMAND --help' for the options of a command.
 Exit codes: 0 success, 1 a node failed, 2 bad usage or bad pipeline file.
