@@ -1,3 +1,7 @@
+/// @file
+/// steppar SDK: everything a node author includes. Build the reference with
+/// `cmake --build build --target docs`.
+//
 // steppar SDK: everything a node author includes.
 //
 // A node is an ordinary C++ function exported with one macro. Two kinds exist:
@@ -38,23 +42,28 @@
 #include <string_view>
 #include <vector>
 
-// Bumped whenever anything a plugin sees through this header changes layout or meaning. The
-// host refuses a plugin whose nodes carry another value. (Overridable only so tests can build
-// a deliberately incompatible plugin.)
+/// Bumped whenever anything a plugin sees through this header changes layout or meaning; the
+/// host refuses a plugin whose nodes carry another value. (Overridable only so tests can build
+/// a deliberately incompatible plugin.)
 #ifndef STEPPAR_SDK_ABI_VERSION
 #define STEPPAR_SDK_ABI_VERSION 3
 #endif
 
+/// The steppar release this header belongs to.
 #define STEPPAR_VERSION_STRING "0.1.0"
 
+/// Everything of the SDK; node functions themselves live wherever their author likes.
 namespace steppar {
 
 /// One input file: its path and easy ways to read it.
 class InputFile {
 public:
+    /// An input with no file (what an unused slot holds).
     InputFile() = default;
+    /// The input at `path` (the host makes these; a node rarely needs to).
     explicit InputFile(std::string path) : path_(std::move(path)) {}
 
+    /// The file's path, as absolute as the pipeline file's folder made it.
     const std::string& path() const noexcept { return path_; }
 
     /// The whole file as text (bytes, no decoding).
@@ -90,14 +99,14 @@ private:
 /// A partition of a partitioned dataset, as a whole node sees it.
 struct PartitionFile {
     std::string name;  ///< path relative to the dataset folder, without the suffix
-    InputFile file;
+    InputFile file;    ///< the partition's file
 };
 
 /// One output file. Whatever is written becomes visible at `path()` only when the node function
 /// returns without throwing (atomic rename); on an exception nothing is left behind.
 class OutputFile {
 public:
-    virtual ~OutputFile() = default;
+    virtual ~OutputFile() = default;  ///< outputs belong to the host
     /// The final location of the file (it does not exist yet while the node runs).
     virtual const std::string& path() const = 0;
     /// A stream into the (temporary) file; may be used many times.
@@ -107,26 +116,36 @@ public:
 };
 
 /// How much a node's log line matters: info is progress, warning is something to look at.
-enum class LogLevel : std::uint32_t { info = 1, warning = 2 };
+enum class LogLevel : std::uint32_t {
+    info = 1,    ///< shown with --log-format plain/json, not on the live display or with --quiet
+    warning = 2  ///< always shown
+};
 
 /// Access to the pipeline's `params:` that the node lists as inputs (`params:NAME`).
 class Params {
 public:
-    virtual ~Params() = default;
+    virtual ~Params() = default;  ///< params belong to the host
     /// The parameter as JSON text (for structured values). Throws if the node did not list it.
     virtual std::string json(std::string_view name) const = 0;
+    /// Whether the node listed `params:NAME` (and so may read it).
     virtual bool has(std::string_view name) const = 0;
+    /// The parameter as an integer; throws if it is missing or not an integer.
     virtual long long integer(std::string_view name) const = 0;
+    /// The parameter as a number (integers too); throws if it is missing or not a number.
     virtual double number(std::string_view name) const = 0;
+    /// The parameter as a string; throws if it is missing or not a string.
     virtual std::string text(std::string_view name) const = 0;
+    /// The parameter as true/false; throws if it is missing or not a boolean.
     virtual bool boolean(std::string_view name) const = 0;
 };
 
 /// A whole (non-partitioned) input dataset, or a partitioned one seen as its list of partitions.
 class InputDataset {
 public:
-    virtual ~InputDataset() = default;
+    virtual ~InputDataset() = default;  ///< datasets belong to the host
+    /// The dataset's name in the catalog.
     virtual const std::string& name() const = 0;
+    /// True for a partitioned dataset (use partitions()), false for a file (use file()).
     virtual bool partitioned() const = 0;
     /// For a file dataset: the file. Throws for a partitioned dataset.
     virtual const InputFile& file() const = 0;
@@ -138,18 +157,22 @@ public:
 /// name), whole-file inputs, params, and one output partition per partitioned output.
 class PartitionContext {
 public:
-    virtual ~PartitionContext() = default;
+    virtual ~PartitionContext() = default;  ///< contexts belong to the host
     /// The partition's name (relative path without suffix), e.g. "2024/05/orders".
     virtual const std::string& partition() const = 0;
     /// The i-th partitioned input's file for this partition (inputs in the order the node lists them).
     virtual const InputFile& input(std::size_t i = 0) const = 0;
+    /// How many partitioned inputs the node lists.
     virtual std::size_t input_count() const = 0;
     /// The i-th whole-file input (e.g. a lookup table), in listed order.
     virtual const InputFile& file(std::size_t i = 0) const = 0;
+    /// How many whole-file inputs the node lists.
     virtual std::size_t file_count() const = 0;
     /// The same-named partition of the i-th partitioned output.
     virtual OutputFile& output(std::size_t i = 0) = 0;
+    /// How many outputs the node lists.
     virtual std::size_t output_count() const = 0;
+    /// The `params:NAME` inputs the node lists.
     virtual const Params& params() const = 0;
     /// The `data` of the configurator chosen for this partition (see the pipeline file's
     /// `configurator:`), field by field: `configuration().integer("rate")`; `json("")` is the
@@ -169,14 +192,18 @@ public:
 /// What a whole function receives: every input dataset whole, every output whole.
 class WholeContext {
 public:
-    virtual ~WholeContext() = default;
+    virtual ~WholeContext() = default;  ///< contexts belong to the host
+    /// The i-th input dataset (params left out), in the order the node lists them.
     virtual const InputDataset& input(std::size_t i = 0) const = 0;
+    /// How many input datasets the node lists.
     virtual std::size_t input_count() const = 0;
     /// The i-th output when it is a file dataset.
     virtual OutputFile& output(std::size_t i = 0) = 0;
     /// A named partition of the i-th output when it is a partitioned dataset.
     virtual OutputFile& output_partition(std::size_t i, std::string_view partition) = 0;
+    /// How many outputs the node lists.
     virtual std::size_t output_count() const = 0;
+    /// The `params:NAME` inputs the node lists.
     virtual const Params& params() const = 0;
     /// Writes one line to the run's log, shown with this node's name.
     void log(std::string_view message) { write_log(LogLevel::info, message); }
@@ -186,19 +213,25 @@ public:
     virtual void write_log(LogLevel level, std::string_view message) = 0;
 };
 
-enum class NodeKind : std::uint32_t { partition = 1, whole = 2 };
+/// Whether a node is called per partition or once with whole datasets.
+enum class NodeKind : std::uint32_t {
+    partition = 1,  ///< void f(PartitionContext&)
+    whole = 2       ///< void f(WholeContext&)
+};
 
+/// A partition node's function.
 using PartitionFunction = void (*)(PartitionContext&);
+/// A whole node's function.
 using WholeFunction = void (*)(WholeContext&);
 
 /// What STEPPAR_NODE exports for each node. `abi_version` stays the first member forever, so
 /// the host can read it before trusting anything else.
 struct NodeDescriptor {
-    std::uint32_t abi_version;
-    const char* name;
-    NodeKind kind;
-    PartitionFunction partition_function;
-    WholeFunction whole_function;
+    std::uint32_t abi_version;             ///< STEPPAR_SDK_ABI_VERSION when the plugin was built
+    const char* name;                      ///< the function's name, how pipelines call it
+    NodeKind kind;                         ///< which of the two functions is set
+    PartitionFunction partition_function;  ///< set for NodeKind::partition
+    WholeFunction whole_function;          ///< set for NodeKind::whole
 };
 
 namespace detail {
