@@ -76,10 +76,12 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
         set_events(make_child_reporter(STDERR_FILENO));
     } else {
         // Only a local run has a display worth animating; Slurm's progress is its log lines.
-        const bool animate = command == "run" && !(parsed.values.count("runner") && parsed.values["runner"].as<std::string>() == "slurm");
+        // (--quiet asks for warnings and errors only: no display either.)
+        const bool animate = command == "run" && !parsed.values["quiet"].as<bool>() &&
+                             !(parsed.values.count("runner") && parsed.values["runner"].as<std::string>() == "slurm");
         const LogFormat format = parse_log_format(parsed.values["log-format"].as<std::string>(), STDERR_FILENO, animate);
         if (format == LogFormat::live && !animate)
-            throw UsageError("--log-format live is for 'run' with a local runner; use plain or json here");
+            throw UsageError("--log-format live is for 'run' with a local runner and without --quiet; use plain or json here");
         set_events(make_event_sink(format, STDERR_FILENO));
     }
     return parsed;
