@@ -22,8 +22,12 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 std::string duration_text(double seconds) {
-    const long s = static_cast<long>(seconds + 0.5);
     char text[32];
+    if (seconds < 59.95) {  // "0.4s", "12.3s"; then "1:05", "1:02:03"
+        std::snprintf(text, sizeof text, "%.1fs", seconds);
+        return text;
+    }
+    const long s = static_cast<long>(seconds + 0.5);
     if (s >= 3600)
         std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     else
@@ -193,6 +197,8 @@ private:
         const std::size_t partitions = row.partitions_done();
         if (partitions) what += (what.empty() ? "" : ", ") + count_text(partitions) + " partitions";
         if (row.up_to_date) what += (what.empty() ? "" : ", ") + std::to_string(row.up_to_date) + " up to date";
+        if (row.up_to_date == row.slices)
+            return paint("32", "up to date ") + row.name + (row.kind != "node" ? " (" + std::to_string(row.slices) + " slices)" : "");
         if (row.failed) return paint("31", "failed ") + row.name + ": " + std::to_string(row.failed) + " of " + std::to_string(row.slices) + " failed";
         return paint("32", "done ") + row.name + (what.empty() ? "" : " (" + what + ")") + " in " + duration_text(seconds);
     }
