@@ -156,13 +156,13 @@ struct Tally {
 };
 
 // The walk over the graph; run_pipeline() wraps it with the run's first and last events.
-void walk(Project& project, const ExpandedGraph& graph, const RunOptions& options, Launcher& launcher_ref, Tally& tally) {
+void walk(Project& project, const ExpandedGraph& graph, const RunOptions& options, const std::vector<bool>& chosen,
+          Launcher& launcher_ref, Tally& tally) {
     Launcher* launcher = &launcher_ref;
     using clock = std::chrono::steady_clock;
     const auto& steps = graph.steps;
     const auto& units = project.pipeline().units();
     std::vector<State> state(steps.size(), State::waiting);
-    const std::vector<bool> chosen = select_steps(project.pipeline(), graph, options);
     std::vector<int> attempts(steps.size(), 0);
     std::vector<clock::time_point> began(steps.size());
     std::map<std::size_t, SlicePlan> plans;  // unit -> plan of this run
@@ -306,6 +306,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
     const auto started = std::chrono::steady_clock::now();
     RunLock lock(project.state().lock());
     sweep_stale_temporaries(project);
+    const std::vector<bool> chosen = select_steps(project.pipeline(), graph, options);  // a typo stops here
     const std::unique_ptr<Launcher> launcher = make_process_launcher(project, graph, options);
 
     RunStart start;
@@ -335,7 +336,7 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
         events().run_ended(end);
     };
     try {
-        walk(project, graph, options, *launcher, tally);
+        walk(project, graph, options, chosen, *launcher, tally);
     } catch (const Interrupted& e) {
         finish("interrupted", e.exit_code(), e.what());
         throw;
