@@ -227,6 +227,29 @@ BOOST_AUTO_TEST_CASE(auto_format_is_live_on_a_terminal_only_for_run) {
     BOOST_TEST(status.out.find("\x1b[") == std::string::npos, status.out);
 }
 
+// A node logging long lines from several threads at once: every line arrives whole.
+BOOST_AUTO_TEST_CASE(node_log_lines_from_threads_arrive_whole) {
+    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+nodes:
+  - {name: threads, func: test.chatty_threads, inputs: [docs], outputs: [copies], slices: 2}
+)");
+    for (int i = 0; i < 4; ++i) write_file(ws.dir / ("docs/d" + std::to_string(i) + ".txt"), "x");
+    const Result r = ws.run({"--log-format", "json"});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err.substr(0, 2000));
+    std::map<char, int> lines;
+    for (const auto& e : of_kind(json_lines(r.err), "log")) {
+        if (field(e, "source") != "node") continue;
+        const std::string message = field(e, "message");
+        BOOST_TEST_REQUIRE(message.size() == 6000u);
+        BOOST_TEST_REQUIRE((message.find_first_not_of(message[0]) == std::string::npos), "a mixed line");
+        ++lines[message[0]];
+    }
+    BOOST_TEST((lines == std::map<char, int>{{'a', 80}, {'b', 80}, {'c', 80}, {'d', 80}}));
+}
+
 BOOST_AUTO_TEST_CASE(a_step_that_fails_outside_a_partition_reports_its_own_message) {
     // A plain node whose input folder is a file: run-node fails before any partition; the run
     // names the node and the problem, not just an exit code.

@@ -181,7 +181,8 @@ public:
     /// The name of the chosen configurator, or "" when none applies.
     virtual const std::string& configurator() const = 0;
     /// Writes one line to the run's log, shown with this node, slice and partition (plain
-    /// text; a multi-line message becomes several lines). Cheap, but not for every record.
+    /// text; a multi-line message becomes several lines; safe from several threads). Cheap,
+    /// but not for every record.
     void log(std::string_view message) { write_log(LogLevel::info, message); }
     /// Like log(), marked as a warning (shown even with --quiet and on the live display).
     void warn(std::string_view message) { write_log(LogLevel::warning, message); }
