@@ -254,12 +254,6 @@ private:
         return drawn_ ? "\r\x1b[" + std::to_string(drawn_) + "A\x1b[J" : std::string();
     }
 
-    void erase_now() {
-        if (!drawn_) return;
-        write_all(fd_, erase_sequence());
-        drawn_ = 0;
-    }
-
     // The block goes, lines waiting to be printed above it are printed: the end of a run.
     void flush_above() {
         write_all(fd_, erase_sequence() + std::exchange(pending_, {}));

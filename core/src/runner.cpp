@@ -157,8 +157,7 @@ struct Tally {
 
 // The walk over the graph; run_pipeline() wraps it with the run's first and last events.
 void walk(Project& project, const ExpandedGraph& graph, const RunOptions& options, const std::vector<bool>& chosen,
-          Launcher& launcher_ref, Tally& tally) {
-    Launcher* launcher = &launcher_ref;
+          Launcher& launcher, Tally& tally) {
     using clock = std::chrono::steady_clock;
     const auto& steps = graph.steps;
     const auto& units = project.pipeline().units();
@@ -193,14 +192,14 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
         if (steps[i].kind != StepKind::slice || options.fail_fast) failures.push_back(message);
         if (options.fail_fast && !stopping) {
             stopping = true;
-            if (launcher->running() > 0) warn("--fail-fast: stopping " + std::to_string(launcher->running()) + " running step(s)");
-            launcher->stop_all();
+            if (launcher.running() > 0) warn("--fail-fast: stopping " + std::to_string(launcher.running()) + " running step(s)");
+            launcher.stop_all();
         }
     };
 
     while (open > 0) {
         bool progressed = false;
-        for (std::size_t i = 0; i < steps.size() && !launcher->interrupted_by(); ++i) {
+        for (std::size_t i = 0; i < steps.size() && !launcher.interrupted_by(); ++i) {
             if (state[i] != State::waiting) continue;
             const Step& step = steps[i];
             bool ready = true, blocked = stopping;
@@ -242,7 +241,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                 progressed = true;
                 continue;
             }
-            if (launcher->running() >= launcher->capacity()) continue;
+            if (launcher.running() >= launcher.capacity()) continue;
             const auto part = step.kind == StepKind::slice ? std::optional(part_of(plans.at(step.unit), step.slice)) : std::nullopt;
             if (!options.force && attempts[i] == 0 && up_to_date(project, unit, part ? &*part : nullptr)) {
                 ++tally.up_to_date;
@@ -256,11 +255,11 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             ++tally.ran;
             began[i] = clock::now();
             events().step_started(info(i), partitions_of(i));
-            launcher->start(i, unit.options.timeout_seconds > 0 ? unit.options.timeout_seconds : options.slice_timeout);
+            launcher.start(i, unit.options.timeout_seconds > 0 ? unit.options.timeout_seconds : options.slice_timeout);
             progressed = true;
         }
-        if (launcher->running() > 0) {
-            const auto result = launcher->wait_any();
+        if (launcher.running() > 0) {
+            const auto result = launcher.wait_any();
             if (!result) continue;  // a signal: the launcher is stopping the children
             const std::size_t i = result->step;
             const Unit& unit = units[steps[i].unit];
@@ -271,7 +270,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                 finish(i, State::done);
                 const long long partitions = steps[i].kind == StepKind::slice ? partitions_of(i) : result->partitions;
                 events().step_ended(info(i), {StepStatus::done, seconds_since(i), partitions, {}, attempts[i], attempts[i]});
-            } else if (result->stopped || launcher->interrupted_by()) {
+            } else if (result->stopped || launcher.interrupted_by()) {
                 finish(i, State::skipped);
                 events().step_ended(info(i), {StepStatus::stopped, seconds_since(i), -1, result->message, attempts[i], attempts[i]});
             } else if (attempts[i] <= retries && !stopping) {
@@ -280,7 +279,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             } else {
                 fail(i, result->message);
             }
-        } else if (launcher->interrupted_by() || !progressed) {
+        } else if (launcher.interrupted_by() || !progressed) {
             break;  // nothing runs and nothing can start
         }
     }
@@ -289,7 +288,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
         tally.slices_done += state[i] == State::done && steps[i].kind == StepKind::slice;
         tally.not_run += state[i] == State::skipped || state[i] == State::waiting;
     }
-    if (const int signal = launcher->interrupted_by()) {
+    if (const int signal = launcher.interrupted_by()) {
         const char* name = sigabbrev_np(signal);
         throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") + ": " + std::to_string(tally.slices_done) +
                               " slice(s) finished and are kept; rerun the same command to resume",

@@ -457,9 +457,8 @@ int graph_command(int argc, char** argv) {
         const GraphPicture picture(project->pipeline(), graph);
         text = format == "mermaid" ? picture.mermaid() : picture.dot();
     }
-    if (format == "svg" || format == "png") {
-        render_with_graphviz(text, format, output);
-    } else if (output.empty()) {
+    if (format == "svg" || format == "png") text = render_with_graphviz(text, format);
+    if (output.empty()) {
         std::cout << text;
     } else {
         AtomicFile file(output);
@@ -610,13 +609,13 @@ int clean_command(int argc, char** argv) {
 }
 
 // What the state folder says about one step, and what `run` would do with it now.
-struct StepStatus {
+struct StatusRow {
     std::string state;   // done, failed, stale, not run, waiting
     std::string detail;  // why, in words
     bool rerun;          // would `run` (without --force) run it?
 };
 
-StepStatus marker_status(Project& project, const Unit& unit, const SlicePart* part) {
+StatusRow marker_status(Project& project, const Unit& unit, const SlicePart* part) {
     const fs::path path = part ? project.state().marker(unit.name, part->slice) : project.state().node_marker(unit.name);
     std::optional<Marker> marker;
     try {
@@ -644,7 +643,7 @@ int status_command(int argc, char** argv) {
     const ExpandedGraph graph = expand(project->pipeline());
     const Pipeline& pipeline = project->pipeline();
     std::map<std::size_t, std::optional<SlicePlan>> plans;  // unit -> its plan now (none: inputs not there yet)
-    std::vector<StepStatus> statuses;
+    std::vector<StatusRow> statuses;
     for (const auto& step : graph.steps) {
         const Unit& unit = pipeline.units()[step.unit];
         if (step.kind == StepKind::node) {

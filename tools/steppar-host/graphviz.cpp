@@ -1,11 +1,12 @@
 #include "graphviz.hpp"
 
-#include <steppar/atomic_file.hpp>
 #include <steppar/error.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -30,52 +31,60 @@ bool on_path(const std::string& program) {
     return false;
 }
 
-// Runs `dot -T<format> input [-o output]`; stdout is ours when there is no output file.
-void run_dot(const std::string& format, const fs::path& input, const std::string& output) {
-    std::vector<std::string> args = {"dot", "-T" + format, input.string()};
-    if (!output.empty()) args.insert(args.end(), {"-o", output});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+// `dot -T<format>` with the graph on its stdin and the picture read from its stdout. dot reads
+// the whole graph before it draws, so writing all of it first and reading after cannot stall.
+std::string run_dot(const std::string& dot_text, const std::string& format) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+        throw StateError(std::string("cannot create a pipe for Graphviz's dot: ") + std::strerror(errno));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    std::string type = "-T" + format;
+    char dot[] = "dot";
+    char* argv[] = {dot, type.data(), nullptr};
     pid_t pid;
-    if (const int error = ::posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ))
+    const int error = ::posix_spawnp(&pid, "dot", &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (error) {
+        ::close(in[1]);
+        ::close(out[0]);
         throw StateError(std::string("cannot start Graphviz's dot: ") + std::strerror(error));
+    }
+    std::signal(SIGPIPE, SIG_IGN);  // a dot that dies early must not take us with it
+    for (std::string_view left = dot_text; !left.empty();) {
+        const ssize_t n = ::write(in[1], left.data(), left.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // dot is gone: its exit status says why
+        left.remove_prefix(static_cast<std::size_t>(n));
+    }
+    ::close(in[1]);
+    std::string picture;
+    char buffer[1 << 16];
+    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        picture.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw StateError("Graphviz's dot failed to draw the graph as " + format + " (see its message above)");
+    return picture;
 }
 
 }  // namespace
 
-void render_with_graphviz(const std::string& dot_text, const std::string& format, const std::string& output) {
+std::string render_with_graphviz(const std::string& dot_text, const std::string& format) {
     if (!on_path("dot"))
         throw UsageError("graph --format " + format +
                          " needs Graphviz's 'dot' on PATH (apt-get install graphviz), or use --format dot");
-    // dot reads the graph from a private temporary file, and writes the picture beside its
-    // target first: an interrupted run never leaves half a picture.
-    char input[] = "/tmp/steppar-graph-XXXXXX";
-    const int fd = ::mkstemp(input);
-    if (fd < 0) throw StateError(std::string("cannot create a temporary file in /tmp: ") + std::strerror(errno));
-    struct Remove {
-        std::string path;
-        ~Remove() { ::unlink(path.c_str()); }
-    } remove_input{input};
-    const bool written = ::write(fd, dot_text.data(), dot_text.size()) == static_cast<ssize_t>(dot_text.size());
-    ::close(fd);
-    if (!written) throw StateError(std::string("cannot write ") + input);
-    if (output.empty()) {
-        run_dot(format, input, "");
-        return;
-    }
-    const fs::path target = fs::absolute(output);
-    const std::string partial = (target.parent_path() / ("." + target.filename().string() + ".steppar-tmp." + std::to_string(::getpid()) + ".0")).string();
-    Remove remove_partial{partial};
-    run_dot(format, input, partial);
-    std::error_code ec;
-    fs::rename(partial, target, ec);
-    if (ec) throw StateError("cannot write '" + output + "': " + ec.message());
+    return run_dot(dot_text, format);
 }
 
 }  // namespace steppar::cli

@@ -5,9 +5,8 @@
 
 namespace steppar::cli {
 
-/// Writes `dot_text` rendered as `format` ("svg" or "png") to `output`, or to stdout when
-/// `output` is empty. The file appears whole or not at all. Throws UsageError when `dot` is
-/// not on PATH, StateError when it fails.
-void render_with_graphviz(const std::string& dot_text, const std::string& format, const std::string& output);
+/// `dot_text` drawn as `format` ("svg" or "png") by Graphviz's `dot`. Throws UsageError when
+/// `dot` is not on PATH, StateError when it fails.
+std::string render_with_graphviz(const std::string& dot_text, const std::string& format);
 
 }  // namespace steppar::cli
