@@ -130,7 +130,7 @@ int main(int argc, char** argv) try {
     auto spawn_project = steppar::Project::open(spawn_dir / "pipeline.yml", std::nullopt);
     const steppar::ExpandedGraph spawn_graph = steppar::expand(spawn_project->pipeline());
     steppar::run_slicer(*spawn_project, spawn_project->pipeline().units().front(), 64);
-    auto server = steppar::ForkServer::start(*spawn_project, spawn_graph, false);
+    auto server = steppar::ForkServer::start(*spawn_project, spawn_graph);
     const double rss_at_start = peak_rss_mib();
 
     std::printf("{\"partitions\": %zu, \"slices\": %d", partitions, slices);

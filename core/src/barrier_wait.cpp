@@ -74,6 +74,11 @@ void MarkerWatch::wait() {
     const int slices = static_cast<int>(plan.slice_sizes.size());
     std::vector<bool> seen(static_cast<std::size_t>(slices), false);
     int missing = slices;
+    for (int i = 0; i < slices; ++i)
+        if (plan.slice_sizes[static_cast<std::size_t>(i)] == 0) {  // nothing to run: no marker to wait for
+            seen[static_cast<std::size_t>(i)] = true;
+            --missing;
+        }
     auto check = [&](int slice) {
         if (slice < 0 || slice >= slices || seen[static_cast<std::size_t>(slice)]) return;
         try {

@@ -20,7 +20,14 @@ namespace steppar {
 std::string Dataset::partition_path(std::string_view partition) const {
     std::string file = path.native();
     if (!file.empty() && file.back() != '/') file.push_back('/');
-    file.append(partition).append(suffix);
+    if (folder_suffix.empty()) {
+        file.append(partition);
+    } else {
+        for (std::size_t slash; (slash = partition.find('/')) != std::string_view::npos; partition.remove_prefix(slash + 1))
+            file.append(partition.substr(0, slash)).append(folder_suffix).push_back('/');
+        file.append(partition);
+    }
+    file.append(suffix);
     return file;
 }
 
@@ -30,7 +37,9 @@ namespace {
 // list in a fraction of a second, without a std::filesystem::path per file.
 class PartitionLister {
 public:
-    PartitionLister(const Dataset& dataset, std::vector<std::string>& names) : dataset_(dataset), names_(names) {}
+    /// `stamps`: also stat each partition file (scan_partitions).
+    PartitionLister(const Dataset& dataset, std::vector<std::string>& names, std::vector<FileStamp>* stamps = nullptr)
+        : dataset_(dataset), names_(names), stamps_(stamps) {}
 
     void walk(int dir_fd, const std::string& prefix, int depth) {
         DIR* dir = ::fdopendir(dir_fd);
@@ -52,11 +61,13 @@ public:
                 type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
             }
             if (type == DT_DIR) {
+                const std::string& folder_suffix = dataset_.folder_suffix;
+                if (!ends_with(name, folder_suffix)) continue;  // not a folder of an encoded name
                 const int sub = ::openat(::dirfd(dir), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sub < 0) fail(prefix + std::string(name), errno);
-                walk(sub, prefix + std::string(name) + "/", depth + 1);
+                walk(sub, prefix + std::string(name.substr(0, name.size() - folder_suffix.size())) + "/", depth + 1);
             } else if (type == DT_REG) {
-                add(prefix, name);
+                if (add(prefix, name) && stamps_) stamps_->push_back(stamp_at(::dirfd(dir), entry->d_name));
             }
             errno = 0;
         }
@@ -64,10 +75,13 @@ public:
     }
 
 private:
-    void add(const std::string& prefix, std::string_view filename) {
+    // A name that is exactly the suffix has nothing left: it is no partition (nor folder).
+    static bool ends_with(std::string_view name, std::string_view suffix) {
+        return suffix.empty() || (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+    }
+    bool add(const std::string& prefix, std::string_view filename) {
         const std::string& suffix = dataset_.suffix;
-        if (filename.size() <= suffix.size() || filename.compare(filename.size() - suffix.size(), suffix.size(), suffix) != 0)
-            return;  // not a partition file (a file named exactly like the suffix has no name)
+        if (!ends_with(filename, suffix)) return false;  // not a partition file
         std::string relative = prefix;
         relative.append(filename.substr(0, filename.size() - suffix.size()));
         // Plans and markers are JSON, which holds only UTF-8: such a name could not be recorded.
@@ -75,6 +89,7 @@ private:
             throw StateError("dataset '" + dataset_.name + "': file name '" + shown(prefix + std::string(filename)) +
                              "' is not valid UTF-8; rename it (partition names are stored in JSON)");
         names_.push_back(std::move(relative));
+        return true;
     }
     std::string shown(const std::string& relative) const { return (dataset_.path / relative).string(); }
     [[noreturn]] void fail(const std::string& relative, int error) const {
@@ -83,6 +98,7 @@ private:
 
     const Dataset& dataset_;
     std::vector<std::string>& names_;
+    std::vector<FileStamp>* stamps_;
 };
 
 }  // namespace
@@ -99,6 +115,26 @@ std::vector<std::string> list_partitions(const Dataset& dataset) {
     PartitionLister(dataset, names).walk(root, "", 0);
     std::sort(names.begin(), names.end());
     return names;
+}
+
+std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok) {
+    std::error_code ec;
+    if (!fs::is_directory(dataset.path, ec)) {
+        if (missing_ok) return {};
+        throw StateError("dataset '" + dataset.name + "': input folder '" + dataset.path.string() +
+                         "' does not exist (create it or fix the catalog path)");
+    }
+    std::vector<std::string> names;
+    std::vector<FileStamp> stamps;
+    const int root = ::open(dataset.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        throw StateError("dataset '" + dataset.name + "': cannot list '" + dataset.path.string() + "': " + std::strerror(errno));
+    PartitionLister(dataset, names, &stamps).walk(root, "", 0);
+    std::vector<ScannedPartition> scanned(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) scanned[i] = {std::move(names[i]), stamps[i]};
+    names = {};
+    std::sort(scanned.begin(), scanned.end(), [](const ScannedPartition& a, const ScannedPartition& b) { return a.name < b.name; });
+    return scanned;
 }
 
 void Catalog::add(Dataset dataset) {

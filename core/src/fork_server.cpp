@@ -69,15 +69,15 @@ void close_all_fds_but(int keep_a, int keep_b) {
     ::close_range(static_cast<unsigned>(high + 1), ~0U, 0);
 }
 
-// What `steppar-host run-slice`/`run-node` do after their up-to-date check (the host has made
-// it), with the same one-line error and exit code.
-int run_step(Project& project, const Step& step, bool only_missing) {
+// What `steppar-host run-slice`/`run-node --planned` do: the host has decided that the step
+// runs (freshness.hpp) and planned it; same one-line error and exit code.
+int run_step(Project& project, const Step& step) {
     try {
         const Unit& unit = project.pipeline().units()[step.unit];
         if (step.kind == StepKind::slice)
-            run_slice(project, unit, step.slice, {only_missing});
+            run_slice(project, unit, step.slice);
         else
-            run_node(project, unit, {only_missing});
+            run_node(project, unit, {/*planned=*/true});
         return 0;
     } catch (const Error& e) {
         events().error(e.what(), e.exit_code());
@@ -88,7 +88,7 @@ int run_step(Project& project, const Step& step, bool only_missing) {
     }
 }
 
-[[noreturn]] void child_main(Project& project, const Step& step, bool only_missing, const sigset_t& host_mask,
+[[noreturn]] void child_main(Project& project, const Step& step, const sigset_t& host_mask,
                              pid_t server, int channel, int signals, int output) {
     ::close(channel);
     ::close(signals);
@@ -106,13 +106,13 @@ int run_step(Project& project, const Step& step, bool only_missing) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
     remove_temporaries_on_termination_signals();
-    const int code = run_step(project, step, only_missing);
+    const int code = run_step(project, step);
     flush_output();
     // No static destructors: they belong to the host this process was forked from.
     ::_exit(code);
 }
 
-[[noreturn]] void serve(Project& project, const ExpandedGraph& graph, bool only_missing, int channel, pid_t host,
+[[noreturn]] void serve(Project& project, const ExpandedGraph& graph, int channel, pid_t host,
                         const sigset_t& host_mask) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != host) ::_exit(0);
@@ -165,7 +165,7 @@ int run_step(Project& project, const Step& step, bool only_missing) {
         const pid_t pid = ::fork();
         if (pid == 0) {
             ::close(output[0]);
-            child_main(project, graph.steps[m.step], only_missing, host_mask, self, channel, signals, output[1]);
+            child_main(project, graph.steps[m.step], host_mask, self, channel, signals, output[1]);
         }
         const int error = errno;
         ::close(output[1]);
@@ -197,8 +197,8 @@ int run_step(Project& project, const Step& step, bool only_missing) {
 
 }  // namespace
 
-std::unique_ptr<ForkServer> ForkServer::start(Project& project, const ExpandedGraph& graph, bool only_missing) {
-    // Work every child would repeat, done once here: plugin digests (for fingerprints), which
+std::unique_ptr<ForkServer> ForkServer::start(Project& project, const ExpandedGraph& graph) {
+    // Work every child would repeat, done once here: plugin digests (for definitions), which
     // also initialise OpenSSL's SHA-256.
     for (const auto& unit : project.pipeline().units())
         for (const auto& n : unit.nodes) project.plugins().digest(n.function.plugin);
@@ -212,7 +212,7 @@ std::unique_ptr<ForkServer> ForkServer::start(Project& project, const ExpandedGr
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::close(fds[0]);
-        serve(project, graph, only_missing, fds[1], host, host_mask);
+        serve(project, graph, fds[1], host, host_mask);
     }
     const int error = errno;
     ::close(fds[1]);

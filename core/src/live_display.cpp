@@ -6,6 +6,7 @@
 #include "fd_write.hpp"
 #include "steppar/events.hpp"
 #include "steppar/log.hpp"
+#include "steppar/text.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -33,15 +34,6 @@ std::string duration_text(double seconds) {
     else
         std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
     return text;
-}
-
-std::string count_text(std::size_t n) {  // 20000 -> "20,000"
-    std::string digits = std::to_string(n), out;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return out;
 }
 
 struct Row {

@@ -9,7 +9,7 @@ namespace steppar {
 
 std::string to_json(const Marker& m) {
     nlohmann::json j = {{"format", Marker::format}, {"unit", m.unit},       {"slice", m.slice},
-                        {"plan_id", m.plan_id},     {"fingerprint", m.fingerprint}, {"status", m.success ? "success" : "failed"},
+                        {"plan_id", m.plan_id},     {"generation", m.generation}, {"written", m.written}, {"fingerprint", m.fingerprint}, {"status", m.success ? "success" : "failed"},
                         {"partitions", m.partitions}, {"outputs", m.outputs}, {"pid", m.pid},
                         {"host", m.host},           {"seconds", m.seconds}};
     if (!m.success) j["error"] = {{"partition", m.failed_partition}, {"message", m.message}};
@@ -26,12 +26,14 @@ Marker marker_from_json(std::string_view text, const std::string& origin) {
         m.unit = j.at("unit").get<std::string>();
         m.slice = j.at("slice").get<int>();
         m.plan_id = j.at("plan_id").get<std::string>();
+        m.generation = j.at("generation").get<std::uint64_t>();
+        m.written = j.at("written").get<std::map<std::string, std::string>>();
         m.fingerprint = j.at("fingerprint").get<std::string>();
         const auto status = j.at("status").get<std::string>();
         if (status != "success" && status != "failed")
             throw StateError("marker '" + origin + "' has unknown status '" + status + "'");
         m.success = status == "success";
-        m.partitions = j.at("partitions").get<std::vector<std::string>>();
+        m.partitions = j.at("partitions").get<std::size_t>();
         m.outputs = j.at("outputs").get<std::vector<std::string>>();
         m.pid = j.at("pid").get<long>();
         m.host = j.at("host").get<std::string>();

@@ -247,6 +247,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
                     d.kind = kinds_[n.name] == NodeKind::partition ? DatasetKind::partitioned : DatasetKind::file;
                     d.path = intermediate_root_ / out;
                     d.intermediate = true;
+                    if (d.partitioned()) {  // any set of names an input holds (see catalog.hpp)
+                        d.suffix = ".p";
+                        d.folder_suffix = ".d";
+                    }
                     d.line = n.line;
                     catalog_.add(std::move(d));
                 }

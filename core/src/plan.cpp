@@ -62,11 +62,18 @@ SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, std::vect
     plan.unit = std::move(unit);
     plan.inputs = std::move(inputs);
     plan.slices = std::move(slices);
+    plan.plan_id = plan_identity(plan);
+    return plan;
+}
+
+std::string plan_identity(const SlicePlan& plan) {
     // The id covers everything that decides what a slice does, so a marker from another plan
-    // (other partitions, other cut) can never be mistaken for this one's.
+    // (other partitions, other cut, another generation) can never be mistaken for this one's.
     Sha256 identity;
     std::string head = "{\"unit\":";
     append_json_string(head, plan.unit);
+    head += ",\"generation\":" + std::to_string(plan.generation) + ",\"definition\":";
+    append_json_string(head, plan.definition);
     head += ",\"inputs\":" + json_array(plan.inputs) + ",\"slices\":[";
     identity.update(head);
     for (std::size_t i = 0; i < plan.slices.size(); ++i) {
@@ -74,8 +81,7 @@ SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, std::vect
         identity.update(json_array(plan.slices[i]));
     }
     identity.update("]}");
-    plan.plan_id = identity.hex();
-    return plan;
+    return identity.hex();
 }
 
 SlicePart part_of(const SlicePlan& plan, int slice) {
@@ -88,6 +94,10 @@ std::string index_json(const SlicePlan& plan) {
     const nlohmann::json j = {{"format", SlicePlan::format},
                               {"unit", plan.unit},
                               {"plan_id", plan.plan_id},
+                              {"generation", plan.generation},
+                              {"definition", plan.definition},
+                              {"summary", {{"new", plan.summary.new_count}, {"changed", plan.summary.changed},
+                                           {"up_to_date", plan.summary.up_to_date}, {"retracted", plan.summary.retracted}}},
                               {"inputs", plan.inputs},
                               {"slice_count", plan.slices.size()},
                               {"partition_count", plan.partition_count()},
@@ -111,6 +121,11 @@ PlanIndex index_from_json(std::string_view text, const std::string& origin) {
         PlanIndex index;
         index.unit = j.at("unit").get<std::string>();
         index.plan_id = j.at("plan_id").get<std::string>();
+        index.generation = j.at("generation").get<std::uint64_t>();
+        index.definition = j.at("definition").get<std::string>();
+        const auto& summary = j.at("summary");
+        index.summary = {summary.at("new").get<std::size_t>(), summary.at("changed").get<std::size_t>(),
+                         summary.at("up_to_date").get<std::size_t>(), summary.at("retracted").get<std::size_t>()};
         index.inputs = j.at("inputs").get<std::vector<std::string>>();
         const auto& slices = j.at("slices");
         if (slices.size() != j.at("slice_count").get<std::size_t>())

@@ -59,7 +59,7 @@ public:
     ProcessLauncher(Project& project, const ExpandedGraph& graph, const RunOptions& options)
         : project_(project), graph_(graph), options_(options),
           // Before anything else (asio's signal handlers, the listing): the server must be small.
-          server_(options.launch == LaunchKind::fork_server ? ForkServer::start(project, graph, options.only_missing) : nullptr),
+          server_(options.launch == LaunchKind::fork_server ? ForkServer::start(project, graph) : nullptr),
           capacity_(options.runner == RunnerKind::sequential ? 1
                     : options.max_workers > 0                ? static_cast<std::size_t>(options.max_workers)
                                                              : std::max(1u, std::thread::hardware_concurrency())),
@@ -235,7 +235,7 @@ private:
                                          project_.pipeline_file().string(), "--node", unit.name, "--state-dir",
                                          project_.state().root().string()};
         if (step.kind == StepKind::slice) args.insert(args.end(), {"--slice", std::to_string(step.slice)});
-        if (options_.only_missing) args.push_back("--only-missing");
+        if (step.kind == StepKind::node) args.push_back("--planned");  // the host decided and planned
         if (options_.quiet) args.push_back("--quiet");
         args.push_back("--report-to-host");
         for (const auto& param : options_.params) args.insert(args.end(), {"--param", param});
@@ -290,16 +290,20 @@ private:
         const Unit& unit = project_.pipeline().units()[step.unit];
         if (child.stopped) return {index, false, true, step.name + " stopped"};
         std::string where;
-        if (step.kind == StepKind::slice) {
-            // The slice's own marker says best what went wrong; a crash leaves its progress file.
+        const bool whole = step.kind == StepKind::node && project_.function(unit.nodes.front()).kind == NodeKind::whole;
+        if (!whole) {
+            // The step's own marker says best what went wrong; a crash leaves its ledger segment,
+            // whose first missing partition is where it stopped.
+            const int slice = step.kind == StepKind::slice ? step.slice : 0;
             try {
-                const auto marker = read_marker(project_.state().marker(unit.name, step.slice));
+                const auto marker = read_marker(project_.state().marker(unit.name, slice));
                 if (marker && !marker->success && marker->plan_id.size())
                     return {index, false, false,
-                            step.name + " failed on partition '" + marker->failed_partition + "': " + marker->message};
+                            step.name + (marker->failed_partition.empty() ? "" : " failed on partition '" + marker->failed_partition + "'") +
+                                ": " + marker->message};
             } catch (const Error&) {
             }
-            const std::string partition = partition_in_progress(project_, unit, step.slice);
+            const std::string partition = partition_in_progress(project_, unit, slice);
             if (!partition.empty()) where = " on partition '" + partition + "'";
         }
         char timeout[32];

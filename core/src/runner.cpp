@@ -5,6 +5,7 @@
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
+#include "steppar/marker.hpp"
 #include "steppar/run_lock.hpp"
 #include "steppar/text.hpp"
 
@@ -151,6 +152,25 @@ const char* unit_kind_name(UnitKind kind) {
     return "?";
 }
 
+// "" when the step's own success marker for this run is there; otherwise why it is not.
+std::string unconfirmed(Project& project, const Step& step, const Unit& unit, const std::map<std::size_t, SlicePlan>& plans) {
+    const bool whole = step.kind == StepKind::node && project.function(unit.nodes.front()).kind == NodeKind::whole;
+    const int slice = step.kind == StepKind::slice ? step.slice : 0;
+    const fs::path path = whole ? project.state().node_marker(unit.name) : project.state().marker(unit.name, slice);
+    std::optional<Marker> marker;
+    try {
+        marker = read_marker(path);
+    } catch (const StateError& e) {
+        return step.name + " ended with a damaged marker: " + e.what();
+    }
+    const auto plan = plans.find(step.unit);
+    if (marker && marker->success && marker->unit == unit.name &&
+        (whole || (plan != plans.end() && marker->plan_id == plan->second.plan_id && marker->slice == slice)))
+        return {};
+    return step.name + " ended (exit code 0) without reporting success: no success marker for this run at '" + path.string() +
+           "' (did the node end the process itself?)";
+}
+
 struct Tally {
     std::size_t ran = 0, up_to_date = 0, failed = 0, not_run = 0, slices_done = 0;
 };
@@ -221,13 +241,13 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                 continue;
             }
             const Unit& unit = units[step.unit];
+            const SlicerOptions slicing{options.force, options.partitions, options.only_missing};
             if (step.kind == StepKind::slicer || step.kind == StepKind::barrier) {
                 began[i] = clock::now();
                 events().step_started(info(i), -1);
                 try {
                     if (step.kind == StepKind::slicer) {
-                        const SlicePlan& plan = plans[step.unit] =
-                            run_slicer(project, unit, slice_count(graph, step.unit), options.force, options.partitions);
+                        const SlicePlan& plan = plans[step.unit] = run_slicer(project, unit, slice_count(graph, step.unit), slicing);
                         events().unit_planned(unit.name, plan.partition_count());
                     } else {
                         check_barrier(project, unit);
@@ -242,8 +262,32 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                 continue;
             }
             if (launcher.running() >= launcher.capacity()) continue;
-            const auto part = step.kind == StepKind::slice ? std::optional(part_of(plans.at(step.unit), step.slice)) : std::nullopt;
-            if (!options.force && attempts[i] == 0 && up_to_date(project, unit, part ? &*part : nullptr)) {
+            // The one decision (freshness.hpp): a slice runs when its part of the plan has
+            // partitions; a plain node over partitions is planned here like a unit of one slice;
+            // a whole-function node runs when its fingerprint or outputs changed. A retry runs.
+            bool work = attempts[i] > 0;
+            if (!work) {
+                try {
+                    if (step.kind == StepKind::slice) {
+                        work = slice_needs_run(project.state(), unit, part_of(plans.at(step.unit), step.slice));
+                    } else if (project.function(unit.nodes.front()).kind == NodeKind::partition) {
+                        const SlicePlan& plan = plans[step.unit] = run_slicer(project, unit, 1, slicing);
+                        work = slice_needs_run(project.state(), unit, part_of(plan, 0));
+                    } else {
+                        work = options.force || whole_node_needs_run(project, unit);
+                        std::error_code ec;
+                        // Only the node's own marker, written by this attempt, may vouch for it.
+                        if (work) fs::remove(project.state().node_marker(unit.name), ec);
+                    }
+                } catch (const Error& e) {
+                    if (e.exit_code() == 2) throw;
+                    began[i] = clock::now();
+                    fail(i, e.what());
+                    progressed = true;
+                    continue;
+                }
+            }
+            if (!work) {
                 ++tally.up_to_date;
                 finish(i, State::done);
                 events().step_ended(info(i), {StepStatus::up_to_date, 0, partitions_of(i), {}, 1, 1});
@@ -259,12 +303,19 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             progressed = true;
         }
         if (launcher.running() > 0) {
-            const auto result = launcher.wait_any();
+            auto result = launcher.wait_any();
             if (!result) continue;  // a signal: the launcher is stopping the children
             const std::size_t i = result->step;
             const Unit& unit = units[steps[i].unit];
             const int retries = unit.options.retries >= 0 ? unit.options.retries : options.retries;
             // A child killed with SIGKILL could not remove its temporary files: do it now.
+            if (result->ok && !result->stopped) {
+                // Exit code 0 is not success: the step must have said so itself.
+                if (const std::string missing = unconfirmed(project, steps[i], unit, plans); !missing.empty()) {
+                    result->ok = false;
+                    result->message = missing;
+                }
+            }
             if (!result->ok) sweep_unit_outputs(project, unit);
             if (result->ok) {
                 finish(i, State::done);

@@ -73,23 +73,28 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             dirty_unit.insert(job.unit);
             continue;
         }
-        if (unit.replicated()) {
-            const auto index = static_cast<std::size_t>(&unit - project.pipeline().units().data());
-            const int count = slice_count(graph, index);
+        // The same decision as the local runners (freshness.hpp): the host plans the unit now.
+        const auto index = static_cast<std::size_t>(&unit - project.pipeline().units().data());
+        const bool partitions = unit.replicated() || project.function(unit.nodes.front()).kind == NodeKind::partition;
+        if (partitions) {
+            const int count = unit.replicated() ? slice_count(graph, index) : 1;
             const SlicePlan plan = run_slicer(project, unit, count);
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)
-                if (const SlicePart part = part_of(plan, i); !up_to_date(project, unit, &part)) missing.push_back(i);
+                if (slice_needs_run(project.state(), unit, part_of(plan, i))) missing.push_back(i);
             if (missing.empty()) {
-                log(unit.name + ": every slice is up to date, nothing to submit");
+                check_barrier(project, unit);  // verifies (trivially) and folds the ledger
+                log(unit.name + ": nothing new or changed, nothing to submit");
                 skip_unit.insert(unit.name);
                 skip_job[j] = true;
             } else {
-                slices_to_run[unit.name] = missing;
                 dirty_unit.insert(unit.name);
-                skip_job[j] = true;  // the slicer job: its plan is written
+                if (unit.replicated()) {
+                    slices_to_run[unit.name] = missing;
+                    skip_job[j] = true;  // the slicer job: its plan is written
+                }
             }
-        } else if (up_to_date(project, unit, nullptr)) {
+        } else if (!whole_node_needs_run(project, unit)) {
             log(unit.name + ": up to date, nothing to submit");
             skip_unit.insert(unit.name);
             skip_job[j] = true;
@@ -193,20 +198,22 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             slurm("scancel " + join(never, " "));
             active = true;  // look again until the cancellations show
         }
-        // Progress from the markers.
+        // Progress from the markers of the slices that have work in the current plans.
         std::vector<std::string> progress;
         for (const auto& unit : project.pipeline().units()) {
-            if (!unit.replicated()) continue;
+            if (!unit.replicated() || skip_unit.count(unit.name)) continue;
             std::size_t done = 0, total = 0;
-            for (const auto& step : graph.steps)
-                if (step.kind == StepKind::slice && project.pipeline().units()[step.unit].name == unit.name) {
+            try {
+                const PlanIndex plan = read_plan_index(project.state(), unit.name);
+                for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i) {
+                    if (plan.slice_sizes[i] == 0) continue;
                     ++total;
-                    try {
-                        const auto m = read_marker(project.state().marker(unit.name, step.slice));
-                        done += m && m->success;
-                    } catch (const Error&) {
-                    }
+                    const auto m = read_marker(project.state().marker(unit.name, static_cast<int>(i)));
+                    done += m && m->success && m->plan_id == plan.plan_id;
                 }
+            } catch (const Error&) {
+                continue;  // not sliced yet (its slicer job has not run)
+            }
             progress.push_back(unit.name + " " + std::to_string(done) + "/" + std::to_string(total));
         }
         const std::string line = "slices done: " + join(progress);
@@ -237,7 +244,9 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 std::string why = slice_name(unit.name, slice) + ": Slurm task " + entry;
                 try {
                     const auto m = read_marker(project.state().marker(unit.name, slice));
-                    if (m && !m->success) why = slice_name(unit.name, slice) + " failed on partition '" + m->failed_partition + "': " + m->message;
+                    if (m && !m->success)
+                        why = slice_name(unit.name, slice) + (m->failed_partition.empty() ? "" : " failed on partition '" + m->failed_partition + "'") +
+                              ": " + m->message;
                 } catch (const Error&) {
                 }
                 if (why.find("failed on partition") == std::string::npos) {

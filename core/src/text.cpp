@@ -133,4 +133,13 @@ std::string bytes_text(unsigned long long bytes) {
     return text;
 }
 
+std::string count_text(std::size_t n) {
+    std::string digits = std::to_string(n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
 }  // namespace steppar

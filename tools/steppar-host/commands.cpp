@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <numeric>
 #include <iostream>
 #include <sstream>
 #include <map>
@@ -117,9 +118,10 @@ int run(int argc, char** argv) {
         "(a node's 'timeout:' wins)")(
         "retries", po::value<int>()->default_value(0),
         "run a failed slice again up to this many times (a node's 'retries:' wins)")(
-        "force", po::bool_switch(), "ignore markers: re-slice and run every slice and node again")(
+        "force", po::bool_switch(), "run every partition and node again, up to date or not")(
         "only-missing", po::bool_switch(),
-        "skip partitions whose outputs all exist and are newer than their inputs (like make)")(
+        "partitions with no ledger record whose outputs all exist and are newer than their inputs are recorded "
+        "as done without running (adopting outputs made before steppar kept a ledger, or after 'clean')")(
         "partitions", po::value<std::string>()->default_value(""),
         "slicers hand out only partitions whose names match this regular expression (search)")(
         "nodes", po::value<std::vector<std::string>>()->multitoken(),
@@ -202,11 +204,11 @@ int run_slice_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
         "slice", po::value<int>()->required(), "the slice index, 0..N-1 (as in the slice plan)")(
-        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs")(
-        "force", po::bool_switch(), "run even when the slice's marker says it is up to date");
+        "force", po::bool_switch(), "run even when the slice's marker says it is done for this plan");
     const auto parsed = parse("run-slice",
-                              "Runs one slice: reads the slice plan written by the slicer, processes the slice's "
-                              "partitions and writes its marker. Runners and cluster jobs call this.",
+                              "Runs one slice: reads its part of the slice plan written by the slicer (the "
+                              "partitions that must run), processes them, records each in the ledger and writes "
+                              "its marker. Runners and cluster jobs call this.",
                               options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
@@ -215,35 +217,33 @@ int run_slice_command(int argc, char** argv) {
         throw UsageError("'" + unit.name + "' is a plain node, not a multinode: use run-node");
     remove_temporaries_on_termination_signals();
     const int slice = parsed.values["slice"].as<int>();
-    // Cluster engines resubmit whole arrays on a rerun: finished slices end at once.
-    if (!parsed.values["force"].as<bool>()) {
-        const SlicePart part = read_slice_part(project->state(), unit.name, slice);
-        if (up_to_date(*project, unit, &part)) {
-            log(slice_name(unit.name, slice) + ": up to date, skipped");
-            return 0;
-        }
+    // Cluster engines resubmit whole arrays: a slice with nothing to do, or already done for
+    // this plan, ends at once.
+    const SlicePart part = read_slice_part(project->state(), unit.name, slice);
+    if (!parsed.values["force"].as<bool>() && !slice_needs_run(project->state(), unit, part)) {
+        log(slice_name(unit.name, slice) + (part.partitions.empty() ? ": nothing to run in this plan" : ": already done for this plan, skipped"));
+        return 0;
     }
-    run_slice(*project, unit, slice, {parsed.values["only-missing"].as<bool>()});
+    run_slice(*project, unit, slice);
     return 0;
 }
 
 int run_node_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the plain node to run")(
-        "only-missing", po::bool_switch(), "skip partitions whose outputs are newer than their inputs")(
-        "force", po::bool_switch(), "run even when the node's marker says it is up to date");
-    const auto parsed = parse("run-node", "Runs one plain (not sliced) node.", options, argc, argv);
+        "only-missing", po::bool_switch(), "record partitions whose outputs exist and are newer than their inputs without running them")(
+        "force", po::bool_switch(), "run every partition (or the whole function) even when up to date")(
+        "planned", po::bool_switch(), "internal: the host has decided and planned this run");
+    const auto parsed = parse("run-node", "Runs one plain (not sliced) node: only its dirty partitions, or its whole "
+                                          "function when its inputs changed.",
+                              options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
     const Unit& unit = project->pipeline().unit(parsed.values["node"].as<std::string>());
     if (unit.replicated())
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
     remove_temporaries_on_termination_signals();
-    if (!parsed.values["force"].as<bool>() && up_to_date(*project, unit, nullptr)) {
-        log(unit.name + ": up to date, skipped");
-        return 0;
-    }
-    run_node(*project, unit, {parsed.values["only-missing"].as<bool>()});
+    run_node(*project, unit, {parsed.values["planned"].as<bool>(), parsed.values["force"].as<bool>(), parsed.values["only-missing"].as<bool>()});
     return 0;
 }
 
@@ -256,21 +256,23 @@ const Unit& replicated_unit(Project& project, const Parsed& parsed) {
 int run_slicer_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
-        "force", po::bool_switch(), "write a new plan even when the partitions did not change")(
+        "force", po::bool_switch(), "plan every partition, not only the dirty ones")(
+        "only-missing", po::bool_switch(), "record partitions whose outputs exist and are newer than their inputs without running them")(
         "partitions", po::value<std::string>()->default_value(""), "hand out only partitions matching this regex")(
         "slices", po::value<int>()->default_value(0),
         "number of slices (0: the unit's own; exports pass the count they were made with)");
     const auto parsed = parse("run-slicer",
-                              "Runs one multinode's slicer: lists and zips its inputs and writes the slice plan "
-                              "(kept when unchanged). Cluster exports call this before the slices.",
+                              "Runs one multinode's slicer: compares its inputs and outputs with the ledger, "
+                              "retracts the outputs of deleted partitions and writes the plan of the partitions "
+                              "that must run. Cluster exports call this before the slices.",
                               options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
     const Unit& unit = replicated_unit(*project, parsed);
     const int slices = parsed.values["slices"].as<int>();
     if (slices < 0) throw UsageError("--slices must be 1 or more (0: the unit's own)");
-    run_slicer(*project, unit, slices > 0 ? slices : unit.slices.resolve(), parsed.values["force"].as<bool>(),
-               parsed.values["partitions"].as<std::string>());
+    run_slicer(*project, unit, slices > 0 ? slices : unit.slices.resolve(),
+               {parsed.values["force"].as<bool>(), parsed.values["partitions"].as<std::string>(), parsed.values["only-missing"].as<bool>()});
     return 0;
 }
 
@@ -282,8 +284,9 @@ int check_barrier_command(int argc, char** argv) {
         "scan-interval", po::value<double>()->default_value(1), "with --wait: also scan the markers folder this often (seconds)")(
         "no-inotify", po::bool_switch(), "with --wait: only scan (where inotify is unavailable or out of watches)");
     const auto parsed = parse("check-barrier",
-                              "Succeeds when every slice of the multinode's current plan has a valid success marker; "
-                              "otherwise lists every slice that did not succeed and exits 1.",
+                              "Succeeds when every slice of the multinode's current plan has its success marker and "
+                              "a ledger record for each of its partitions; otherwise lists every slice that did not "
+                              "succeed and exits 1. Folds the ledger when that pays off.",
                               options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
@@ -511,23 +514,36 @@ std::string text_or_json(const Parsed& parsed) {
     return format;
 }
 
-// The plan the unit's slicer would make now, or nothing while an input is made upstream and
-// does not exist yet.
-std::optional<SlicePlan> plan_now(const Project& project, const ExpandedGraph& graph, std::size_t u, const std::string& only = {}) {
+// Whether a unit works partition by partition (a multinode, a multipipeline, or a plain node
+// with a partition function): then it has a plan and a ledger.
+bool over_partitions(Project& project, const Unit& unit) {
+    return unit.replicated() || project.function(unit.nodes.front()).kind == NodeKind::partition;
+}
+
+// What the unit's slicer would plan now (the dirty partitions, cut into slices), or nothing
+// while an input is made upstream and does not exist yet. Writes nothing.
+std::optional<PlannedUnit> plan_now(Project& project, const ExpandedGraph& graph, std::size_t u, const std::string& only = {}) {
     const Unit& unit = project.pipeline().units()[u];
     for (const auto& in : project.pipeline().external_partitioned_inputs(unit)) {
         std::error_code ec;
         if (!fs::is_directory(project.pipeline().catalog().at(in).path, ec)) return std::nullopt;
     }
-    return plan_slices(project, unit, slice_count(graph, u), only);
+    return plan_unit(project, unit, unit.replicated() ? slice_count(graph, u) : 1, {false, only, false});
 }
 
-// One step of `plan`: what it is, what it waits for, and for a slice how many partitions it
-// would get if the pipeline ran now ("?" where an upstream step must run first).
+std::string first_names(const std::vector<std::string>& names, std::size_t most = 10) {
+    std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(names.size(), most)));
+    return join(shown) + (names.size() > shown.size() ? ", ..." : "");
+}
+
+// One step of `plan`: what it is, what it waits for, and for a slice which partitions it would
+// run if the pipeline ran now ("?" where an upstream step must run first).
 struct PlannedStep {
     const Step& step;
     std::vector<std::string> depends_on;
-    std::optional<std::size_t> partitions;
+    const std::vector<std::string>* to_run = nullptr;  // slices and plain partition nodes
+    const Assessment* assessment = nullptr;            // slicers and plain partition nodes
+    bool unknown = false;
 };
 
 int plan_command(int argc, char** argv) {
@@ -535,25 +551,28 @@ int plan_command(int argc, char** argv) {
     options.add_options()("format", po::value<std::string>()->default_value("text"), "text or json")(
         "partitions", po::value<std::string>()->default_value(""), "as for run: hand out only partitions matching this regex");
     const auto parsed = parse("plan",
-                              "Dry run: prints the expanded graph in execution order, with the number of "
-                              "partitions each slice would get now. Writes nothing.",
+                              "Dry run: prints the expanded graph in execution order and, for each slice, the "
+                              "partitions it would run now (only the new and changed ones). Writes nothing.",
                               options, argc, argv);
     if (parsed.help) return 0;
     const auto format = text_or_json(parsed);
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
     const Pipeline& pipeline = project->pipeline();
-    std::map<std::size_t, SlicePlan> plans;
+    std::map<std::size_t, std::optional<PlannedUnit>> plans;
     for (std::size_t u = 0; u < pipeline.units().size(); ++u)
-        if (pipeline.units()[u].replicated())
-            if (auto plan = plan_now(*project, graph, u, parsed.values["partitions"].as<std::string>())) plans.emplace(u, std::move(*plan));
+        if (over_partitions(*project, pipeline.units()[u])) plans[u] = plan_now(*project, graph, u, parsed.values["partitions"].as<std::string>());
     std::vector<PlannedStep> steps;
     for (const auto& step : graph.steps) {
-        PlannedStep planned{step, {}, std::nullopt};
+        PlannedStep planned{step, {}};
         for (const auto d : step.depends_on) planned.depends_on.push_back(graph.steps[d].name);
-        if (const auto it = plans.find(step.unit); it != plans.end()) {
-            if (step.kind == StepKind::slice) planned.partitions = it->second.slices[static_cast<std::size_t>(step.slice)].size();
-            if (step.kind == StepKind::slicer) planned.partitions = it->second.partition_count();
+        if (const auto it = plans.find(step.unit); it != plans.end() && step.kind != StepKind::barrier) {
+            planned.unknown = !it->second;
+            if (it->second) {
+                if (step.kind == StepKind::slice) planned.to_run = &it->second->plan.slices[static_cast<std::size_t>(step.slice)];
+                if (step.kind == StepKind::node) planned.to_run = &it->second->plan.slices[0];
+                if (step.kind != StepKind::slice) planned.assessment = &it->second->assessment;
+            }
         }
         steps.push_back(std::move(planned));
     }
@@ -563,8 +582,22 @@ int plan_command(int argc, char** argv) {
             nlohmann::json j = {{"kind", to_string(p.step.kind)}, {"name", p.step.name},
                                 {"unit", pipeline.units()[p.step.unit].name}, {"depends_on", p.depends_on}};
             if (p.step.kind == StepKind::slice) j["slice"] = p.step.slice;
-            if (p.step.kind == StepKind::slice || p.step.kind == StepKind::slicer)
-                j["partitions"] = p.partitions ? nlohmann::json(*p.partitions) : nlohmann::json(nullptr);
+            if (p.to_run || p.assessment || p.unknown) {
+                const auto* a = p.assessment;
+                j["partitions"] = p.unknown ? nlohmann::json(nullptr)
+                                  : p.to_run ? nlohmann::json(p.to_run->size())
+                                             : nlohmann::json(a->dirty.size());
+                if (p.to_run) j["to_run"] = *p.to_run;
+                if (a) {
+                    j["new"] = a->new_count;
+                    j["changed"] = a->changed_count;
+                    j["up_to_date"] = a->up_to_date;
+                    std::vector<std::string> retract;
+                    for (const auto& [name, _] : a->retract) retract.push_back(name);
+                    j["retract"] = retract;
+                    j["foreign"] = a->foreign;
+                }
+            }
             out.push_back(std::move(j));
         }
         std::cout << out.dump(1) << "\n";
@@ -572,8 +605,14 @@ int plan_command(int argc, char** argv) {
     }
     for (const auto& p : steps) {
         std::string what;
-        if (p.step.kind == StepKind::slice || p.step.kind == StepKind::slicer)
-            what = p.partitions ? std::to_string(*p.partitions) + " partition(s)" : "? partitions (known once its inputs exist)";
+        if (p.unknown) {
+            what = "? partitions (known once its inputs exist)";
+        } else if (p.assessment && !p.to_run) {
+            what = count_text(p.assessment->dirty.size()) + " partition(s) to run: " + summary(*p.assessment);
+        } else if (p.to_run) {
+            what = count_text(p.to_run->size()) + " partition(s)" + (p.to_run->empty() ? "" : ": " + first_names(*p.to_run));
+            if (p.assessment) what += " (" + summary(*p.assessment) + ")";
+        }
         std::cout << to_string(p.step.kind) << "\t" << p.step.name << "\t<- " << (p.depends_on.empty() ? "-" : join(p.depends_on, ","))
                   << (what.empty() ? "" : "\t" + what) << "\n";
     }
@@ -583,9 +622,9 @@ int plan_command(int argc, char** argv) {
 int clean_command(int argc, char** argv) {
     po::options_description options("Options");
     const auto parsed = parse("clean",
-                              "Removes the state folder (slice plans, markers, progress files, intermediate "
-                              "datasets), so the next run starts from scratch. Never touches the datasets of the "
-                              "catalog. Refuses while the pipeline is running.",
+                              "Removes the state folder (slice plans, markers, ledgers, intermediate datasets), so "
+                              "the next run starts from scratch. Never touches the datasets of the catalog. Refuses "
+                              "while the pipeline is running.",
                               options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
@@ -615,74 +654,133 @@ struct StatusRow {
     bool rerun;          // would `run` (without --force) run it?
 };
 
-StatusRow marker_status(Project& project, const Unit& unit, const SlicePart* part) {
-    const fs::path path = part ? project.state().marker(unit.name, part->slice) : project.state().node_marker(unit.name);
+// A slice (or plain partition node) of the plan on disk, and whether the next plan gives it work.
+StatusRow slice_status(Project& project, const Unit& unit, int slice, const std::optional<PlanIndex>& index, bool rerun) {
+    if (!index) return {"not run", "no plan yet", rerun};
+    const std::size_t size = static_cast<std::size_t>(slice) < index->slice_sizes.size() ? index->slice_sizes[static_cast<std::size_t>(slice)] : 0;
     std::optional<Marker> marker;
     try {
-        marker = read_marker(path);
+        marker = read_marker(project.state().marker(unit.name, slice));
     } catch (const StateError& e) {
         return {"failed", e.what(), true};
     }
-    if (!marker) return {"not run", "no marker", true};
-    if (!marker->success)
+    if (marker && marker->plan_id == index->plan_id && !marker->success)
         return {"failed", (marker->failed_partition.empty() ? "" : "on partition '" + marker->failed_partition + "': ") + marker->message, true};
-    if (up_to_date(project, unit, part)) return {"done", std::to_string(marker->partitions.size()) + " partition(s)", false};
-    return {"stale", "inputs, params, plugin or plan changed since it ran, or an output is gone", true};
+    const bool done = size == 0 || (marker && marker->plan_id == index->plan_id && marker->success);
+    if (!done) return {"not run", std::to_string(size) + " partition(s) planned", true};
+    const std::string what = size == 0 ? "nothing to run in the last plan" : std::to_string(size) + " partition(s)";
+    if (rerun) return {"stale", what + "; new or changed partitions since", true};
+    return {"done", what, false};
 }
 
 int status_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("format", po::value<std::string>()->default_value("text"), "text or json");
     const auto parsed = parse("status",
-                              "Shows, from the state folder, each step's state (done, failed with its message, "
-                              "not run, stale: its inputs changed since) and whether `run` would run it now.",
+                              "Shows, from the state folder and the ledger, each unit's partitions (done, new, "
+                              "changed, to retract, foreign files in its output folders) and each step's state "
+                              "(done, failed with its message, not run, stale), and whether `run` would run it now.",
                               options, argc, argv);
     if (parsed.help) return 0;
     const auto format = text_or_json(parsed);
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
     const Pipeline& pipeline = project->pipeline();
-    std::map<std::size_t, std::optional<SlicePlan>> plans;  // unit -> its plan now (none: inputs not there yet)
+    std::map<std::size_t, std::optional<PlannedUnit>> plans;  // unit -> what a rerun plans (none: inputs not there yet)
+    nlohmann::json units = nlohmann::json::array();
+    std::vector<std::string> unit_lines;
+    for (std::size_t u = 0; u < pipeline.units().size(); ++u) {
+        const Unit& unit = pipeline.units()[u];
+        nlohmann::json j = {{"name", unit.name}};
+        std::string line;
+        if (over_partitions(*project, unit)) {
+            const auto& planned = plans[u] = plan_now(*project, graph, u);
+            if (!planned) {
+                j["state"] = "waiting";
+                line = "waiting\t" + unit.name + "\tits input is made upstream and does not exist yet";
+            } else {
+                const Assessment& a = planned->assessment;
+                std::vector<std::string> retract;
+                for (const auto& [name, _] : a.retract) retract.push_back(name);
+                const bool clean = a.dirty.empty() && retract.empty();
+                j.update({{"state", clean ? "done" : "stale"}, {"partitions", a.partitions}, {"up_to_date", a.up_to_date},
+                          {"new", a.new_count}, {"changed", a.changed_count}, {"retract", retract}, {"left_out", a.left_out},
+                          {"foreign", a.foreign}, {"to_run", a.dirty}});
+                line = std::string(clean ? "done" : "stale") + "\t" + unit.name + "\t" + summary(a);
+                if (!a.dirty.empty()) line += "; to run: " + first_names(a.dirty, 5);
+                if (!retract.empty()) line += "; to retract: " + first_names(retract, 5);
+                if (!a.foreign.empty()) line += "; " + count_text(a.foreign.size()) + " foreign file(s), kept: " + first_names(a.foreign, 5);
+                if (!a.damaged.empty()) line += "; " + a.damaged;
+            }
+        } else {
+            std::string why;
+            const bool rerun = whole_node_needs_run(*project, unit, &why);
+            j["state"] = rerun ? "stale" : "done";
+            line = std::string(rerun ? "stale" : "done") + "\t" + unit.name + "\t" + (rerun ? why : "up to date");
+        }
+        units.push_back(std::move(j));
+        unit_lines.push_back("unit:" + line);
+    }
     std::vector<StatusRow> statuses;
     for (const auto& step : graph.steps) {
         const Unit& unit = pipeline.units()[step.unit];
-        if (step.kind == StepKind::node) {
-            statuses.push_back(marker_status(*project, unit, nullptr));
-            continue;
-        }
-        if (!plans.count(step.unit)) plans[step.unit] = plan_now(*project, graph, step.unit);
-        const auto& plan = plans[step.unit];
-        if (!plan) {
+        const auto planned = plans.find(step.unit);
+        if (planned != plans.end() && !planned->second) {
             statuses.push_back({"waiting", "its input is made upstream and does not exist yet", true});
             continue;
         }
-        if (step.kind == StepKind::slicer) {
-            std::optional<PlanIndex> index;
+        std::optional<PlanIndex> index;
+        try {
+            index = read_plan_index(project->state(), unit.name);
+        } catch (const StateError&) {
+        }
+        if (step.kind == StepKind::node && planned == plans.end()) {  // a whole function
+            std::optional<Marker> marker;
             try {
-                index = read_plan_index(project->state(), unit.name);
-            } catch (const StateError&) {
+                marker = read_marker(project->state().node_marker(unit.name));
+            } catch (const StateError& e) {
+                statuses.push_back({"failed", e.what(), true});
+                continue;
             }
-            if (!index) statuses.push_back({"not run", "no plan yet; " + std::to_string(plan->partition_count()) + " partition(s) to slice", true});
-            else if (index->plan_id != plan->plan_id) statuses.push_back({"stale", "the partitions changed since the plan was made: a rerun re-slices", true});
-            else statuses.push_back({"done", std::to_string(plan->partition_count()) + " partition(s), plan unchanged", true});
-        } else if (step.kind == StepKind::slice) {
-            const SlicePart part = part_of(*plan, step.slice);
-            statuses.push_back(marker_status(*project, unit, &part));
+            std::string why;
+            const bool rerun = whole_node_needs_run(*project, unit, &why);
+            if (!marker) statuses.push_back({"not run", "no marker", true});
+            else if (!marker->success) statuses.push_back({"failed", marker->message, true});
+            else if (rerun) statuses.push_back({"stale", why, true});
+            else statuses.push_back({"done", "up to date", false});
+            continue;
+        }
+        const SlicePlan& next = planned->second->plan;
+        if (step.kind == StepKind::slicer) {
+            statuses.push_back(index ? StatusRow{"done", "last plan: generation " + std::to_string(index->generation) + ", " +
+                                                             std::to_string(std::accumulate(index->slice_sizes.begin(), index->slice_sizes.end(), std::size_t{0})) +
+                                                             " partition(s) to run",
+                                                 true}
+                                     : StatusRow{"not run", "no plan yet", true});
+        } else if (step.kind == StepKind::slice || step.kind == StepKind::node) {
+            const int slice = step.kind == StepKind::slice ? step.slice : 0;
+            statuses.push_back(slice_status(*project, unit, slice, index, !next.slices[static_cast<std::size_t>(slice)].empty()));
         } else {  // barrier: done exactly when every slice is
-            std::size_t done = 0, slices = plan->slices.size();
+            std::size_t done = 0, slices = 0;
             for (std::size_t i = 0; i < statuses.size(); ++i)
-                if (graph.steps[i].unit == step.unit && graph.steps[i].kind == StepKind::slice && statuses[i].state == "done") ++done;
-            statuses.push_back({done == slices ? "done" : "waiting", std::to_string(done) + " of " + std::to_string(slices) + " slice(s) done", true});
+                if (graph.steps[i].unit == step.unit && graph.steps[i].kind == StepKind::slice) {
+                    ++slices;
+                    done += statuses[i].state == "done" || statuses[i].state == "stale";
+                }
+            const bool all = done == slices && index;
+            statuses.push_back({all ? (next.partition_count() ? "stale" : "done") : "waiting",
+                                std::to_string(done) + " of " + std::to_string(slices) + " slice(s) done", next.partition_count() > 0 || !all});
         }
     }
     if (format == "json") {
-        nlohmann::json out = nlohmann::json::array();
+        nlohmann::json steps = nlohmann::json::array();
         for (std::size_t i = 0; i < graph.steps.size(); ++i)
-            out.push_back({{"name", graph.steps[i].name}, {"kind", to_string(graph.steps[i].kind)},
-                           {"state", statuses[i].state}, {"detail", statuses[i].detail}, {"rerun", statuses[i].rerun}});
-        std::cout << out.dump(1) << "\n";
+            steps.push_back({{"name", graph.steps[i].name}, {"kind", to_string(graph.steps[i].kind)},
+                             {"state", statuses[i].state}, {"detail", statuses[i].detail}, {"rerun", statuses[i].rerun}});
+        std::cout << nlohmann::json{{"units", units}, {"steps", steps}}.dump(1) << "\n";
         return 0;
     }
+    for (const auto& line : unit_lines) std::cout << line << "\n";
     for (std::size_t i = 0; i < graph.steps.size(); ++i)
         std::cout << statuses[i].state << "\t" << graph.steps[i].name << "\t" << statuses[i].detail << "\t"
                   << (statuses[i].rerun ? "rerun: runs" : "rerun: skipped") << "\n";

@@ -4,7 +4,15 @@
 // dataset's suffix is a partition, named by its path relative to the folder without the suffix
 // ("2024/05/orders" for data/2024/05/orders.txt). Hidden files (leading '.') are never
 // partitions; that is where temporary files live. A *file* dataset is one file.
+//
+// Intermediate datasets (outputs not in the catalog, kept under the state folder) must hold any
+// set of names an input can hold, including a partition `a` beside a folder `a/` (Linux's
+// headers have `can.h` and `can/bcm.h`). So their names are encoded: every folder of a name gets
+// the suffix ".d" and the file the suffix ".p", and `a` is stored as `a.p` while `a/b` is stored
+// as `a.d/b.p`; no file can then sit where a folder must go.
 #pragma once
+
+#include "steppar/stamp.hpp"
 
 #include <filesystem>
 #include <map>
@@ -21,6 +29,7 @@ struct Dataset {
     DatasetKind kind = DatasetKind::partitioned;
     std::filesystem::path path;  ///< absolute folder (partitioned) or file path
     std::string suffix;          ///< partitioned only, e.g. ".txt"; may be empty
+    std::string folder_suffix;   ///< intermediates: ".d" on every folder of a partition's name
     bool intermediate = false;   ///< not in the user's catalog: placed under the state folder
     int line = 0;                ///< where the pipeline file declares it, for messages
 
@@ -34,6 +43,15 @@ struct Dataset {
 /// same order; Dataset::partition_path() gives each one's file. Symbolic links to files and
 /// folders are followed. Throws StateError when the folder is missing or unreadable.
 std::vector<std::string> list_partitions(const Dataset& dataset);
+
+/// A partition and the stamp of its file, as one walk of the folder found them.
+struct ScannedPartition {
+    std::string name;
+    FileStamp stamp;
+};
+/// Like list_partitions(), with each file's stamp (one fstatat per file during the walk). A
+/// missing folder is an empty dataset when `missing_ok` (an output not written yet).
+std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok = false);
 
 class Catalog {
 public:

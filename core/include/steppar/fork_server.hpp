@@ -32,8 +32,8 @@ public:
         int wait_status;  ///< as waitpid(2) reports it
     };
 
-    /// Forks the server. `only_missing` is handed to every step it runs.
-    static std::unique_ptr<ForkServer> start(Project& project, const ExpandedGraph& graph, bool only_missing);
+    /// Forks the server.
+    static std::unique_ptr<ForkServer> start(Project& project, const ExpandedGraph& graph);
     /// Closes the channel (the server exits, and its children with it) and reaps the server.
     ~ForkServer();
     ForkServer(const ForkServer&) = delete;

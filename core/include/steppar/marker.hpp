@@ -1,15 +1,19 @@
-// The per-slice marker: the last thing a slice writes (atomically), recording what it did.
-// The barrier trusts nothing else: a slice is done exactly when its marker is present, valid,
-// names the current plan and says "success". A plain node has one marker too (slice -1), which
-// lets a rerun skip it when nothing it depends on changed.
+// The marker: the last thing a slice or plain node writes (atomically), its own word on how it
+// ended. A runner counts a step as done only with a success marker for the current plan (a
+// process that exits 0 without one has not succeeded), and the barrier also checks the ledger
+// (ledger.hpp) for every partition of the plan. A failed step leaves a failed marker naming the
+// partition, which `status` reports. A whole-function node (slice -1) keeps its fingerprint and
+// the files it wrote with their stamps (freshness.hpp), so a rerun can skip it or retract them.
 //
-//   {"format": 1, "unit": "count", "slice": 0, "plan_id": "...", "fingerprint": "...", "status": "success",
-//    "partitions": ["a", "b"], "outputs": ["counts"], "pid": 1234, "host": "box",
-//    "seconds": 0.012}
+//   {"format": 2, "unit": "count", "slice": 0, "plan_id": "...", "generation": 7, "fingerprint": "",
+//    "status": "success", "partitions": 2, "outputs": ["counts"], "written": {},
+//    "pid": 1234, "host": "box", "seconds": 0.012}
 //   failed: "status": "failed", "error": {"partition": "b", "message": "..."}
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,15 +21,17 @@
 namespace steppar {
 
 struct Marker {
-    static constexpr int format = 1;
+    static constexpr int format = 2;
 
     std::string unit;
     int slice = -1;
     std::string plan_id;
-    std::string fingerprint;  ///< of inputs, node definitions and plugin: a match means "up to date"
+    std::uint64_t generation = 0;  ///< the plan's generation (ledger segments carry it)
+    std::string fingerprint;  ///< whole-function nodes: of inputs and definition; a match means "up to date"
     bool success = false;
-    std::vector<std::string> partitions;  ///< the partitions it processed
+    std::size_t partitions = 0;          ///< how many partitions it processed
     std::vector<std::string> outputs;     ///< the datasets it wrote them into
+    std::map<std::string, std::string> written;  ///< whole-function nodes: file -> stamp (stamp.hpp)
     long pid = 0;
     std::string host;
     double seconds = 0;

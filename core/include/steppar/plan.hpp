@@ -1,12 +1,19 @@
-// The slice plan: written once by a multinode's slicer, read by every slice. It lists, for each
-// slice, the exact partitions it owns, so slices never rescan the input. On disk it is split so
-// that a slice reads only its own share, however many partitions the plan holds:
+// The slice plan: written by a unit's slicer on every run, read by every slice. It lists, for
+// each slice, the exact partitions it must (re)compute: only the dirty ones (freshness.hpp), so
+// a rerun after one new file plans one partition. Each plan has a new generation (one more than
+// any before it), which the slices' ledger segments and markers carry: nothing a slice wrote for
+// an earlier plan can vouch for this one. `definition` is the unit's definition digest when it
+// was sliced: a slice or barrier that finds another one (the pipeline file or a plugin changed
+// during the run) fails instead of mixing the two. On disk it is split so that a slice reads
+// only its own share, however many partitions the plan holds:
 //
 //   units/<u>/slices.json          the index, O(slices):
-//     {"format": 2, "unit": "count", "plan_id": "<sha256>", "inputs": ["docs"],
-//      "slice_count": 2, "partition_count": 3, "slices": [{"slice": 0, "partitions": 2}, ...]}
+//     {"format": 3, "unit": "count", "plan_id": "<sha256>", "generation": 7, "definition": "<sha256>",
+//      "inputs": ["docs"], "slice_count": 2, "partition_count": 3,
+//      "slices": [{"slice": 0, "partitions": 2}, ...],
+//      "summary": {"new": 1, "changed": 2, "up_to_date": 7527, "retracted": 0}}
 //   units/<u>/slices/slice-<i>.json  one slice's part:
-//     {"format": 2, "unit": "count", "plan_id": "<sha256>", "slice": 0, "partitions": ["a", "b"]}
+//     {"format": 3, "unit": "count", "plan_id": "<sha256>", "slice": 0, "partitions": ["a", "b"]}
 //
 // The parts are written first and synced once, the index last and durably: an index always
 // describes parts that are complete, and a part from an older plan is refused by its plan_id.
@@ -14,6 +21,7 @@
 
 #include "steppar/state.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -22,23 +30,35 @@
 namespace steppar {
 
 /// A whole plan, as the slicer makes it and the host keeps it.
+/// How the slicer found the unit: what the plan's partitions are, and what it left alone.
+struct PlanSummary {
+    std::size_t new_count = 0, changed = 0, up_to_date = 0, retracted = 0;
+    bool operator==(const PlanSummary&) const = default;
+};
+
 struct SlicePlan {
-    static constexpr int format = 2;
+    static constexpr int format = 3;
 
     std::string unit;
-    std::string plan_id;  ///< SHA-256 of unit, inputs and every slice's partitions
+    std::string plan_id;  ///< SHA-256 of unit, generation, definition, inputs and every slice's partitions
+    std::uint64_t generation = 0;
+    std::string definition;  ///< the unit's definition digest when sliced
     std::vector<std::string> inputs;
     std::vector<std::vector<std::string>> slices;  ///< partition names per slice
+    PlanSummary summary;
 
     std::size_t partition_count() const;
 };
 
-/// The index: what the barrier and the slicer's "unchanged?" check need.
+/// The index: what the barrier needs.
 struct PlanIndex {
     std::string unit;
     std::string plan_id;
+    std::uint64_t generation = 0;
+    std::string definition;
     std::vector<std::string> inputs;
     std::vector<std::size_t> slice_sizes;  ///< partitions per slice
+    PlanSummary summary;
 };
 
 /// One slice's share of a plan: what a slice process reads.
@@ -54,6 +74,8 @@ SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, const std
                     int slice_count);
 /// Builds a plan from slices already cut (e.g. by size).
 SlicePlan make_plan(std::string unit, std::vector<std::string> inputs, std::vector<std::vector<std::string>> slices);
+/// The plan's id from its fields (make_plan sets it; set it again after changing a field).
+std::string plan_identity(const SlicePlan& plan);
 /// Slice `slice` of an in-memory plan (a copy of its partition names).
 SlicePart part_of(const SlicePlan& plan, int slice);
 

@@ -38,7 +38,7 @@ struct RunOptions {
     double slice_timeout = 0;            ///< seconds; 0: none (a unit's `timeout:` wins)
     int retries = 0;                     ///< retries of a failed slice (a unit's `retries:` wins)
     bool force = false;                  ///< ignore markers: re-slice and rerun everything
-    bool only_missing = false;           ///< skip partitions whose outputs are newer than inputs
+    bool only_missing = false;           ///< adopt unrecorded partitions whose outputs are newer than inputs
     bool quiet = false;                  ///< children print only errors
     std::string partitions;              ///< regex: slicers hand out only matching partitions
     std::vector<std::string> nodes;      ///< run only these steps, nodes or units (empty: all)

@@ -20,6 +20,9 @@ void append_json_string(std::string& out, std::string_view utf8);
 /// A byte count for people: "812 B", "3.4 KiB", "1.2 GiB".
 std::string bytes_text(unsigned long long bytes);
 
+/// A count for people: 20000 -> "20,000".
+std::string count_text(std::size_t n);
+
 /// "a, b, c" (or "(none)" for an empty list).
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 

@@ -1,0 +1,143 @@
+// The ledger: per unit and per partition, what steppar made and from what. It is what decides
+// whether a partition is up to date (freshness.hpp), what a deleted input takes with it, and
+// what the barrier verifies; a marker only says that a step ended and how.
+//
+// One record per partition a unit has processed: the stamps (stamp.hpp) of its input files as
+// the slice read them, the digest of the unit's definition as it applied to that partition
+// (functions, plugin bytes, params, file inputs, the configurator data chosen for it), and the
+// stamps of the outputs it wrote. On disk, under <state>/units/<unit>/ledger/:
+//
+//   base.tsv          the folded ledger, one line per partition in name order, written whole
+//                     (atomically and durably) by a slicer or barrier that folds:
+//     #steppar-ledger<TAB>1<TAB>through<TAB>GEN          segments up to GEN are in here
+//     D<TAB>K<TAB>SHA256                                  definition digest number K (this file)
+//     R<TAB>K<TAB>NAME<TAB>INPUT,STAMPS<TAB>OUTPUT,STAMPS one partition
+//     E<TAB>RECORDS<TAB>XXH3                              XXH3-64 (hex) of every byte above
+//   gGEN-sSLICE.tsv   appended by slice SLICE of plan generation GEN, one line per partition as
+//   gGEN-host.tsv     it finishes (a write(2) each, never an fsync: a killed slice keeps what it
+//                     finished); written by the slicer (retractions, adoptions). Each line ends
+//                     with <TAB>XXH3 of the line before it, so a torn or damaged line is ignored
+//                     (its partition simply runs again):
+//     D<TAB>K<TAB>SHA256<TAB>CHECK
+//     R<TAB>K<TAB>NAME<TAB>INPUT,STAMPS<TAB>OUTPUT,STAMPS<TAB>CHECK
+//     X<TAB>NAME<TAB>CHECK        retracted: its input is gone and its outputs were removed
+//     V<TAB>NAME<TAB>CHECK        vanished: its input disappeared between slicing and its turn
+//
+// Input stamps follow the unit's external partitioned inputs in order, output stamps every
+// output of its nodes in order (intermediates too). Names escape '\', tab, LF and CR as \\, \t,
+// \n, \r. A later segment wins over an earlier one and over the base; segments of generations
+// at or below the base's "through" are already folded and ignored. Reading a million records
+// costs one read of the base (about 60 MB) and no allocation per record.
+#pragma once
+
+#include "steppar/stamp.hpp"
+#include "steppar/state.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace steppar {
+
+/// One partition's record, as read from the ledger.
+struct LedgerEntry {
+    std::string name;
+    std::uint32_t definition = 0;  ///< index into Ledger::definitions()
+    std::string_view inputs;       ///< stamps as text (compare with stamps_text())
+    std::string_view outputs;
+};
+
+/// The text of a row of stamps, as records hold them.
+std::string stamps_text(const FileStamp* stamps, std::size_t count);
+/// Parses a row of stamps; false when the text is not one of `count` stamps.
+bool parse_stamps(std::string_view text, std::vector<FileStamp>& stamps, std::size_t count);
+
+class Ledger {
+public:
+    /// The unit's ledger: the base with every later segment laid over it. A damaged base is
+    /// reported through `damaged` and read as empty (every partition then runs again).
+    static Ledger load(const StateLayout& state, std::string_view unit);
+
+    std::size_t size() const noexcept { return records_.size(); }
+    /// Record `i` in name order.
+    LedgerEntry entry(std::size_t i) const;
+    const std::vector<std::string>& definitions() const noexcept { return definitions_; }
+
+    /// The highest plan generation the ledger has seen (0: none).
+    std::uint64_t generation() const noexcept { return generation_; }
+    /// Segment lines read on top of the base, and segment files: when folding pays off.
+    std::size_t segment_lines() const noexcept { return segment_lines_; }
+    std::size_t segment_files() const noexcept { return segment_paths_.size(); }
+    /// Why the base could not be used ("" when it was fine or absent).
+    const std::string& damaged() const noexcept { return damaged_; }
+
+    /// Whether folding the segments into a new base is worth its cost now: when they hold a
+    /// quarter as many lines as the base, or there are many files of them.
+    bool fold_is_due() const noexcept;
+    /// Writes everything into a new base and removes the segments it holds.
+    void fold(const StateLayout& state, std::string_view unit) const;
+
+private:
+    struct Source {
+        std::string text;
+        std::vector<std::uint32_t> definitions;  ///< this file's K -> index into definitions_
+    };
+    struct Record {
+        const char* line;  ///< the "R\t..." line (in a source's text)
+        std::uint32_t source;
+    };
+    std::uint32_t definition_index(std::string_view digest);
+
+    std::vector<Source> sources_;  // [0]: the base; then segments in order
+    std::vector<Record> records_;
+    std::vector<std::string> definitions_;
+    std::map<std::string, std::uint32_t, std::less<>> definition_numbers_;
+    std::vector<std::filesystem::path> segment_paths_;
+    std::uint64_t generation_ = 0, through_ = 0;
+    std::size_t base_records_ = 0, segment_lines_ = 0;
+    std::string damaged_;
+};
+
+/// One line of a segment, for the barrier's check of what a slice did.
+struct SegmentLine {
+    char kind;  ///< 'R' (done), 'X' (retracted) or 'V' (vanished)
+    std::string name;
+    std::string definition;  ///< R: the definition digest
+};
+/// Every intact line of one segment file (none when it does not exist).
+std::vector<SegmentLine> read_segment(const std::filesystem::path& path);
+
+/// Appends records to one segment file; each call is one write(2).
+class LedgerAppender {
+public:
+    /// Opens (creating) the segment; continues the numbering of definitions already in it.
+    explicit LedgerAppender(std::filesystem::path path);
+    ~LedgerAppender();
+    LedgerAppender(const LedgerAppender&) = delete;
+    LedgerAppender& operator=(const LedgerAppender&) = delete;
+
+    /// The number of a definition digest in this file (writes its D line the first time).
+    std::uint32_t define(std::string_view digest);
+    void record(std::string_view name, std::uint32_t definition, const FileStamp* inputs, std::size_t input_count,
+                const FileStamp* outputs, std::size_t output_count);
+    void retracted(std::string_view name);
+    void vanished(std::string_view name);
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    void append(std::string& line);
+
+    std::filesystem::path path_;
+    int fd_ = -1;
+    std::map<std::string, std::uint32_t, std::less<>> defined_;
+    std::string line_;
+};
+
+/// Segment file names.
+std::filesystem::path slice_segment(const StateLayout& state, std::string_view unit, std::uint64_t generation, int slice);
+std::filesystem::path host_segment(const StateLayout& state, std::string_view unit, std::uint64_t generation);
+
+}  // namespace steppar

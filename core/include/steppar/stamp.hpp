@@ -1,0 +1,41 @@
+// File stamps: what steppar remembers of a file to notice, on the next run, that it changed.
+//
+// A stamp is the file's size, its modification time and its status-change time (ctime), both in
+// nanoseconds. mtime alone is not enough: `cp -p`, `rsync -t` and `tar x` rewrite a file and
+// then set its old mtime back, so a file can change and keep its size and mtime. ctime cannot
+// be set by a program (the kernel sets it to "now" on every write, rename, chmod or utime), so a
+// rewritten file always gets a new stamp. The price is a few false alarms: a `chmod` or a new
+// hard link also changes ctime and reruns that partition, which is safe. No content is read, so
+// a stamp costs one stat(2) however large the file is.
+//
+// On disk (ledger.hpp) a stamp is "SIZE:MTIME:CTIME-MTIME" in lowercase hex (the ctime as its
+// distance from the mtime, usually 0 or a few microseconds), or "-" for a missing file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace steppar {
+
+struct FileStamp {
+    std::int64_t size = -1;  ///< -1: the file does not exist
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+
+    bool exists() const noexcept { return size >= 0; }
+    bool operator==(const FileStamp&) const = default;
+};
+
+/// The stamp of `path` (following symbolic links); a missing or unreadable file has size -1.
+FileStamp stamp_of(const char* path);
+inline FileStamp stamp_of(const std::string& path) { return stamp_of(path.c_str()); }
+/// The stamp of `name` relative to the open folder `dir_fd`.
+FileStamp stamp_at(int dir_fd, const char* name);
+
+/// Appends the stamp's text form ("-" when missing).
+void append_stamp(std::string& out, const FileStamp& stamp);
+/// Parses one stamp's text form; false when it is not one.
+bool parse_stamp(std::string_view text, FileStamp& stamp);
+
+}  // namespace steppar

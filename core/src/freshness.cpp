@@ -1,0 +1,280 @@
+#include "steppar/freshness.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/hash.hpp"
+#include "steppar/marker.hpp"
+#include "steppar/partition_selection.hpp"
+#include "steppar/text.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <exception>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+
+const char* to_string(Reason reason) {
+    switch (reason) {
+    case Reason::new_partition: return "new";
+    case Reason::forced: return "forced";
+    case Reason::input_changed: return "input changed";
+    case Reason::definition_changed: return "definition changed";
+    case Reason::output_missing: return "output missing";
+    case Reason::output_changed: return "output changed by someone else";
+    }
+    return "?";
+}
+
+std::string unit_definition(Project& project, const Unit& unit) {
+    const Pipeline& pipeline = project.pipeline();
+    nlohmann::json j;
+    j["steppar"] = "ledger 1";  // a new meaning of records would change this
+    for (const auto& n : unit.nodes) {
+        nlohmann::json node = {{"name", n.name},
+                               {"function", n.function.text()},
+                               {"plugin", project.plugins().digest(n.function.plugin)},
+                               {"inputs", n.inputs},
+                               {"outputs", n.outputs}};
+        for (const auto& in : n.inputs)
+            if (Node::is_param(in)) node["params"][in] = pipeline.params().find(Node::param_name(in))->second;
+        j["nodes"].push_back(std::move(node));
+        std::vector<std::string> datasets = n.outputs;
+        for (const auto& in : n.inputs)
+            if (!Node::is_param(in)) datasets.push_back(in);
+        for (const auto& name : datasets) {
+            const Dataset& d = pipeline.catalog().at(name);
+            j["datasets"][name] = {d.partitioned() ? "partitioned" : "file", d.path.string(), d.suffix, d.folder_suffix};
+            // A whole-file input (a lookup table) counts as definition: when it changes, every
+            // partition runs again.
+            if (!d.partitioned() && pipeline.producer(name) != static_cast<int>(&unit - pipeline.units().data())) {
+                std::string stamp;
+                append_stamp(stamp, stamp_of(d.path.string()));
+                j["files"][name] = stamp;
+            }
+        }
+    }
+    return sha256_hex(j.dump());
+}
+
+PartitionDefinitions::PartitionDefinitions(std::string unit_definition, const ConfiguratorSet* configurators)
+    : unit_(std::move(unit_definition)), configurators_(configurators) {}
+
+const std::string& PartitionDefinitions::of(const std::string& partition, const Configurator** chosen) {
+    if (!configurators_) {
+        if (chosen) *chosen = nullptr;
+        return unit_;
+    }
+    const Configurator* c = configurators_->choose(partition);
+    if (chosen) *chosen = c;
+    auto it = cache_.find(c);
+    if (it == cache_.end())
+        it = cache_.emplace(c, sha256_hex(unit_ + "\nconfigurator\n" + (c ? c->name + "\n" + c->data : std::string("(none)")))).first;
+    return it->second;
+}
+
+namespace {
+
+// Whether outputs that exist are all at least as new as every input (make's rule).
+bool adoptable(const FileStamp* inputs, std::size_t input_count, const std::vector<FileStamp>& outputs) {
+    std::int64_t newest_input = 0;
+    for (std::size_t i = 0; i < input_count; ++i) newest_input = std::max(newest_input, inputs[i].mtime_ns);
+    for (const auto& out : outputs)
+        if (!out.exists() || out.mtime_ns < newest_input) return false;
+    return !outputs.empty();
+}
+
+}  // namespace
+
+Assessment assess(Project& project, const Unit& unit, const AssessOptions& options) {
+    const Pipeline& pipeline = project.pipeline();
+    Assessment a;
+    std::vector<const Dataset*> outputs;
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) {
+            outputs.push_back(&pipeline.catalog().at(out));
+            a.outputs.push_back(out);
+        }
+
+    // The output folders are scanned by a second thread while this one scans the inputs: on a
+    // million partitions each scan is mostly stat(2) calls, and the two share no data.
+    std::vector<std::vector<ScannedPartition>> scans(outputs.size());
+    std::exception_ptr scan_error;
+    std::thread scanner([&] {
+        try {
+            for (std::size_t k = 0; k < outputs.size(); ++k) scans[k] = scan_partitions(*outputs[k], /*missing_ok=*/true);
+        } catch (...) {
+            scan_error = std::current_exception();
+        }
+    });
+    ZippedInputs zipped;
+    std::vector<bool> chosen;
+    auto loaded = std::make_shared<Ledger>();
+    const Ledger& ledger = *loaded;
+    try {
+        zipped = zip_inputs(pipeline, unit);
+        check_output_collisions(pipeline, unit, zipped.names);  // before anything runs
+        chosen = select_partitions(pipeline, unit, zipped.names, options.only);
+        *loaded = Ledger::load(project.state(), unit.name);
+        a.definition = unit_definition(project, unit);
+    } catch (...) {
+        scanner.join();
+        throw;
+    }
+    scanner.join();
+    if (scan_error) std::rethrow_exception(scan_error);
+
+    a.inputs = zipped.inputs;
+    a.partitions = zipped.names.size();
+    a.damaged = ledger.damaged();
+    a.ledger = loaded;
+    PartitionDefinitions definitions(a.definition, pipeline.configurators(unit));
+    const std::size_t input_count = zipped.inputs.size(), output_count = outputs.size();
+
+    // One walk over the sorted inputs, ledger and output folders together.
+    std::vector<std::size_t> at(output_count, 0);
+    std::vector<FileStamp> now(output_count);
+    auto outputs_of = [&](const std::string& name) {
+        for (std::size_t k = 0; k < output_count; ++k) {
+            const auto& scan = scans[k];
+            for (; at[k] < scan.size() && scan[at[k]].name < name; ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scan[at[k]].name));
+            now[k] = at[k] < scan.size() && scan[at[k]].name == name ? scan[at[k]++].stamp : FileStamp{};
+        }
+    };
+    std::size_t z = 0, l = 0;
+    LedgerEntry record;
+    bool have_record = false;
+    auto next_record = [&] {
+        have_record = l < ledger.size();
+        if (have_record) record = ledger.entry(l);
+    };
+    next_record();
+    while (z < zipped.names.size() || have_record) {
+        const int order = z >= zipped.names.size() ? 1 : !have_record ? -1 : zipped.names[z].compare(record.name);
+        if (order > 0) {  // recorded, but its input is gone
+            outputs_of(record.name);
+            a.retract.emplace_back(record.name, std::string(record.outputs));
+            ++l;
+            next_record();
+            continue;
+        }
+        const std::string& name = zipped.names[z];
+        const bool recorded = order == 0;
+        outputs_of(name);
+        if (!chosen[z]) {
+            ++a.left_out;
+        } else {
+            const FileStamp* inputs = zipped.stamps_of(z);
+            auto dirty = [&](Reason why) {
+                a.dirty.push_back(name);
+                a.reasons.push_back(why);
+                std::uint64_t bytes = 0;
+                for (std::size_t i = 0; i < input_count; ++i) bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(inputs[i].size, 0));
+                a.dirty_bytes.push_back(bytes);
+                ++(why == Reason::new_partition ? a.new_count : a.changed_count);
+            };
+            if (options.force) {
+                dirty(recorded ? Reason::forced : Reason::new_partition);
+            } else if (!recorded) {
+                if (options.adopt && adoptable(inputs, input_count, now))
+                    a.adopt.push_back({name, std::vector<FileStamp>(inputs, inputs + input_count), now});
+                else
+                    dirty(Reason::new_partition);
+            } else {
+                const std::string& wanted = definitions.of(name);
+                bool missing = false;
+                for (const auto& s : now) missing = missing || !s.exists();
+                if (record.definition >= ledger.definitions().size() || ledger.definitions()[record.definition] != wanted)
+                    dirty(Reason::definition_changed);
+                else if (record.inputs != stamps_text(inputs, input_count))
+                    dirty(Reason::input_changed);
+                else if (missing)
+                    dirty(Reason::output_missing);
+                else if (record.outputs != stamps_text(now.data(), output_count))
+                    dirty(Reason::output_changed);
+                else
+                    ++a.up_to_date;
+            }
+        }
+        ++z;
+        if (recorded) {
+            ++l;
+            next_record();
+        }
+    }
+    for (std::size_t k = 0; k < output_count; ++k)
+        for (; at[k] < scans[k].size(); ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scans[k][at[k]].name));
+    return a;
+}
+
+std::string summary(const Assessment& a) {
+    std::string text = count_text(a.new_count) + " new, " + count_text(a.changed_count) + " changed, " + count_text(a.up_to_date) + " up to date";
+    if (!a.retract.empty()) text += ", " + count_text(a.retract.size()) + " retracted";
+    if (!a.adopt.empty()) text += ", " + count_text(a.adopt.size()) + " adopted";
+    if (a.left_out) text += ", " + count_text(a.left_out) + " left out";
+    return text;
+}
+
+bool slice_needs_run(const StateLayout& state, const Unit& unit, const SlicePart& part) {
+    if (part.partitions.empty()) return false;
+    try {
+        const auto marker = read_marker(state.marker(unit.name, part.slice));
+        return !(marker && marker->success && marker->plan_id == part.plan_id && marker->unit == unit.name && marker->slice == part.slice);
+    } catch (const StateError&) {
+        return true;  // a damaged marker proves nothing
+    }
+}
+
+std::string whole_node_fingerprint(Project& project, const Unit& unit) {
+    const Pipeline& pipeline = project.pipeline();
+    Sha256 digest;
+    digest.update(unit_definition(project, unit));
+    for (const auto& in : unit.nodes.front().inputs) {
+        if (Node::is_param(in)) continue;
+        const Dataset& d = pipeline.catalog().at(in);
+        if (!d.partitioned()) continue;  // in the definition already
+        digest.update("\n" + in + "\n");
+        std::string text;
+        for (const auto& p : scan_partitions(d, /*missing_ok=*/true)) {
+            text.clear();
+            append_json_string(text, p.name);
+            text.push_back(' ');
+            append_stamp(text, p.stamp);
+            text.push_back('\n');
+            digest.update(text);
+        }
+    }
+    return digest.hex();
+}
+
+bool whole_node_needs_run(Project& project, const Unit& unit, std::string* why) {
+    auto because = [&](const std::string& text) {
+        if (why) *why = text;
+        return true;
+    };
+    std::optional<Marker> marker;
+    try {
+        marker = read_marker(project.state().node_marker(unit.name));
+    } catch (const StateError& e) {
+        return because(e.what());
+    }
+    if (!marker) return because("it has not run yet");
+    if (!marker->success) return because("it failed last time");
+    if (marker->unit != unit.name || marker->slice != -1) return because("its marker belongs to another node");
+    if (marker->fingerprint != whole_node_fingerprint(project, unit))
+        return because("its inputs, params, plugin or definition changed since it ran");
+    for (const auto& out : unit.nodes.front().outputs) {
+        const Dataset& d = project.pipeline().catalog().at(out);
+        if (!d.partitioned() && !stamp_of(d.path.string()).exists()) return because("its output '" + d.path.string() + "' is gone");
+    }
+    for (const auto& [path, stamp] : marker->written) {
+        std::string now;
+        append_stamp(now, stamp_of(path));
+        if (now != stamp) return because("its output '" + path + "' is gone or was changed by someone else");
+    }
+    if (why) why->clear();
+    return false;
+}
+
+}  // namespace steppar

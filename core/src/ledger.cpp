@@ -1,0 +1,464 @@
+#include "steppar/ledger.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/error.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+constexpr std::string_view header_tag = "#steppar-ledger\t1\tthrough\t";
+
+fs::path ledger_dir(const StateLayout& state, std::string_view unit) { return state.unit_dir(unit) / "ledger"; }
+
+void append_escaped(std::string& out, std::string_view name) {
+    for (const char c : name) {
+        switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '\t': out += "\\t"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        default: out.push_back(c);
+        }
+    }
+}
+
+std::string unescaped(std::string_view text) {
+    if (text.find('\\') == std::string_view::npos) return std::string(text);
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\' || i + 1 == text.size()) {
+            out.push_back(text[i]);
+            continue;
+        }
+        const char c = text[++i];
+        out.push_back(c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c);
+    }
+    return out;
+}
+
+void append_hex64(std::string& out, std::uint64_t value) {
+    char buffer[16];
+    static constexpr char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i, value >>= 4) buffer[i] = digits[value & 15];
+    out.append(buffer, 16);
+}
+
+std::uint64_t checksum(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+// Splits a line (without its '\n') at tabs.
+std::vector<std::string_view> fields_of(std::string_view line) {
+    std::vector<std::string_view> fields;
+    for (std::size_t start = 0;;) {
+        const auto tab = line.find('\t', start);
+        fields.push_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
+        if (tab == std::string_view::npos) return fields;
+        start = tab + 1;
+    }
+}
+
+// The first `max` tab-separated fields of a line; returns how many there are (up to max).
+std::size_t split(std::string_view line, std::string_view* out, std::size_t max) {
+    std::size_t n = 0;
+    for (std::size_t start = 0; n < max;) {
+        const auto tab = line.find('\t', start);
+        out[n++] = line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
+        if (tab == std::string_view::npos) break;
+        start = tab + 1;
+    }
+    return n;
+}
+
+// The line a record points at (without its '\n').
+std::string_view line_at(const char* start, const std::string& text) {
+    const char* end = static_cast<const char*>(std::memchr(start, '\n', static_cast<std::size_t>(text.data() + text.size() - start)));
+    return {start, static_cast<std::size_t>(end - start)};
+}
+
+// A segment line without its check, or nothing when the check fails (torn or damaged).
+bool checked(std::string_view line, std::string_view& content) {
+    const auto tab = line.rfind('\t');
+    if (tab == std::string_view::npos || line.size() - tab - 1 != 16) return false;
+    std::string expected;
+    append_hex64(expected, checksum(line.substr(0, tab)));
+    if (line.substr(tab + 1) != expected) return false;
+    content = line.substr(0, tab);
+    return true;
+}
+
+bool parse_number(std::string_view text, std::uint64_t& value) {
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+// Calls `each(line)` for every complete line ('\n'-terminated) of `text`.
+template <class F>
+void for_each_line(std::string_view text, F&& each) {
+    for (std::size_t start = 0; start < text.size();) {
+        const auto end = text.find('\n', start);
+        if (end == std::string_view::npos) return;  // a torn last line
+        each(text.substr(start, end - start));
+        start = end + 1;
+    }
+}
+
+// "gGEN-sSLICE.tsv" or "gGEN-host.tsv": the generation, and the order within it (host first).
+bool segment_name(const std::string& file, std::uint64_t& generation, long& order) {
+    if (file.size() < 8 || file[0] != 'g' || file.compare(file.size() - 4, 4, ".tsv") != 0) return false;
+    const auto dash = file.find('-');
+    if (dash == std::string::npos || !parse_number(std::string_view(file).substr(1, dash - 1), generation)) return false;
+    const std::string_view who = std::string_view(file).substr(dash + 1, file.size() - dash - 5);
+    if (who == "host") {
+        order = -1;
+        return true;
+    }
+    std::uint64_t slice = 0;
+    if (who.size() < 2 || who[0] != 's' || !parse_number(who.substr(1), slice)) return false;
+    order = static_cast<long>(slice);
+    return true;
+}
+
+}  // namespace
+
+std::string stamps_text(const FileStamp* stamps, std::size_t count) {
+    std::string out;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i) out.push_back(',');
+        append_stamp(out, stamps[i]);
+    }
+    return out;
+}
+
+bool parse_stamps(std::string_view text, std::vector<FileStamp>& stamps, std::size_t count) {
+    stamps.assign(count, {});
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto comma = text.find(',');
+        if ((comma == std::string_view::npos) != (i + 1 == count)) return false;
+        if (!parse_stamp(text.substr(0, comma), stamps[i])) return false;
+        if (comma != std::string_view::npos) text.remove_prefix(comma + 1);
+    }
+    return true;
+}
+
+fs::path slice_segment(const StateLayout& state, std::string_view unit, std::uint64_t generation, int slice) {
+    return ledger_dir(state, unit) / ("g" + std::to_string(generation) + "-s" + std::to_string(slice) + ".tsv");
+}
+
+fs::path host_segment(const StateLayout& state, std::string_view unit, std::uint64_t generation) {
+    return ledger_dir(state, unit) / ("g" + std::to_string(generation) + "-host.tsv");
+}
+
+std::uint32_t Ledger::definition_index(std::string_view digest) {
+    const auto it = definition_numbers_.find(digest);
+    if (it != definition_numbers_.end()) return it->second;
+    const auto index = static_cast<std::uint32_t>(definitions_.size());
+    definitions_.emplace_back(digest);
+    definition_numbers_.emplace(std::string(digest), index);
+    return index;
+}
+
+Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
+    Ledger ledger;
+    const fs::path dir = ledger_dir(state, unit);
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return ledger;
+
+    // The base: trusted only whole (its last line holds the checksum of everything above).
+    ledger.sources_.emplace_back();
+    const fs::path base = dir / "base.tsv";
+    if (fs::exists(base, ec)) {
+        std::string text = read_file(base);
+        const auto last = text.size() >= 2 ? text.rfind('\n', text.size() - 2) : std::string::npos;
+        std::uint64_t records = 0, through = 0;
+        bool intact = false;
+        if (text.rfind(header_tag, 0) == 0 && last != std::string::npos && text.back() == '\n') {
+            const auto end = fields_of(std::string_view(text).substr(last + 1, text.size() - last - 2));
+            std::string sum;
+            append_hex64(sum, checksum(std::string_view(text).substr(0, last + 1)));
+            const auto header_end = text.find('\n');
+            intact = end.size() == 3 && end[0] == "E" && parse_number(end[1], records) && end[2] == sum &&
+                     parse_number(std::string_view(text).substr(header_tag.size(), header_end - header_tag.size()), through);
+        }
+        if (!intact) {
+            ledger.damaged_ = "ledger '" + base.string() + "' is damaged; its partitions run again";
+        } else {
+            ledger.through_ = ledger.generation_ = through;
+            Source& source = ledger.sources_[0];
+            source.text = std::move(text);
+            ledger.records_.reserve(records);
+            const std::string_view body = std::string_view(source.text).substr(0, last + 1);
+            for_each_line(body.substr(body.find('\n') + 1), [&](std::string_view line) {
+                if (line.rfind("R\t", 0) == 0) {
+                    ledger.records_.push_back({line.data(), 0});
+                } else if (line.rfind("D\t", 0) == 0) {
+                    const auto f = fields_of(line);
+                    std::uint64_t k = 0;
+                    if (f.size() == 3 && parse_number(f[1], k)) {
+                        if (source.definitions.size() <= k) source.definitions.resize(k + 1);
+                        source.definitions[k] = ledger.definition_index(f[2]);
+                    }
+                }
+            });
+            ledger.base_records_ = ledger.records_.size();
+        }
+    }
+
+    // Segments newer than the base, in order: generation, then the host's before the slices'.
+    struct Found {
+        std::uint64_t generation;
+        long order;
+        fs::path path;
+    };
+    std::vector<Found> found;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        Found f{0, 0, entry.path()};
+        if (!segment_name(entry.path().filename().string(), f.generation, f.order)) continue;
+        ledger.segment_paths_.push_back(entry.path());  // folded or not, a fold removes it
+        if (f.generation > ledger.through_) found.push_back(std::move(f));
+        ledger.generation_ = std::max(ledger.generation_, f.generation);
+    }
+    std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+        return a.generation != b.generation ? a.generation < b.generation : a.order < b.order;
+    });
+    struct Overlay {
+        std::string name;
+        std::size_t order;
+        const char* line;  // null: retracted
+        std::uint32_t source;
+    };
+    std::vector<Overlay> overlay;
+    for (const auto& f : found) {
+        Source source;
+        try {
+            source.text = read_file(f.path);
+        } catch (const Error&) {
+            continue;  // gone meanwhile, or unreadable: its partitions run again
+        }
+        ledger.sources_.push_back(std::move(source));
+        const auto index = static_cast<std::uint32_t>(ledger.sources_.size() - 1);
+        Source& src = ledger.sources_.back();
+        for_each_line(src.text, [&](std::string_view line) {
+            std::string_view content;
+            if (!checked(line, content)) return;
+            ++ledger.segment_lines_;
+            const auto f2 = fields_of(content);
+            if (f2[0] == "D" && f2.size() == 3) {
+                std::uint64_t k = 0;
+                if (!parse_number(f2[1], k)) return;
+                if (src.definitions.size() <= k) src.definitions.resize(k + 1, UINT32_MAX);
+                src.definitions[k] = ledger.definition_index(f2[2]);
+            } else if (f2[0] == "R" && f2.size() == 5) {
+                overlay.push_back({unescaped(f2[2]), overlay.size(), line.data(), index});
+            } else if (f2[0] == "X" && f2.size() == 2) {
+                overlay.push_back({unescaped(f2[1]), overlay.size(), nullptr, index});
+            }
+        });
+    }
+    if (overlay.empty()) return ledger;
+
+    std::sort(overlay.begin(), overlay.end(), [](const Overlay& a, const Overlay& b) {
+        return a.name != b.name ? a.name < b.name : a.order < b.order;
+    });
+    std::vector<Record> merged;
+    merged.reserve(ledger.records_.size() + overlay.size());
+    std::size_t b = 0;
+    for (std::size_t o = 0; o < overlay.size(); ++o) {
+        if (o + 1 < overlay.size() && overlay[o + 1].name == overlay[o].name) continue;  // a later line wins
+        const std::string& name = overlay[o].name;
+        for (; b < ledger.records_.size(); ++b) {
+            std::string_view f[3];
+            split(line_at(ledger.records_[b].line, ledger.sources_[0].text), f, 3);
+            const std::string base_name = unescaped(f[2]);
+            if (base_name >= name) {
+                if (base_name == name) ++b;  // replaced
+                break;
+            }
+            merged.push_back(ledger.records_[b]);
+        }
+        if (overlay[o].line) merged.push_back({overlay[o].line, overlay[o].source});
+    }
+    merged.insert(merged.end(), ledger.records_.begin() + static_cast<std::ptrdiff_t>(b), ledger.records_.end());
+    ledger.records_ = std::move(merged);
+    return ledger;
+}
+
+LedgerEntry Ledger::entry(std::size_t i) const {
+    const Record& r = records_[i];
+    const Source& source = sources_[r.source];
+    std::string_view f[5];
+    split(line_at(r.line, source.text), f, 5);
+    LedgerEntry e;
+    std::uint64_t k = 0;
+    e.definition = parse_number(f[1], k) && k < source.definitions.size() ? source.definitions[k] : UINT32_MAX;
+    e.name = unescaped(f[2]);
+    e.inputs = f[3];
+    e.outputs = f[4];
+    return e;
+}
+
+bool Ledger::fold_is_due() const noexcept {
+    if (segment_paths_.empty()) return false;
+    return segment_lines_ * 4 >= base_records_ || segment_paths_.size() > 64 || !damaged_.empty();
+}
+
+void Ledger::fold(const StateLayout& state, std::string_view unit) const {
+    const fs::path dir = ledger_dir(state, unit);
+    std::string text(header_tag);
+    text += std::to_string(generation_) + "\n";
+    for (std::size_t k = 0; k < definitions_.size(); ++k) text += "D\t" + std::to_string(k) + "\t" + definitions_[k] + "\n";
+    for (const Record& r : records_) {
+        const Source& source = sources_[r.source];
+        std::string_view f[5];
+        split(line_at(r.line, source.text), f, 5);
+        std::uint64_t k = 0;
+        if (!parse_number(f[1], k) || k >= source.definitions.size() || source.definitions[k] == UINT32_MAX) continue;
+        text += "R\t";
+        text += std::to_string(source.definitions[k]);
+        for (std::size_t i = 2; i < 5; ++i) {
+            text.push_back('\t');
+            text.append(f[i]);
+        }
+        text.push_back('\n');
+    }
+    const std::uint64_t sum = checksum(text);
+    text += "E\t" + std::to_string(records_.size()) + "\t";
+    append_hex64(text, sum);
+    text.push_back('\n');
+    write_file_atomically(dir / "base.tsv", text, /*durable=*/true);
+    std::error_code ec;
+    for (const auto& path : segment_paths_) fs::remove(path, ec);
+}
+
+std::vector<SegmentLine> read_segment(const fs::path& path) {
+    std::vector<SegmentLine> lines;
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const Error&) {
+        return lines;
+    }
+    std::map<std::uint64_t, std::string> definitions;
+    for_each_line(text, [&](std::string_view line) {
+        std::string_view content;
+        if (!checked(line, content)) return;
+        const auto f = fields_of(content);
+        std::uint64_t k = 0;
+        if (f[0] == "D" && f.size() == 3 && parse_number(f[1], k)) definitions[k] = std::string(f[2]);
+        else if (f[0] == "R" && f.size() == 5 && parse_number(f[1], k)) lines.push_back({'R', unescaped(f[2]), definitions[k]});
+        else if ((f[0] == "X" || f[0] == "V") && f.size() == 2) lines.push_back({f[0][0], unescaped(f[1]), {}});
+    });
+    return lines;
+}
+
+LedgerAppender::LedgerAppender(fs::path path) : path_(std::move(path)) {
+    std::error_code ec;
+    fs::create_directories(path_.parent_path(), ec);
+    std::string existing;
+    if (fs::exists(path_, ec)) {
+        try {
+            existing = read_file(path_);
+        } catch (const Error&) {
+        }
+    }
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw StateError("cannot write the ledger '" + path_.string() + "': " + std::strerror(errno));
+    for_each_line(existing, [&](std::string_view line) {
+        std::string_view content;
+        if (!checked(line, content)) return;
+        const auto f = fields_of(content);
+        std::uint64_t k = 0;
+        if (f[0] == "D" && f.size() == 3 && parse_number(f[1], k)) defined_.emplace(std::string(f[2]), static_cast<std::uint32_t>(k));
+    });
+    // A line torn by a killed writer must not swallow the first line written now.
+    if (!existing.empty() && existing.back() != '\n') {
+        std::string newline = "\n";
+        append(newline);
+    }
+}
+
+LedgerAppender::~LedgerAppender() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void LedgerAppender::append(std::string& line) {
+    const char* data = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+        const ssize_t n = ::write(fd_, data, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw StateError("cannot write the ledger '" + path_.string() + "': " + std::strerror(errno));
+        data += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+std::uint32_t LedgerAppender::define(std::string_view digest) {
+    const auto it = defined_.find(digest);
+    if (it != defined_.end()) return it->second;
+    std::uint32_t k = 0;
+    for (const auto& [_, used] : defined_) k = std::max(k, used + 1);
+    line_ = "D\t" + std::to_string(k) + "\t" + std::string(digest);
+    const std::uint64_t sum = checksum(line_);
+    line_.push_back('\t');
+    append_hex64(line_, sum);
+    line_.push_back('\n');
+    append(line_);
+    defined_.emplace(std::string(digest), k);
+    return k;
+}
+
+void LedgerAppender::record(std::string_view name, std::uint32_t definition, const FileStamp* inputs, std::size_t input_count,
+                            const FileStamp* outputs, std::size_t output_count) {
+    line_ = "R\t";
+    line_ += std::to_string(definition);
+    line_.push_back('\t');
+    append_escaped(line_, name);
+    line_.push_back('\t');
+    for (std::size_t i = 0; i < input_count; ++i) {
+        if (i) line_.push_back(',');
+        append_stamp(line_, inputs[i]);
+    }
+    line_.push_back('\t');
+    for (std::size_t i = 0; i < output_count; ++i) {
+        if (i) line_.push_back(',');
+        append_stamp(line_, outputs[i]);
+    }
+    const std::uint64_t sum = checksum(line_);
+    line_.push_back('\t');
+    append_hex64(line_, sum);
+    line_.push_back('\n');
+    append(line_);
+}
+
+void LedgerAppender::retracted(std::string_view name) {
+    line_ = "X\t";
+    append_escaped(line_, name);
+    const std::uint64_t sum = checksum(line_);
+    line_.push_back('\t');
+    append_hex64(line_, sum);
+    line_.push_back('\n');
+    append(line_);
+}
+
+void LedgerAppender::vanished(std::string_view name) {
+    line_ = "V\t";
+    append_escaped(line_, name);
+    const std::uint64_t sum = checksum(line_);
+    line_.push_back('\t');
+    append_hex64(line_, sum);
+    line_.push_back('\n');
+    append(line_);
+}
+
+}  // namespace steppar

@@ -1,0 +1,137 @@
+#include "steppar/partition_selection.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/log.hpp"
+#include "steppar/text.hpp"
+
+#include <algorithm>
+#include <regex>
+
+namespace steppar {
+namespace {
+
+std::string first_few(const std::vector<std::string>& names) {
+    std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 5)));
+    return join(shown) + (names.size() > shown.size() ? ", ..." : "");
+}
+
+}  // namespace
+
+ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit) {
+    ZippedInputs zipped;
+    zipped.inputs = pipeline.external_partitioned_inputs(unit);
+    const std::size_t width = zipped.inputs.size();
+    std::vector<std::vector<ScannedPartition>> scans;
+    for (const auto& in : zipped.inputs) scans.push_back(scan_partitions(pipeline.catalog().at(in)));
+    if (width == 1) {
+        zipped.names.reserve(scans[0].size());
+        zipped.stamps.reserve(scans[0].size());
+        for (auto& s : scans[0]) {
+            zipped.names.push_back(std::move(s.name));
+            zipped.stamps.push_back(s.stamp);
+        }
+        return zipped;
+    }
+    // Names present in every input: walk all the sorted lists at once.
+    std::vector<std::size_t> at(width, 0);
+    std::vector<std::vector<std::string>> alone(width);
+    for (;;) {
+        const std::string* lowest = nullptr;
+        for (std::size_t k = 0; k < width; ++k)
+            if (at[k] < scans[k].size() && (!lowest || scans[k][at[k]].name < *lowest)) lowest = &scans[k][at[k]].name;
+        if (!lowest) break;
+        const std::string name = *lowest;
+        bool everywhere = true;
+        for (std::size_t k = 0; k < width; ++k) everywhere = everywhere && at[k] < scans[k].size() && scans[k][at[k]].name == name;
+        if (everywhere) {
+            for (std::size_t k = 0; k < width; ++k) zipped.stamps.push_back(scans[k][at[k]++].stamp);
+            zipped.names.push_back(name);
+        } else {
+            for (std::size_t k = 0; k < width; ++k)
+                if (at[k] < scans[k].size() && scans[k][at[k]].name == name) alone[k].push_back(scans[k][at[k]++].name);
+        }
+    }
+    std::vector<std::string> problems;
+    for (std::size_t k = 0; k < width; ++k) {
+        if (alone[k].empty()) continue;
+        const std::string what = std::to_string(alone[k].size()) + " partition(s) of '" + zipped.inputs[k] +
+                                 "' left out: no partner of the same name in every other input (" + first_few(alone[k]) + ")";
+        if (unit.options.strict) problems.push_back(what);
+        else log("'" + unit.name + "': " + what);
+    }
+    if (!problems.empty())
+        throw SpecError(pipeline.source().string(), unit.line, "'" + unit.name + "' (strict): " + join(problems, "; "));
+    return zipped;
+}
+
+std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names,
+                                    const std::string& only) {
+    auto compile = [](const std::vector<std::string>& expressions) {
+        std::vector<std::regex> out;
+        for (const auto& e : expressions) out.emplace_back(e, std::regex::ECMAScript | std::regex::optimize);
+        return out;
+    };
+    const auto filters = compile(unit.options.filter), excludes = compile(unit.options.exclude);
+    std::vector<std::regex> narrow;
+    try {
+        if (!only.empty()) narrow.emplace_back(only, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+        throw UsageError("--partitions '" + only + "' is not a valid regular expression (" + e.what() + ")");
+    }
+    auto any_of = [](const std::vector<std::regex>& res, const std::string& name) {
+        return std::any_of(res.begin(), res.end(), [&](const std::regex& re) { return std::regex_search(name, re); });
+    };
+    const ConfiguratorSet* configurators = pipeline.configurators(unit);
+    std::vector<bool> chosen(names.size(), true);
+    if (filters.empty() && excludes.empty() && narrow.empty() && !configurators) return chosen;
+    std::size_t narrowed = 0, cached = 0;
+    std::vector<std::string> unconfigured;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::string& name = names[i];
+        if ((!filters.empty() && !any_of(filters, name)) || any_of(excludes, name) || (!narrow.empty() && !any_of(narrow, name))) {
+            chosen[i] = false;
+            ++narrowed;
+            continue;
+        }
+        if (configurators) {
+            const Configurator* c = configurators->choose(name);
+            if (c && c->cached) {
+                chosen[i] = false;
+                ++cached;
+                continue;
+            }
+            if (!c) unconfigured.push_back(name);
+        }
+    }
+    if (narrowed)
+        log("'" + unit.name + "': " + std::to_string(narrowed) + " of " + std::to_string(names.size()) +
+            " partition(s) left out by filter/exclude/--partitions");
+    if (cached) log("'" + unit.name + "': " + std::to_string(cached) + " cached partition(s) left out (cached: true)");
+    if (!unconfigured.empty())
+        warn("'" + unit.name + "': " + std::to_string(unconfigured.size()) +
+             " partition(s) match no configurator and run without configuration data (" + first_few(unconfigured) + ")");
+    return chosen;
+}
+
+void check_output_collisions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names) {
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) {
+            const Dataset& d = pipeline.catalog().at(out);
+            if (!d.partitioned() || !d.folder_suffix.empty()) continue;  // intermediates are encoded
+            for (const auto& name : names)
+                for (auto slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+                    // The folder `name[0, slash)` is a partition's file when it is "p" + suffix.
+                    const std::string_view folder(name.data(), slash);
+                    if (folder.size() <= d.suffix.size() || folder.substr(folder.size() - d.suffix.size()) != d.suffix) continue;
+                    const std::string other(folder.substr(0, folder.size() - d.suffix.size()));
+                    if (!std::binary_search(names.begin(), names.end(), other)) continue;
+                    throw SpecError(pipeline.source().string(), d.line ? d.line : unit.line,
+                                    "dataset '" + out + "' cannot hold both partition '" + other + "' (the file '" +
+                                        d.partition_path(other) + "') and partition '" + name + "' (inside the folder '" +
+                                        (d.path / std::string(folder)).string() + "/'); give '" + out +
+                                        "' a suffix, e.g. suffix: .out");
+                }
+        }
+}
+
+}  // namespace steppar

@@ -1,0 +1,162 @@
+#include "steppar/planning.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/expand.hpp"
+#include "steppar/ledger.hpp"
+#include "steppar/log.hpp"
+#include "steppar/slicer.hpp"
+#include "steppar/text.hpp"
+
+#include <algorithm>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+void create_output_folders(const Pipeline& pipeline, const Unit& unit) {
+    for (const auto& n : unit.nodes)
+        for (const auto& out : n.outputs) {
+            const Dataset& d = pipeline.catalog().at(out);
+            std::error_code ec;
+            fs::create_directories(d.partitioned() ? d.path : d.path.parent_path(), ec);
+            if (ec) throw StateError("cannot create output folder for '" + out + "': " + ec.message());
+        }
+}
+
+std::string first_few(const std::vector<std::string>& names) {
+    std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 5)));
+    return join(shown) + (names.size() > shown.size() ? ", ..." : "");
+}
+
+// The slicer's own name in messages; a plain node's plan is made without a slicer step.
+std::string who_slices(const Unit& unit) { return unit.replicated() ? slicer_name(unit.name) : unit.name; }
+
+// balance: size. Each dirty partition weighs the bytes of its input files.
+std::vector<std::vector<std::string>> cut_by_size(const Unit& unit, const Assessment& a, int slice_count) {
+    std::vector<std::vector<std::string>> slices;
+    std::uint64_t lightest = UINT64_MAX, heaviest = 0;
+    for (const auto& group : slice_by_size(a.dirty_bytes, slice_count)) {
+        std::uint64_t bytes = 0;
+        auto& names = slices.emplace_back();
+        for (const std::size_t i : group) {
+            names.push_back(a.dirty[i]);
+            bytes += a.dirty_bytes[i];
+        }
+        lightest = std::min(lightest, bytes);
+        heaviest = std::max(heaviest, bytes);
+    }
+    if (!a.dirty.empty())
+        log(who_slices(unit) + ": balanced by size, " + bytes_text(lightest) +
+            (lightest == heaviest ? "" : ".." + bytes_text(heaviest)) + " of input per slice");
+    return slices;
+}
+
+std::string slicer_log_line(const Unit& unit, const SlicePlan& plan) {
+    if (plan.partition_count() == 0) return who_slices(unit) + ": nothing to run";
+    std::size_t smallest = plan.slices.front().size(), largest = 0;
+    for (const auto& s : plan.slices) {
+        smallest = std::min(smallest, s.size());
+        largest = std::max(largest, s.size());
+    }
+    if (!unit.replicated()) return who_slices(unit) + ": " + count_text(plan.partition_count()) + " partition(s) of " + join(plan.inputs) + " to run";
+    return who_slices(unit) + ": " + count_text(plan.partition_count()) + " partition(s) of " + join(plan.inputs) +
+           " to run in " + std::to_string(plan.slices.size()) + " slices (" + std::to_string(smallest) +
+           (smallest == largest ? "" : ".." + std::to_string(largest)) + " each)";
+}
+
+// Removes a file steppar wrote, then the folders the removal left empty, up to `root`.
+void remove_with_empty_parents(const std::string& path, const fs::path& root) {
+    if (::unlink(path.c_str()) != 0) return;
+    fs::path dir = fs::path(path).parent_path();
+    const fs::path stop = root.lexically_normal();
+    while (!dir.empty() && dir.lexically_normal() != stop && dir.string().size() > stop.string().size()) {
+        if (::rmdir(dir.c_str()) != 0) break;  // not empty: done
+        dir = dir.parent_path();
+    }
+}
+
+// Retraction: the outputs steppar wrote for partitions whose input is gone, so nothing
+// downstream ever sees them. A file changed since steppar wrote it is kept (and named).
+void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppender& host) {
+    if (a.retract.empty()) return;
+    std::vector<const Dataset*> outputs;
+    for (const auto& name : a.outputs) outputs.push_back(&project.pipeline().catalog().at(name));
+    std::vector<std::string> names, kept;
+    std::vector<FileStamp> recorded;
+    for (const auto& [name, text] : a.retract) {
+        const bool parsed = parse_stamps(text, recorded, outputs.size());
+        for (std::size_t k = 0; k < outputs.size(); ++k) {
+            const std::string path = outputs[k]->partition_path(name);
+            const FileStamp now = stamp_of(path);
+            if (!now.exists()) continue;
+            if (parsed && now == recorded[k]) remove_with_empty_parents(path, outputs[k]->path);
+            else kept.push_back(path);
+        }
+        host.retracted(name);
+        names.push_back(name);
+    }
+    std::vector<std::string> catalog_outputs;
+    for (const auto* d : outputs)
+        if (!d->intermediate) catalog_outputs.push_back(d->name);
+    log(unit.name + ": retracted " + count_text(names.size()) + " partition(s) of " +
+        join(catalog_outputs.empty() ? a.outputs : catalog_outputs) + " (" + first_few(names) + "): their input is gone");
+    if (!kept.empty())
+        warn(unit.name + ": kept " + count_text(kept.size()) + " output file(s) of retracted partitions because they changed since steppar wrote them: " +
+             first_few(kept));
+}
+
+}  // namespace
+
+PlannedUnit plan_unit(Project& project, const Unit& unit, int slice_count, const SlicerOptions& options) {
+    PlannedUnit planned;
+    planned.assessment = assess(project, unit, {options.force, options.only, options.adopt});
+    const Assessment& a = planned.assessment;
+    SlicePlan& plan = planned.plan;
+    plan = unit.options.balance == Balance::size ? make_plan(unit.name, a.inputs, cut_by_size(unit, a, slice_count))
+                                                 : make_plan(unit.name, a.inputs, a.dirty, slice_count);
+    plan.generation = a.ledger->generation() + 1;
+    try {
+        plan.generation = std::max(plan.generation, read_plan_index(project.state(), unit.name).generation + 1);
+    } catch (const StateError&) {
+        // no plan yet, or a damaged one: the ledger's count stands
+    }
+    plan.definition = a.definition;
+    plan.summary = {a.new_count, a.changed_count, a.up_to_date, a.retract.size()};
+    plan.plan_id = plan_identity(plan);
+    return planned;
+}
+
+SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const SlicerOptions& options) {
+    create_output_folders(project.pipeline(), unit);
+    PlannedUnit planned = plan_unit(project, unit, slice_count, options);
+    const Assessment& a = planned.assessment;
+    SlicePlan& plan = planned.plan;
+    if (!a.damaged.empty()) warn(a.damaged);
+    log(unit.name + ": " + summary(a));
+    if (!a.foreign.empty())
+        warn(unit.name + ": " + count_text(a.foreign.size()) + " file(s) in its output folders that steppar did not write (kept, and read by what reads the folder): " +
+             first_few(a.foreign));
+    if (a.ledger->segment_files() > 64) a.ledger->fold(project.state(), unit.name);  // many runs without a barrier
+
+    // Retractions and adoptions go into the ledger first, under this plan's generation.
+    if (!a.retract.empty() || !a.adopt.empty()) {
+        LedgerAppender host(host_segment(project.state(), unit.name, plan.generation));
+        retract(project, unit, a, host);
+        PartitionDefinitions definitions(a.definition, project.pipeline().configurators(unit));
+        for (const auto& adopted : a.adopt)
+            host.record(adopted.name, host.define(definitions.of(adopted.name)), adopted.inputs.data(), adopted.inputs.size(),
+                        adopted.outputs.data(), adopted.outputs.size());
+        if (!a.adopt.empty())
+            log(unit.name + ": " + count_text(a.adopt.size()) + " partition(s) adopted without running (--only-missing: outputs newer than inputs)");
+    }
+    // A new plan: markers of the old one must never vouch for it.
+    std::error_code ec;
+    fs::remove_all(project.state().markers_dir(unit.name), ec);
+    write_plan(project.state(), plan);
+    log(slicer_log_line(unit, plan));
+    return std::move(plan);
+}
+
+}  // namespace steppar

@@ -1,0 +1,269 @@
+#include "steppar/slice_execution.hpp"
+
+#include "node_context.hpp"
+#include "steppar/barrier.hpp"
+#include "steppar/error.hpp"
+#include "steppar/events.hpp"
+#include "steppar/expand.hpp"
+#include "steppar/freshness.hpp"
+#include "steppar/ledger.hpp"
+#include "steppar/log.hpp"
+#include "steppar/marker.hpp"
+#include "steppar/planning.hpp"
+#include "steppar/text.hpp"
+
+#include <chrono>
+#include <set>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+namespace {
+
+std::string host_name() {
+    char buffer[256] = {};
+    ::gethostname(buffer, sizeof buffer - 1);
+    return buffer;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+// The name a step goes by in messages: "count-slice-2", or a plain node's own name.
+std::string step_label(const Unit& unit, int slice) { return unit.replicated() ? slice_name(unit.name, slice) : unit.name; }
+
+void remove_with_empty_parents(const std::string& path, const fs::path& root) {
+    if (::unlink(path.c_str()) != 0) return;
+    fs::path dir = fs::path(path).parent_path();
+    const fs::path stop = root.lexically_normal();
+    while (!dir.empty() && dir.lexically_normal() != stop && dir.string().size() > stop.string().size()) {
+        if (::rmdir(dir.c_str()) != 0) break;
+        dir = dir.parent_path();
+    }
+}
+
+void run_whole_node(Project& project, const Unit& unit) {
+    const auto started = std::chrono::steady_clock::now();
+    const Pipeline& pipeline = project.pipeline();
+    const Node& node = unit.nodes.front();
+    for (const auto& out : node.outputs) {
+        const Dataset& d = pipeline.catalog().at(out);
+        std::error_code ec;
+        fs::create_directories(d.partitioned() ? d.path : d.path.parent_path(), ec);
+    }
+    const fs::path marker_path = project.state().node_marker(unit.name);
+    std::optional<Marker> previous;
+    try {
+        previous = read_marker(marker_path);
+    } catch (const StateError&) {
+    }
+    std::error_code ec;
+    fs::remove(marker_path, ec);
+    Marker marker;
+    marker.unit = unit.name;
+    marker.pid = static_cast<long>(::getpid());
+    marker.host = host_name();
+    marker.outputs = node.outputs;
+    // Made before the node reads anything: an input changed while it runs makes the next run
+    // see a different fingerprint.
+    marker.fingerprint = whole_node_fingerprint(project, unit);
+    const JsonFields params = JsonFields::of_node(pipeline, node);
+    std::vector<std::string> written;
+    try {
+        WholeCall call(pipeline, node, params);
+        project.function(node).whole_function(call);
+        call.commit();
+        written = call.written();
+    } catch (...) {
+        marker.success = false;
+        marker.message = "node '" + node.name + "' failed: " + describe_failure(std::current_exception());
+        marker.seconds = seconds_since(started);
+        write_marker(marker_path, marker);
+        throw NodeError(marker.message);
+    }
+    for (const auto& path : written) {
+        std::string stamp;
+        append_stamp(stamp, stamp_of(path));
+        marker.written[path] = stamp;
+    }
+    // Partitions it wrote last time and not now: retracted, unless someone changed them since.
+    if (previous && previous->success) {
+        std::size_t removed = 0;
+        for (const auto& [path, stamp] : previous->written) {
+            if (marker.written.count(path)) continue;
+            std::string now;
+            append_stamp(now, stamp_of(path));
+            if (now != stamp) continue;
+            for (const auto& out : node.outputs) {
+                const Dataset& d = pipeline.catalog().at(out);
+                if (d.partitioned() && path.rfind(d.path.string() + "/", 0) == 0) {
+                    remove_with_empty_parents(path, d.path);
+                    ++removed;
+                }
+            }
+        }
+        if (removed) log(unit.name + ": retracted " + count_text(removed) + " partition file(s) it no longer writes");
+    }
+    for (const auto& out : node.outputs) {
+        const Dataset& d = pipeline.catalog().at(out);
+        sync_filesystem(d.partitioned() ? d.path : d.path.parent_path());
+    }
+    log("node '" + node.name + "' done");
+    marker.success = true;
+    marker.seconds = seconds_since(started);
+    write_marker(marker_path, marker);
+}
+
+}  // namespace
+
+void run_slice(Project& project, const Unit& unit, int slice) {
+    const auto started = std::chrono::steady_clock::now();
+    const Pipeline& pipeline = project.pipeline();
+    const PlanIndex index = read_plan_index(project.state(), unit.name);
+    const SlicePart part = read_slice_part(project.state(), unit.name, slice);  // only this slice's share
+    const std::string label = step_label(unit, slice);
+
+    Marker marker;
+    marker.unit = unit.name;
+    marker.slice = slice;
+    marker.plan_id = part.plan_id;
+    marker.generation = index.generation;
+    marker.pid = static_cast<long>(::getpid());
+    marker.host = host_name();
+    for (const auto& n : unit.nodes) marker.outputs.insert(marker.outputs.end(), n.outputs.begin(), n.outputs.end());
+    const fs::path marker_path = project.state().marker(unit.name, slice);
+    std::error_code ec;
+    fs::remove(marker_path, ec);  // a stale marker must never outlive a new attempt
+    auto fail = [&](const std::string& partition, const std::string& message) {
+        marker.success = false;
+        marker.failed_partition = partition;
+        marker.message = message;
+        marker.seconds = seconds_since(started);
+        write_marker(marker_path, marker);
+        throw NodeError(label + (partition.empty() ? "" : " failed on partition '" + partition + "'") + ": " + message);
+    };
+
+    const std::string definition = unit_definition(project, unit);
+    if (definition != index.definition)
+        fail("", "the pipeline file, its params, a file input or a plugin changed since the plan was made; rerun to re-slice");
+
+    std::vector<const Dataset*> inputs, outputs;
+    for (const auto& in : index.inputs) inputs.push_back(&pipeline.catalog().at(in));
+    for (const auto& out : marker.outputs) outputs.push_back(&pipeline.catalog().at(out));
+    const fs::path segment = slice_segment(project.state(), unit.name, index.generation, slice);
+    std::set<std::string> finished;  // by an earlier attempt at this plan (a retry)
+    for (const auto& line : read_segment(segment))
+        if (line.kind == 'R' || line.kind == 'V') finished.insert(line.name);
+    LedgerAppender ledger(segment);
+
+    std::deque<BoundNode> chain;
+    for (const auto& n : unit.nodes) chain.emplace_back(project, n);
+    PartitionDefinitions definitions(definition, pipeline.configurators(unit));
+    const bool configured = pipeline.configurators(unit) != nullptr;
+    std::map<std::string, std::size_t> configurator_use;
+    std::vector<FileStamp> input_stamps(inputs.size()), output_stamps(outputs.size());
+    std::vector<std::string> vanished;
+    const std::string* last_definition = nullptr;
+    std::uint32_t definition_number = 0;
+    const auto& partitions = part.partitions;
+    for (std::size_t index_in_slice = 0; index_in_slice < partitions.size(); ++index_in_slice) {
+        const std::string& partition = partitions[index_in_slice];
+        report_progress(index_in_slice, partitions.size());
+        ++marker.partitions;
+        if (!finished.empty() && finished.count(partition)) continue;
+        // The stamps its inputs have as they are read: a change during the call makes the next
+        // run see the partition as changed.
+        bool present = true;
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+            input_stamps[k] = stamp_of(inputs[k]->partition_path(partition));
+            present = present && input_stamps[k].exists();
+        }
+        if (!present) {
+            ledger.vanished(partition);
+            vanished.push_back(partition);
+            continue;
+        }
+        Chosen chosen;
+        std::optional<JsonFields> configuration;
+        const std::string& wanted = definitions.of(partition, &chosen.configurator);
+        if (configured) {
+            chosen.fields = &configuration.emplace(JsonFields::of_configuration(chosen.configurator));
+            chosen.name = chosen.configurator ? chosen.configurator->name : "";
+            ++configurator_use[chosen.configurator ? "'" + chosen.name + "'" : "none"];
+        }
+        for (std::size_t k = 0; k < chain.size(); ++k)
+            if (const std::string error = call_partition_function(chain[k], partition, chosen); !error.empty())
+                fail(partition, "node '" + unit.nodes[k].name + "': " + error);
+        for (std::size_t k = 0; k < outputs.size(); ++k) output_stamps[k] = stamp_of(outputs[k]->partition_path(partition));
+        if (&wanted != last_definition) {
+            definition_number = ledger.define(wanted);
+            last_definition = &wanted;
+        }
+        ledger.record(partition, definition_number, input_stamps.data(), input_stamps.size(), output_stamps.data(), output_stamps.size());
+    }
+    report_progress(partitions.size(), partitions.size());
+    if (!vanished.empty()) {
+        std::vector<std::string> shown(vanished.begin(), vanished.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(vanished.size(), 5)));
+        warn(label + ": " + count_text(vanished.size()) + " partition(s) vanished since slicing, left for the next run (" + join(shown) +
+             (vanished.size() > shown.size() ? ", ..." : "") + ")");
+    }
+    if (!finished.empty()) log(label + ": " + count_text(finished.size()) + " partition(s) already done by an earlier attempt");
+    if (!configurator_use.empty()) {
+        std::vector<std::string> uses;
+        for (const auto& [name, n] : configurator_use) uses.push_back("configurator " + name + " for " + std::to_string(n));
+        log(label + ": " + join(uses));
+    }
+    // Outputs and records reach the disk before the marker that vouches for them (one sync per
+    // filesystem and slice, never one per partition).
+    for (const auto* out : outputs) sync_filesystem(out->path);
+    sync_filesystem(segment.parent_path());
+    marker.success = true;
+    marker.seconds = seconds_since(started);
+    write_marker(marker_path, marker);
+}
+
+void run_node(Project& project, const Unit& unit, const NodeRunOptions& options) {
+    const Node& node = unit.nodes.front();
+    if (project.function(node).kind == NodeKind::whole) {
+        std::string why;
+        if (!options.planned && !options.force && !whole_node_needs_run(project, unit, &why)) {
+            log(unit.name + ": up to date, skipped");
+            return;
+        }
+        run_whole_node(project, unit);
+        return;
+    }
+    // A partition function: a plan of one slice, its slice, its check.
+    if (!options.planned) {
+        const SlicePlan plan = run_slicer(project, unit, 1, {options.force, {}, options.adopt});
+        if (!slice_needs_run(project.state(), unit, part_of(plan, 0))) {
+            log(unit.name + ": up to date, skipped");
+            check_barrier(project, unit);
+            return;
+        }
+    }
+    const auto started = std::chrono::steady_clock::now();
+    run_slice(project, unit, 0);
+    check_barrier(project, unit);
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", seconds_since(started));
+    log("node '" + node.name + "': done in " + took + " s");
+}
+
+std::string partition_in_progress(const Project& project, const Unit& unit, int slice) {
+    try {
+        const PlanIndex index = read_plan_index(project.state(), unit.name);
+        const auto partitions = read_slice_part(project.state(), unit.name, slice).partitions;
+        std::set<std::string> recorded;
+        for (const auto& line : read_segment(slice_segment(project.state(), unit.name, index.generation, slice))) recorded.insert(line.name);
+        for (const auto& p : partitions)
+            if (!recorded.count(p)) return p;
+        return {};
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+}  // namespace steppar

@@ -1,0 +1,81 @@
+#include "steppar/stamp.hpp"
+
+#include <charconv>
+#include <sys/stat.h>
+
+namespace steppar {
+namespace {
+
+FileStamp from_stat(const struct stat& st) {
+    FileStamp s;
+    s.size = static_cast<std::int64_t>(st.st_size);
+    s.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+    s.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+    return s;
+}
+
+void append_hex(std::string& out, std::int64_t value) {
+    char buffer[24];
+    const bool negative = value < 0;
+    const auto magnitude = negative ? -static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+    const auto end = std::to_chars(buffer, buffer + sizeof buffer, magnitude, 16).ptr;
+    if (negative) out.push_back('~');  // a ctime before its mtime (a clock set back)
+    out.append(buffer, end);
+}
+
+bool parse_hex(std::string_view text, std::int64_t& value) {
+    bool negative = false;
+    if (!text.empty() && text.front() == '~') {
+        negative = true;
+        text.remove_prefix(1);
+    }
+    std::uint64_t magnitude = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), magnitude, 16);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty()) return false;
+    value = negative ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
+    return true;
+}
+
+}  // namespace
+
+FileStamp stamp_of(const char* path) {
+    struct stat st {};
+    if (::stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    return from_stat(st);
+}
+
+FileStamp stamp_at(int dir_fd, const char* name) {
+    struct stat st {};
+    if (::fstatat(dir_fd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) return {};
+    return from_stat(st);
+}
+
+void append_stamp(std::string& out, const FileStamp& stamp) {
+    if (!stamp.exists()) {
+        out.push_back('-');
+        return;
+    }
+    append_hex(out, stamp.size);
+    out.push_back(':');
+    append_hex(out, stamp.mtime_ns);
+    out.push_back(':');
+    append_hex(out, stamp.ctime_ns - stamp.mtime_ns);
+}
+
+bool parse_stamp(std::string_view text, FileStamp& stamp) {
+    if (text == "-") {
+        stamp = {};
+        return true;
+    }
+    const auto first = text.find(':');
+    const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
+    if (second == std::string_view::npos) return false;
+    std::int64_t delta = 0;
+    if (!parse_hex(text.substr(0, first), stamp.size) || stamp.size < 0 ||
+        !parse_hex(text.substr(first + 1, second - first - 1), stamp.mtime_ns) || !parse_hex(text.substr(second + 1), delta))
+        return false;
+    stamp.ctime_ns = stamp.mtime_ns + delta;
+    return true;
+}
+
+}  // namespace steppar
