@@ -3,6 +3,7 @@
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/freshness.hpp"
+#include "steppar/stamp.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
@@ -20,8 +21,8 @@ void check_barrier(Project& project, const Unit& unit) {
     if (unit_definition(project, unit) != plan.definition)
         throw NodeError(name + ": the pipeline file, its params, a file input or a plugin changed since '" + unit.name +
                         "' was sliced; rerun to re-slice");
-    PartitionDefinitions definitions(plan.definition, project.pipeline().configurators(unit));
-    std::vector<std::string> problems, vanished;
+    std::vector<std::string> problems;
+    std::vector<std::pair<std::string, int>> planned;  // partition, slice
     for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i) {
         if (plan.slice_sizes[i] == 0) continue;  // nothing to do, nothing to vouch for
         const int slice = static_cast<int>(i);
@@ -35,43 +36,60 @@ void check_barrier(Project& project, const Unit& unit) {
         }
         if (!marker) {
             problems.push_back(which + ": no marker (the slice did not finish)");
-            continue;
-        }
-        if (marker->unit != unit.name || marker->slice != slice || marker->plan_id != plan.plan_id) {
+        } else if (marker->unit != unit.name || marker->slice != slice || marker->plan_id != plan.plan_id) {
             problems.push_back(which + ": marker belongs to another plan (stale)");
-            continue;
-        }
-        if (!marker->success) {
+        } else if (!marker->success) {
             problems.push_back(which + (marker->failed_partition.empty() ? "" : " failed on partition '" + marker->failed_partition + "'") +
                                ": " + marker->message);
-            continue;
-        }
-        // The slice's own records: every partition of its part, for this plan's generation.
-        std::map<std::string, const SegmentLine*> lines;
-        const auto segment = read_segment(slice_segment(project.state(), unit.name, plan.generation, slice));
-        for (const auto& line : segment) lines[line.name] = &line;
-        const SlicePart part = read_slice_part(project.state(), unit.name, slice);
-        std::vector<std::string> unrecorded;
-        for (const auto& p : part.partitions) {
-            const auto it = lines.find(p);
-            if (it == lines.end() || (it->second->kind == 'R' && it->second->definition != definitions.of(p)))
-                unrecorded.push_back(p);
-            else if (it->second->kind == 'V')
-                vanished.push_back(p);
-        }
-        if (!unrecorded.empty() || marker->partitions != part.partitions.size()) {
-            std::vector<std::string> shown(unrecorded.begin(), unrecorded.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(unrecorded.size(), 3)));
-            problems.push_back(which + ": " + std::to_string(unrecorded.size()) + " partition(s) of its plan have no ledger record (" +
-                               join(shown) + (unrecorded.size() > shown.size() ? ", ..." : "") + ")");
+        } else {
+            for (auto& p : read_slice_part(project.state(), unit.name, slice).partitions) planned.emplace_back(std::move(p), slice);
         }
     }
     if (!problems.empty())
         throw NodeError(name + ": " + std::to_string(problems.size()) + " of " + std::to_string(plan.slice_sizes.size()) +
                         " slice(s) did not succeed: " + join(problems, "; "));
+
+    // The ledger must hold, for every planned partition, a record of this plan's generation made
+    // with the partition's definition: a marker alone never vouches for outputs.
+    const Ledger ledger = Ledger::load(project.state(), unit.name);
+    PartitionDefinitions definitions(plan.definition, project.pipeline().configurators(unit));
+    std::sort(planned.begin(), planned.end());
+    std::vector<const Dataset*> inputs;
+    for (const auto& in : plan.inputs) inputs.push_back(&project.pipeline().catalog().at(in));
+    std::map<int, std::vector<std::string>> unrecorded;
+    std::vector<std::string> vanished;
+    const bool walk = planned.size() * 32 >= ledger.size();  // few partitions: binary searches
+    std::size_t at = 0;
+    for (const auto& [partition, slice] : planned) {
+        std::size_t i = ledger.size();
+        if (walk) {
+            while (at < ledger.size() && ledger.entry(at).name < partition) ++at;
+            i = at;
+        } else {
+            i = ledger.find(partition);
+        }
+        if (i < ledger.size()) {
+            const LedgerEntry e = ledger.entry(i);
+            if (e.name == partition && e.generation == plan.generation && e.definition < ledger.definitions().size() &&
+                ledger.definitions()[e.definition] == definitions.of(partition))
+                continue;
+        }
+        bool gone = false;  // its input disappeared after slicing: left for the next run
+        for (const auto* d : inputs) gone = gone || !stamp_of(d->partition_path(partition)).exists();
+        (gone ? vanished : unrecorded[slice]).push_back(partition);
+    }
+    for (const auto& [slice, names] : unrecorded) {
+        std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 3)));
+        problems.push_back("slice " + std::to_string(slice) + ": " + std::to_string(names.size()) +
+                           " partition(s) of its plan have no ledger record of this run (" + join(shown) +
+                           (names.size() > shown.size() ? ", ..." : "") + ")");
+    }
+    if (!problems.empty())
+        throw NodeError(name + ": " + std::to_string(problems.size()) + " of " + std::to_string(plan.slice_sizes.size()) +
+                        " slice(s) did not succeed: " + join(problems, "; ") + "; rerun to redo them");
     if (!vanished.empty())
         warn(name + ": " + count_text(vanished.size()) + " partition(s) vanished during the run and were not made (" +
              join(std::vector<std::string>(vanished.begin(), vanished.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(vanished.size(), 5)))) + ")");
-    const Ledger ledger = Ledger::load(project.state(), unit.name);
     if (ledger.fold_is_due()) ledger.fold(project.state(), unit.name);
     if (unit.replicated()) {
         std::size_t ran = 0;

@@ -224,9 +224,9 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         Found f{0, 0, entry.path()};
         if (!segment_name(entry.path().filename().string(), f.generation, f.order)) continue;
-        ledger.segment_paths_.push_back(entry.path());  // folded or not, a fold removes it
-        if (f.generation > ledger.through_) found.push_back(std::move(f));
+        ledger.segment_paths_.push_back(entry.path());
         ledger.generation_ = std::max(ledger.generation_, f.generation);
+        found.push_back(std::move(f));
     }
     std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
         return a.generation != b.generation ? a.generation < b.generation : a.order < b.order;
@@ -240,6 +240,7 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     std::vector<Overlay> overlay;
     for (const auto& f : found) {
         Source source;
+        source.generation = f.generation;
         try {
             source.text = read_file(f.path);
         } catch (const Error&) {
@@ -276,17 +277,26 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     for (std::size_t o = 0; o < overlay.size(); ++o) {
         if (o + 1 < overlay.size() && overlay[o + 1].name == overlay[o].name) continue;  // a later line wins
         const std::string& name = overlay[o].name;
+        bool newer = true;
         for (; b < ledger.records_.size(); ++b) {
-            std::string_view f[3];
-            split(line_at(ledger.records_[b].line, ledger.sources_[0].text), f, 3);
+            std::string_view f[6];
+            const std::size_t fields = split(line_at(ledger.records_[b].line, ledger.sources_[0].text), f, 6);
             const std::string base_name = unescaped(f[2]);
             if (base_name >= name) {
-                if (base_name == name) ++b;  // replaced
+                if (base_name == name) {
+                    // A segment left over from a fold that crashed before removing it may be
+                    // older than the base's record: the newer generation wins.
+                    std::uint64_t base_generation = 0;
+                    if (fields == 6) parse_number(f[5], base_generation);
+                    newer = ledger.sources_[overlay[o].source].generation >= base_generation;
+                    if (!newer) merged.push_back(ledger.records_[b]);
+                    ++b;
+                }
                 break;
             }
             merged.push_back(ledger.records_[b]);
         }
-        if (overlay[o].line) merged.push_back({overlay[o].line, overlay[o].source});
+        if (newer && overlay[o].line) merged.push_back({overlay[o].line, overlay[o].source});
     }
     merged.insert(merged.end(), ledger.records_.begin() + static_cast<std::ptrdiff_t>(b), ledger.records_.end());
     ledger.records_ = std::move(merged);
@@ -304,7 +314,28 @@ LedgerEntry Ledger::entry(std::size_t i) const {
     e.name = unescaped(f[2]);
     e.inputs = f[3];
     e.outputs = f[4];
+    e.generation = source.generation;
+    if (r.source == 0) {
+        std::string_view g[6];
+        if (split(line_at(r.line, source.text), g, 6) == 6) parse_number(g[5], e.generation);
+    }
     return e;
+}
+
+std::string Ledger::name_at(std::size_t i) const {
+    std::string_view f[3];
+    split(line_at(records_[i].line, sources_[records_[i].source].text), f, 3);
+    return unescaped(f[2]);
+}
+
+std::size_t Ledger::find(const std::string& name) const {
+    std::size_t low = 0, high = records_.size();
+    while (low < high) {
+        const std::size_t mid = low + (high - low) / 2;
+        if (name_at(mid) < name) low = mid + 1;
+        else high = mid;
+    }
+    return low < records_.size() && name_at(low) == name ? low : records_.size();
 }
 
 bool Ledger::fold_is_due() const noexcept {
@@ -328,6 +359,13 @@ void Ledger::fold(const StateLayout& state, std::string_view unit) const {
         for (std::size_t i = 2; i < 5; ++i) {
             text.push_back('\t');
             text.append(f[i]);
+        }
+        text.push_back('\t');
+        if (r.source == 0) {
+            std::string_view g[6];
+            text.append(split(line_at(r.line, source.text), g, 6) == 6 ? g[5] : std::string_view("0"));
+        } else {
+            text += std::to_string(source.generation);
         }
         text.push_back('\n');
     }

@@ -70,7 +70,7 @@ public:
                  seconds_text(e.seconds) + " s");
             return;
         case StepStatus::up_to_date:
-            if (!quiet()) line(name + ": up to date, skipped");
+            if (!quiet()) line(name + ": " + (e.message.empty() ? std::string("up to date, skipped") : std::string(e.message)));
             return;
         case StepStatus::failed:  // messages mostly start with the step's name already
             line(e.message.substr(0, name.size()) == name ? std::string(e.message) : name + " failed: " + std::string(e.message));

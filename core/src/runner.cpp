@@ -266,10 +266,13 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             // partitions; a plain node over partitions is planned here like a unit of one slice;
             // a whole-function node runs when its fingerprint or outputs changed. A retry runs.
             bool work = attempts[i] > 0;
+            std::string skipped;  // how the skip is told ("" : "up to date, skipped")
             if (!work) {
                 try {
                     if (step.kind == StepKind::slice) {
-                        work = slice_needs_run(project.state(), unit, part_of(plans.at(step.unit), step.slice));
+                        const SlicePart part = part_of(plans.at(step.unit), step.slice);
+                        work = slice_needs_run(project.state(), unit, part);
+                        if (part.partitions.empty()) skipped = "nothing to run";
                     } else if (project.function(unit.nodes.front()).kind == NodeKind::partition) {
                         const SlicePlan& plan = plans[step.unit] = run_slicer(project, unit, 1, slicing);
                         work = slice_needs_run(project.state(), unit, part_of(plan, 0));
@@ -290,7 +293,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             if (!work) {
                 ++tally.up_to_date;
                 finish(i, State::done);
-                events().step_ended(info(i), {StepStatus::up_to_date, 0, partitions_of(i), {}, 1, 1});
+                events().step_ended(info(i), {StepStatus::up_to_date, 0, partitions_of(i), skipped, 1, 1});
                 progressed = true;
                 continue;
             }

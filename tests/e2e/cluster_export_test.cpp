@@ -64,11 +64,22 @@ BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_out
                                    quote((p.dir / "slurm/submit.sh").string()));
     BOOST_REQUIRE_MESSAGE(submitted.exit_code == 0, submitted.err);
     BOOST_TEST((snapshot(p.dir / "out") == sequential_outputs()));
-    // Resubmitting finishes at once: every slice and node is up to date.
+    // Resubmitting finishes at once: the slicer job plans nothing, every slice has nothing to run.
     const Result again = shell(path + "bash " + quote((p.dir / "slurm/submit.sh").string()));
     BOOST_TEST(again.exit_code == 0);
-    BOOST_TEST(again.err.find("count-slice-3: up to date, skipped") != std::string::npos, again.err);
+    BOOST_TEST(again.err.find("count: 0 new, 0 changed, 30 up to date") != std::string::npos, again.err);
+    BOOST_TEST(again.err.find("count-slice-3: nothing to run in this plan") != std::string::npos, again.err);
     BOOST_TEST(again.err.find("total: up to date, skipped") != std::string::npos, again.err);
+    // One new file: the rerun of submit.sh makes exactly that partition, and what reads it.
+    write_file(p.dir / "data/docs/new-one.txt", "one more document\n");
+    const Result added = shell(path + "bash " + quote((p.dir / "slurm/submit.sh").string()));
+    BOOST_TEST(added.exit_code == 0, added.err);
+    BOOST_TEST(added.err.find("count: 1 new, 0 changed, 30 up to date") != std::string::npos, added.err);
+    BOOST_TEST(added.err.find("node 'total' done") != std::string::npos, added.err);
+    Project fresh;
+    write_file(fresh.dir / "data/docs/new-one.txt", "one more document\n");
+    BOOST_REQUIRE_EQUAL(fresh.run({"--runner", "sequential", "-q"}).exit_code, 0);
+    BOOST_TEST((snapshot(p.dir / "out") == snapshot(fresh.dir / "out")));
 }
 
 BOOST_AUTO_TEST_CASE(kubernetes_indexed_jobs_carry_the_fields_and_run_as_the_controller_would) {

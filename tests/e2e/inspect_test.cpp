@@ -64,14 +64,25 @@ BOOST_AUTO_TEST_CASE(plan_shows_each_slices_partitions_without_running_anything)
     BOOST_REQUIRE(steps.IsSequence());
     BOOST_TEST(steps.size() == 9u);
     BOOST_TEST(steps[0]["name"].as<std::string>() == "lowercase-slicer");
-    BOOST_TEST(steps[0]["partitions"].as<int>() == 7);
+    BOOST_TEST(steps[0]["partitions"].as<int>() == 0);  // everything is up to date now
+    BOOST_TEST(steps[0]["up_to_date"].as<int>() == 7);
     BOOST_TEST(steps[5]["name"].as<std::string>() == "hash-slicer");
-    BOOST_TEST(steps[5]["partitions"].as<int>() == 7);  // now lowercase's output exists
+    BOOST_TEST(steps[5]["up_to_date"].as<int>() == 7);  // now lowercase's output exists
     BOOST_TEST(steps[6]["name"].as<std::string>() == "hash-slice-0");
     BOOST_TEST(steps[6]["kind"].as<std::string>() == "slice");
     BOOST_TEST(steps[6]["slice"].as<int>() == 0);
-    BOOST_TEST(steps[6]["partitions"].as<int>() == 4);
+    BOOST_TEST(steps[6]["partitions"].as<int>() == 0);
     BOOST_TEST(steps[6]["depends_on"][0].as<std::string>() == "hash-slicer");
+
+    // The dirty set, per slice, before running: one new and one changed partition.
+    write_file(ws.dir / "docs/d7.txt", "New");
+    write_file(ws.dir / "docs/d2.txt", "Changed text");
+    const Result dirty = host({"plan", ws.pipeline.string()});
+    BOOST_REQUIRE_MESSAGE(dirty.exit_code == 0, dirty.err);
+    BOOST_TEST(dirty.out.find("slicer\tlowercase-slicer\t<- -\t2 partition(s) to run: 1 new, 1 changed, 6 up to date") != std::string::npos, dirty.out);
+    BOOST_TEST(dirty.out.find("slice\tlowercase-slice-0\t<- lowercase-slicer\t1 partition(s): d2") != std::string::npos, dirty.out);
+    BOOST_TEST(dirty.out.find("slice\tlowercase-slice-1\t<- lowercase-slicer\t1 partition(s): d7") != std::string::npos, dirty.out);
+    BOOST_TEST(dirty.out.find("slice\tlowercase-slice-2\t<- lowercase-slicer\t0 partition(s)") != std::string::npos, dirty.out);
     BOOST_TEST(host({"plan", ws.pipeline.string(), "--format", "yaml"}).exit_code == 2);
 }
 
@@ -131,7 +142,7 @@ nodes:
 )");
     write_file(ws.dir / "docs/a.txt", "A");
     BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
-    BOOST_REQUIRE(fs::exists(ws.dir / ".steppar/data/lowered/a"));
+    BOOST_REQUIRE(fs::exists(ws.dir / ".steppar/data/lowered/a.p"));
     {
         // While a run holds the lock, clean refuses.
         const int fd = ::open((ws.dir / ".steppar/lock").c_str(), O_RDWR);
@@ -208,30 +219,44 @@ BOOST_AUTO_TEST_CASE(status_says_what_ran_what_changed_and_what_a_rerun_does) {
         const Result r = host({"status", ws.pipeline.string(), "--format", "json"});
         BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
         std::map<std::string, std::pair<std::string, bool>> by_step;  // name -> (state, rerun)
-        for (const auto& step : YAML::Load(r.out)) by_step[step["name"].as<std::string>()] = {step["state"].as<std::string>(), step["rerun"].as<bool>()};
-        return by_step;
+        const YAML::Node all = YAML::Load(r.out);
+        for (const auto& step : all["steps"]) by_step[step["name"].as<std::string>()] = {step["state"].as<std::string>(), step["rerun"].as<bool>()};
+        for (const auto& unit : all["units"]) by_step["unit " + unit["name"].as<std::string>()] = {unit["state"].as<std::string>(), false};
+        return std::make_pair(by_step, all);
     };
-    auto before = status();
+    auto [before, before_json] = status();
     BOOST_TEST(before["lowercase-slice-0"].first == "not run");
     BOOST_TEST(before["hash-slice-1"].first == "waiting");
+    BOOST_TEST(before["unit lowercase"].first == "stale");
+    BOOST_TEST(before_json["units"][0]["new"].as<int>() == 6);
     BOOST_TEST(!fs::exists(ws.dir / ".steppar"), "status must write nothing");
 
     BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
-    auto after = status();
-    for (const char* step : {"lowercase-slice-0", "lowercase-slice-2", "lowercase-barrier", "hash-slice-1"})
+    auto [after, after_json] = status();
+    for (const char* step : {"lowercase-slice-0", "lowercase-slice-2", "lowercase-barrier", "hash-slice-1", "unit lowercase", "unit hash"})
         BOOST_TEST(after[step].first == "done", step);
     BOOST_TEST(after["lowercase-slice-0"].second == false, "a done slice is skipped by a rerun");
+    BOOST_TEST(after_json["units"][0]["up_to_date"].as<int>() == 6);
 
-    write_file(ws.dir / "docs/d5.txt", "Changed");  // d5 belongs to lowercase's last slice
-    auto changed = status();
-    BOOST_TEST(changed["lowercase-slice-2"].first == "stale");
-    BOOST_TEST(changed["lowercase-slice-2"].second == true);
-    BOOST_TEST(changed["lowercase-slice-0"].first == "done");
-    BOOST_TEST(changed["lowercase-barrier"].first == "waiting");
+    // One changed input: the rerun's plan gives it to slice 0; slice 2 stays done.
+    write_file(ws.dir / "docs/d5.txt", "Changed");
+    auto [changed, changed_json] = status();
+    BOOST_TEST(changed["unit lowercase"].first == "stale");
+    BOOST_TEST(changed_json["units"][0]["changed"].as<int>() == 1);
+    BOOST_TEST(changed_json["units"][0]["to_run"][0].as<std::string>() == "d5");
+    BOOST_TEST(changed["lowercase-slice-0"].first == "stale");
+    BOOST_TEST(changed["lowercase-slice-0"].second == true);
+    BOOST_TEST(changed["lowercase-slice-2"].first == "done");
+    BOOST_TEST(changed["lowercase-slice-2"].second == false);
 
+    // A deleted input is to be retracted; a file steppar did not write is foreign.
+    fs::remove(ws.dir / "docs/d0.txt");
+    write_file(ws.dir / "out/lower/mine.txt", "put here by hand");
     const Result text = host({"status", ws.pipeline.string()});
-    BOOST_TEST(text.out.find("stale\tlowercase-slice-2\t") != std::string::npos, text.out);
-    BOOST_TEST(text.out.find("done\tlowercase-slice-0\t2 partition(s)\trerun: skipped") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("unit:stale\tlowercase\t0 new, 1 changed, 4 up to date, 1 retracted; to run: d5; to retract: d0; 1 foreign file(s), kept: " +
+                             (ws.dir / "out/lower/mine.txt").string()) != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("stale\tlowercase-slice-0\t") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("done\tlowercase-slice-2\t2 partition(s)\trerun: skipped") != std::string::npos, text.out);
 
     // A failed slice shows its partition and message.
     const fs::path marker = ws.dir / ".steppar/units/lowercase/markers/slice-1.json";

@@ -259,10 +259,10 @@ nodes:
 )");
     const Result r = host({"run", (dir / "p.yml").string()});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    BOOST_TEST(r.err.find("a.clean-slicer: 9 partitions of docs in 5 slices") != std::string::npos, r.err);
-    BOOST_TEST(r.err.find("b.clean-slicer: 9 partitions of docs in 2 slices") != std::string::npos, r.err);
-    BOOST_TEST(fs::exists(dir / ".steppar/data/a.lowered/d3"));
-    BOOST_TEST(fs::exists(dir / ".steppar/data/b.lowered/d3"));
+    BOOST_TEST(r.err.find("a.clean-slicer: 9 partition(s) of docs to run in 5 slices") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("b.clean-slicer: 9 partition(s) of docs to run in 2 slices") != std::string::npos, r.err);
+    BOOST_TEST(fs::exists(dir / ".steppar/data/a.lowered/d3.p"));
+    BOOST_TEST(fs::exists(dir / ".steppar/data/b.lowered/d3.p"));
     BOOST_TEST((snapshot(dir / "out/a") == snapshot(dir / "out/b")));
 }
 

@@ -9,9 +9,9 @@
 //
 //   base.tsv          the folded ledger, one line per partition in name order, written whole
 //                     (atomically and durably) by a slicer or barrier that folds:
-//     #steppar-ledger<TAB>1<TAB>through<TAB>GEN          segments up to GEN are in here
+//     #steppar-ledger<TAB>1<TAB>through<TAB>GEN          the highest generation folded in
 //     D<TAB>K<TAB>SHA256                                  definition digest number K (this file)
-//     R<TAB>K<TAB>NAME<TAB>INPUT,STAMPS<TAB>OUTPUT,STAMPS one partition
+//     R<TAB>K<TAB>NAME<TAB>INPUT,STAMPS<TAB>OUTPUT,STAMPS<TAB>GEN   one partition, made by plan GEN
 //     E<TAB>RECORDS<TAB>XXH3                              XXH3-64 (hex) of every byte above
 //   gGEN-sSLICE.tsv   appended by slice SLICE of plan generation GEN, one line per partition as
 //   gGEN-host.tsv     it finishes (a write(2) each, never an fsync: a killed slice keeps what it
@@ -25,9 +25,10 @@
 //
 // Input stamps follow the unit's external partitioned inputs in order, output stamps every
 // output of its nodes in order (intermediates too). Names escape '\', tab, LF and CR as \\, \t,
-// \n, \r. A later segment wins over an earlier one and over the base; segments of generations
-// at or below the base's "through" are already folded and ignored. Reading a million records
-// costs one read of the base (about 60 MB) and no allocation per record.
+// \n, \r. A later segment wins over an earlier one, and over the base unless the base's record
+// is of a newer generation (a segment left behind by a fold that crashed before removing it).
+// Reading a million records costs one read of the base (about 60 MB) and no allocation per
+// record.
 #pragma once
 
 #include "steppar/stamp.hpp"
@@ -48,6 +49,7 @@ struct LedgerEntry {
     std::uint32_t definition = 0;  ///< index into Ledger::definitions()
     std::string_view inputs;       ///< stamps as text (compare with stamps_text())
     std::string_view outputs;
+    std::uint64_t generation = 0;  ///< the plan generation that made it
 };
 
 /// The text of a row of stamps, as records hold them.
@@ -64,6 +66,8 @@ public:
     std::size_t size() const noexcept { return records_.size(); }
     /// Record `i` in name order.
     LedgerEntry entry(std::size_t i) const;
+    /// The index of the record of `name`, or size() when there is none (a binary search).
+    std::size_t find(const std::string& name) const;
     const std::vector<std::string>& definitions() const noexcept { return definitions_; }
 
     /// The highest plan generation the ledger has seen (0: none).
@@ -83,6 +87,7 @@ public:
 private:
     struct Source {
         std::string text;
+        std::uint64_t generation = 0;  ///< a segment's (the base's records carry their own)
         std::vector<std::uint32_t> definitions;  ///< this file's K -> index into definitions_
     };
     struct Record {
@@ -90,6 +95,7 @@ private:
         std::uint32_t source;
     };
     std::uint32_t definition_index(std::string_view digest);
+    std::string name_at(std::size_t i) const;
 
     std::vector<Source> sources_;  // [0]: the base; then segments in order
     std::vector<Record> records_;
