@@ -119,7 +119,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             for (const int i : it->second) list.push_back(std::to_string(i));
             command += " --array=" + join(list, ",") +
                        (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "");
-            tasks = " (slices " + join(list, ",") + "; the others are up to date)";
+            tasks = " (slices " + join(list, ",") + "; the others have nothing to run)";
         }
         char file[512];
         std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());

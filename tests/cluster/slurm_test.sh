@@ -51,9 +51,31 @@ rm "$work/fail/flag"
 "$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err2"
 cat "$work/fail/err2"
 # Only the failed slice is submitted again; the rest of copy is up to date.
-grep -q "submitted copy-slices as Slurm job [0-9]* (slices 1; the others are up to date)" "$work/fail/err2"
+# Only what the failed slice had not finished is planned and submitted (p07 in slice 0).
+grep -q "copy: 1 new, 0 changed, 11 up to date" "$work/fail/err2"
+grep -q "submitted copy-slices as Slurm job [0-9]* (slices 0; the others have nothing to run)" "$work/fail/err2"
 [ "$(ls "$work/fail/out/counts" | wc -l)" = 12 ]
 cmp <(cat "$work/fail/out/copies/"*.txt) <(cat "$work/fail/docs/"*.txt)
 "$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err3"
 grep -q "everything is up to date" "$work/fail/err3"
 echo "[${SECONDS}s] failure, cancel and resume on Slurm: OK"
+
+# 3. Incremental on Slurm: an input edited keeping its size and mtime (as cp -p does) and a new
+# one; only those are submitted, and the outputs equal a clean sequential run.
+f="$work/slurm/data/docs/doc-00007.txt"
+python3 - "$f" <<'PY'
+import os, sys
+p = sys.argv[1]; st = os.stat(p); data = open(p, 'rb').read()
+open(p, 'wb').write(data.upper()); os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+PY
+echo "a brand new document" > "$work/slurm/data/docs/zz-new.txt"
+"$host" run "$work/slurm/pipeline.yml" --runner slurm 2> "$work/slurm/err"
+cat "$work/slurm/err"
+grep -q "count: 1 new, 1 changed, 60 up to date" "$work/slurm/err"
+rm -rf "$work/clean" && mkdir -p "$work/clean" && cp "$work/slurm/pipeline.yml" "$work/clean/" && cp -r "$work/slurm/data" "$work/clean/"
+"$host" run "$work/clean/pipeline.yml" --runner sequential -q
+diff -r "$work/slurm/out" "$work/clean/out"
+"$host" run "$work/slurm/pipeline.yml" --runner slurm 2> "$work/slurm/err2"
+grep -q "everything is up to date" "$work/slurm/err2"
+! grep -q "submitted" "$work/slurm/err2"
+echo "[${SECONDS}s] incremental on Slurm: OK"
