@@ -1,0 +1,366 @@
+// Exactness under change: after every change (a new file, a deleted one, an input edited keeping
+// its size and mtime, a param, a rebuilt plugin, another slice count, a killed slice) a rerun
+// does only the work that changed, and its outputs equal, byte for byte (`diff -r`), those of a
+// clean sequential run of the same inputs; outputs of untouched partitions keep their inode.
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <sys/stat.h>
+#include <fcntl.h>
+
+using namespace e2e;
+
+namespace {
+
+// count (wc, 3 slices) -> total (whole); long (long_words, a param); clean_and_hash
+// (lowercase -> an intermediate -> sha256, 2 slices).
+std::string pipeline_text(const std::string& plugin = "steppar_builtin", int slices = 3, int min_length = 5) {
+    return "plugins:\n  builtin: " + plugin + R"(
+catalog:
+  docs:       {type: partitioned, path: data/docs, suffix: .txt}
+  counts:     {type: partitioned, path: out/counts, suffix: .json}
+  total:      {type: file, path: out/total.json}
+  long_words: {type: partitioned, path: out/long_words, suffix: .txt}
+  digests:    {type: partitioned, path: out/digests, suffix: .sha256}
+params:
+  min_length: )" + std::to_string(min_length) + R"(
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: )" + std::to_string(slices) + R"(}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+  - {name: long, func: builtin.long_words, inputs: [docs, params:min_length], outputs: [long_words], slices: 2}
+  - multipipeline:
+      name: clean_and_hash
+      slices: 2
+      nodes:
+        - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lower_docs]}
+        - {name: hash,  func: builtin.sha256,    inputs: [lower_docs], outputs: [digests]}
+)";
+}
+
+struct Identity {
+    ino_t inode;
+    long long mtime_ns;
+    bool operator==(const Identity&) const = default;
+};
+
+// Inode and mtime of every file under `dir` (relative path -> identity).
+std::map<std::string, Identity> identities(const fs::path& dir) {
+    std::map<std::string, Identity> out;
+    if (!fs::exists(dir)) return out;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        if (!e.is_regular_file()) continue;
+        struct stat st {};
+        ::stat(e.path().c_str(), &st);
+        out[fs::relative(e.path(), dir).string()] = {st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+    }
+    return out;
+}
+
+// Rewrites a file in place with other bytes of the same size, then puts its old mtime back (as
+// `cp -p`, `rsync -t` and `tar x` do).
+void edit_keeping_size_and_mtime(const fs::path& file) {
+    struct stat st {};
+    BOOST_REQUIRE(::stat(file.c_str(), &st) == 0);
+    std::string text = read_file(file);
+    for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    write_file(file, text);
+    const timespec times[2] = {st.st_atim, st.st_mtim};
+    BOOST_REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);
+}
+
+struct Incremental {
+    Workspace ws;
+    explicit Incremental(const std::string& text = pipeline_text()) : ws(text) { make_docs(ws.dir / "data/docs", 40); }
+
+    Result run(std::vector<std::string> extra = {}) const {
+        const Result r = ws.run(std::move(extra));
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        return r;
+    }
+    // `diff -r` of the outputs and intermediates against a clean sequential run of the same
+    // inputs and pipeline file.
+    void check_equals_clean_run(const std::vector<std::string>& extra = {}) const {
+        Workspace clean(read_file(ws.pipeline));
+        BOOST_REQUIRE_EQUAL(shell("cp -a " + quote((ws.dir / "data").string()) + " " + quote(clean.dir.path().string())).exit_code, 0);
+        for (const auto& f : fs::directory_iterator(ws.dir.path()))
+            if (f.path().extension() == ".so") fs::copy_file(f.path(), clean.dir / f.path().filename().string());
+        std::vector<std::string> args = {"--runner", "sequential", "-q"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const Result r = clean.run(args);
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        const Result out = shell("diff -r " + quote((ws.dir / "out").string()) + " " + quote((clean.dir / "out").string()));
+        BOOST_TEST(out.exit_code == 0, out.out + out.err);
+        const Result data = shell("diff -r " + quote((ws.dir / ".steppar/data").string()) + " " + quote((clean.dir / ".steppar/data").string()));
+        BOOST_TEST(data.exit_code == 0, data.out + data.err);
+    }
+};
+
+// Which files changed identity between two snapshots (rewritten, added or removed).
+std::set<std::string> rewritten(const std::map<std::string, Identity>& before, const std::map<std::string, Identity>& after) {
+    std::set<std::string> changed;
+    for (const auto& [path, id] : before)
+        if (!after.count(path) || !(after.at(path) == id)) changed.insert(path);
+    for (const auto& [path, _] : after)
+        if (!before.count(path)) changed.insert(path);
+    return changed;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(incremental)
+
+BOOST_AUTO_TEST_CASE(a_new_partition_runs_alone_and_nothing_else_is_rewritten) {
+    Incremental t;
+    t.run();
+    const auto before = identities(t.ws.dir / "out");
+    write_file(t.ws.dir / "data/docs/zz-new.txt", "a brand new document with several words\n");
+    const Result r = t.run({"--runner", "parallel"});
+    BOOST_TEST(r.err.find("count: 1 new, 0 changed, 40 up to date") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("clean_and_hash: 1 new, 0 changed, 40 up to date") != std::string::npos, r.err);
+    BOOST_TEST((rewritten(before, identities(t.ws.dir / "out")) ==
+                std::set<std::string>{"counts/zz-new.json", "digests/zz-new.sha256", "long_words/zz-new.txt", "total.json"}));
+    t.check_equals_clean_run();
+    const Result again = t.run();
+    BOOST_TEST(again.err.find("(0 ran,") != std::string::npos, again.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_input_retracts_its_outputs_before_downstream_runs) {
+    Incremental t;
+    write_file(t.ws.dir / "data/docs/zz-new.txt", "soon gone\n");
+    t.run();
+    BOOST_REQUIRE(fs::exists(t.ws.dir / ".steppar/data/lower_docs/zz-new.p"));
+    fs::remove(t.ws.dir / "data/docs/zz-new.txt");
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("count: retracted 1 partition(s) of counts (zz-new)") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("clean_and_hash: retracted 1 partition(s) of digests (zz-new)") != std::string::npos, r.err);
+    BOOST_TEST(!fs::exists(t.ws.dir / "out/counts/zz-new.json"));
+    BOOST_TEST(!fs::exists(t.ws.dir / ".steppar/data/lower_docs/zz-new.p"));
+    BOOST_TEST(read_file(t.ws.dir / "out/total.json").find("\"files\":41") == std::string::npos);
+    t.check_equals_clean_run();
+    // A deleted nested partition takes its emptied folder with it, as a clean run would not make it.
+    write_file(t.ws.dir / "data/docs/deep/er/x.txt", "nested\n");
+    t.run();
+    fs::remove_all(t.ws.dir / "data/docs/deep");
+    t.run();
+    BOOST_TEST(!fs::exists(t.ws.dir / "out/counts/deep"));
+    t.check_equals_clean_run();
+}
+
+BOOST_AUTO_TEST_CASE(an_input_edited_keeping_size_and_mtime_is_seen_as_changed) {
+    Incremental t;
+    t.run();
+    const auto before = identities(t.ws.dir / "out");
+    edit_keeping_size_and_mtime(t.ws.dir / "data/docs/doc-0003.txt");
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("count: 0 new, 1 changed, 39 up to date") != std::string::npos, r.err);
+    const auto changed = rewritten(before, identities(t.ws.dir / "out"));
+    BOOST_TEST(changed.count("counts/doc-0003.json") == 1u);
+    BOOST_TEST(changed.count("counts/doc-0004.json") == 0u);
+    t.check_equals_clean_run();
+}
+
+BOOST_AUTO_TEST_CASE(a_changed_param_reruns_only_the_nodes_that_read_it) {
+    Incremental t;
+    t.run();
+    const auto before = identities(t.ws.dir / "out");
+    write_file(t.ws.pipeline, pipeline_text("steppar_builtin", 3, 6));
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("long: 0 new, 40 changed, 0 up to date") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("count: 0 new, 0 changed, 40 up to date") != std::string::npos, r.err);
+    for (const auto& path : rewritten(before, identities(t.ws.dir / "out"))) BOOST_TEST(path.rfind("long_words/", 0) == 0u, path);
+    t.check_equals_clean_run();
+    // --param reaches the definition the same way.
+    const Result overridden = t.run({"--param", "min_length=4"});
+    BOOST_TEST(overridden.err.find("long: 0 new, 40 changed, 0 up to date") != std::string::npos, overridden.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_rebuilt_plugin_reruns_what_it_computes) {
+    Incremental t(pipeline_text("./builtin.so"));
+    fs::copy_file(fs::path(host_program()).parent_path().parent_path() / "lib/steppar/plugins/steppar_builtin.so", t.ws.dir / "builtin.so");
+    t.run();
+    // Other bytes, same functions: as after a rebuild.
+    std::string bytes = read_file(t.ws.dir / "builtin.so");
+    bytes += std::string("rebuilt");
+    write_file(t.ws.dir / "builtin.so", bytes);
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("count: 0 new, 40 changed, 0 up to date") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("clean_and_hash: 0 new, 40 changed, 0 up to date") != std::string::npos, r.err);
+    t.check_equals_clean_run();
+}
+
+BOOST_AUTO_TEST_CASE(changing_slices_reruns_nothing) {
+    Incremental t;
+    t.run();
+    const auto before = identities(t.ws.dir / "out");
+    write_file(t.ws.pipeline, pipeline_text("steppar_builtin", 5));
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("count: 0 new, 0 changed, 40 up to date") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("(0 ran,") != std::string::npos, r.err);
+    BOOST_TEST(rewritten(before, identities(t.ws.dir / "out")).empty());
+    t.check_equals_clean_run();
+}
+
+BOOST_AUTO_TEST_CASE(a_slice_killed_mid_run_loses_only_its_unfinished_partitions) {
+    TempDir place;
+    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {mode: kill9, bad: doc-0012, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 2}
+)");
+    for (int i = 0; i < 20; ++i)
+        write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text " + std::to_string(i) + "\n");
+    write_file(place / "flag", "armed");
+    const Result killed = ws.run({"--runner", "sequential"});
+    BOOST_TEST(killed.exit_code == 1);
+    BOOST_TEST(killed.err.find("copy-slice-1 crashed: killed by SIGKILL on partition 'doc-0012'") != std::string::npos, killed.err);
+    const auto before = identities(ws.dir / "out");
+    BOOST_REQUIRE(before.count("copies/doc-0011.txt"));  // finished by slice 1 before the kill
+    fs::remove(place / "flag");
+    const Result resumed = ws.run();
+    BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+    BOOST_TEST(resumed.err.find("copy: 8 new, 0 changed, 12 up to date") != std::string::npos, resumed.err);
+    BOOST_TEST(rewritten(before, identities(ws.dir / "out")).count("copies/doc-0011.txt") == 0u);
+    for (int i = 0; i < 20; ++i) {
+        const std::string name = "doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i);
+        BOOST_TEST(read_file(ws.dir / ("out/copies/" + name + ".txt")) == read_file(ws.dir / ("data/docs/" + name + ".txt")));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(intermediates_hold_a_partition_beside_a_folder_of_the_same_name) {
+    Incremental t;
+    write_file(t.ws.dir / "data/docs/can.txt", "CAN bus\n");
+    write_file(t.ws.dir / "data/docs/can/bcm.txt", "Broadcast Manager\n");
+    t.run();
+    BOOST_TEST(fs::exists(t.ws.dir / ".steppar/data/lower_docs/can.p"));
+    BOOST_TEST(fs::exists(t.ws.dir / ".steppar/data/lower_docs/can.d/bcm.p"));
+    BOOST_TEST(read_file(t.ws.dir / "out/digests/can/bcm.sha256").size() == 65u);
+    t.check_equals_clean_run();
+}
+
+BOOST_AUTO_TEST_CASE(a_catalog_output_that_cannot_hold_both_names_is_an_error_before_anything_runs) {
+    Workspace ws(R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:  {type: partitioned, path: data, suffix: .h}
+  lower: {type: partitioned, path: out/lower}
+nodes:
+  - {name: lower, func: builtin.lowercase, inputs: [docs], outputs: [lower], slices: 2}
+)");
+    write_file(ws.dir / "data/can.h", "x\n");
+    write_file(ws.dir / "data/can/bcm.h", "y\n");
+    const Result r = ws.run();
+    BOOST_TEST(r.exit_code == 2, r.err);
+    BOOST_TEST(r.err.find("dataset 'lower' cannot hold both partition 'can'") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("partition 'can/bcm'") != std::string::npos, r.err);
+    BOOST_TEST(!fs::exists(ws.dir / "out/lower/can"), "nothing may run");
+}
+
+BOOST_AUTO_TEST_CASE(foreign_files_in_an_output_folder_are_named_and_kept) {
+    Incremental t;
+    t.run();
+    write_file(t.ws.dir / "out/counts/mine.json", "{\"lines\":1,\"words\":1,\"bytes\":1}\n");
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("count: 1 file(s) in its output folders that steppar did not write") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("out/counts/mine.json") != std::string::npos, r.err);
+    BOOST_TEST(fs::exists(t.ws.dir / "out/counts/mine.json"));
+    const Result status = host({"status", t.ws.pipeline.string()});
+    BOOST_TEST(status.out.find("1 foreign file(s), kept: " + (t.ws.dir / "out/counts/mine.json").string()) != std::string::npos, status.out);
+}
+
+BOOST_AUTO_TEST_CASE(an_output_changed_or_removed_by_someone_else_is_made_again) {
+    Incremental t;
+    t.run();
+    write_file(t.ws.dir / "out/counts/doc-0001.json", "tampered\n");
+    fs::remove(t.ws.dir / "out/digests/doc-0002.sha256");
+    const Result r = t.run();
+    BOOST_TEST(r.err.find("count: 0 new, 1 changed, 39 up to date") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("clean_and_hash: 0 new, 1 changed, 39 up to date") != std::string::npos, r.err);
+    t.check_equals_clean_run();
+}
+
+// --force reaches exec'd children; a plain node that fails leaves a failed marker status reports.
+BOOST_AUTO_TEST_CASE(force_reaches_exec_children_and_a_failed_plain_node_is_reported) {
+    TempDir place;
+    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+  builtin: steppar_builtin
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+  how_many: {type: file, path: out/how_many.txt}
+params: {flag: )" + (place / "flag").string() + R"(}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts]}
+  - {name: tally, func: test.whole_fault, inputs: [counts, params:flag], outputs: [how_many]}
+)");
+    make_docs(ws.dir / "data/docs", 5);
+    BOOST_REQUIRE_EQUAL(ws.run().exit_code, 0);
+    const auto before = identities(ws.dir / "out");
+    const Result forced = ws.run({"--force", "--launch", "exec"});
+    BOOST_REQUIRE_MESSAGE(forced.exit_code == 0, forced.err);
+    BOOST_TEST(forced.err.find("up to date, skipped") == std::string::npos, forced.err);
+    BOOST_TEST(forced.err.find("(2 ran, 0 up to date)") != std::string::npos, forced.err);
+    BOOST_TEST(rewritten(before, identities(ws.dir / "out")).size() == before.size(), "--force rewrites every output");
+
+    write_file(place / "flag", "armed");
+    const Result failed = ws.run({"--force"});
+    BOOST_TEST(failed.exit_code == 1);
+    const Result status = host({"status", ws.pipeline.string()});
+    BOOST_TEST(status.out.find("failed\ttally\tnode 'tally' failed: injected whole failure\trerun: runs") != std::string::npos, status.out);
+}
+
+// A step that ends its own process with exit(0) has not reported success: never counted as done.
+BOOST_AUTO_TEST_CASE(a_node_that_exits_zero_is_not_taken_for_success) {
+    for (const char* launch : {"fork", "exec"}) {
+        TempDir place;
+        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {mode: exit0, bad: doc-0003, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 2}
+)");
+        for (int i = 0; i < 8; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text\n");
+        write_file(place / "flag", "armed");
+        const Result r = ws.run({"--launch", launch});
+        BOOST_TEST(r.exit_code == 1, launch << ": " << r.err);
+        BOOST_TEST(r.err.find("copy-slice-0 ended (exit code 0) without reporting success") != std::string::npos, r.err);
+        fs::remove(place / "flag");
+        const Result resumed = ws.run();
+        BOOST_TEST(resumed.exit_code == 0, resumed.err);
+        BOOST_TEST(resumed.err.find("copy: 1 new, 0 changed, 7 up to date") != std::string::npos, resumed.err);
+    }
+}
+
+// A slice or barrier whose pipeline changed since slicing refuses; an input deleted after slicing
+// is reported by name and left for the next run.
+BOOST_AUTO_TEST_CASE(cluster_steps_refuse_a_changed_pipeline_and_report_vanished_inputs) {
+    Incremental t;
+    const std::string pipeline = t.ws.pipeline.string();
+    BOOST_REQUIRE_EQUAL(host({"run-slicer", pipeline, "--node", "long", "-q"}).exit_code, 0);
+    write_file(t.ws.pipeline, pipeline_text("steppar_builtin", 3, 7));
+    const Result slice = host({"run-slice", pipeline, "--node", "long", "--slice", "0"});
+    BOOST_TEST(slice.exit_code == 1);
+    BOOST_TEST(slice.err.find("changed since the plan was made; rerun to re-slice") != std::string::npos, slice.err);
+    const Result barrier = host({"check-barrier", pipeline, "--node", "long"});
+    BOOST_TEST(barrier.exit_code == 1);
+    BOOST_TEST(barrier.err.find("changed since 'long' was sliced") != std::string::npos, barrier.err);
+
+    BOOST_REQUIRE_EQUAL(host({"run-slicer", pipeline, "--node", "count", "-q"}).exit_code, 0);
+    fs::remove(t.ws.dir / "data/docs/doc-0000.txt");
+    const Result vanished = host({"run-slice", pipeline, "--node", "count", "--slice", "0"});
+    BOOST_TEST(vanished.exit_code == 0, vanished.err);
+    BOOST_TEST(vanished.err.find("1 partition(s) vanished since slicing, left for the next run (doc-0000)") != std::string::npos, vanished.err);
+    for (const char* s : {"1", "2"}) BOOST_REQUIRE_EQUAL(host({"run-slice", pipeline, "--node", "count", "--slice", s, "-q"}).exit_code, 0);
+    const Result passed = host({"check-barrier", pipeline, "--node", "count"});
+    BOOST_TEST(passed.exit_code == 0, passed.err);
+    BOOST_TEST(passed.err.find("vanished during the run") != std::string::npos, passed.err);
+    t.run();
+    t.check_equals_clean_run();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
