@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <random>
 #include <sys/stat.h>
 #include <csignal>
 #include <thread>
@@ -269,6 +270,39 @@ BOOST_AUTO_TEST_CASE(host_killed_with_sigkill_leaves_nothing_a_rerun_cannot_reco
     const Result resumed = f.run();
     BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
     BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+// kill -9 of the host at 20 moments spread over a whole run (slicing, slices, barriers, the
+// whole node, the ledger's fold), while the inputs change between runs: after each, a rerun
+// leaves no process and no temporary file, and its outputs equal a clean run of the same inputs.
+BOOST_AUTO_TEST_CASE(host_killed_at_twenty_random_moments_each_rerun_equals_a_clean_run) {
+    FaultRun f("throw", "none", 4);
+    const auto started = std::chrono::steady_clock::now();
+    BOOST_REQUIRE_EQUAL(f.run().exit_code, 0);
+    const double full = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::mt19937 random(20261129);  // fixed: a failure can be replayed
+    for (int round = 0; round < 20; ++round) {
+        // A change for the run to work on: a new partition, an edited one, or one deleted.
+        const std::string name = name_of(random() % 26);
+        const fs::path doc = f.dir / ("docs/" + name + ".txt");
+        if (round % 3 == 2 && fs::exists(doc)) fs::remove(doc);
+        else write_file(doc, "round " + std::to_string(round) + " of " + name + "\n");
+        const bool force = round % 5 == 4;  // sometimes everything runs, so the kill hits slices
+        Background run(f.args(force ? std::vector<std::string>{"--force"} : std::vector<std::string>{}));
+        const double at = std::uniform_real_distribution<double>(0, full * (force ? 1.0 : 0.4))(random);
+        std::this_thread::sleep_for(std::chrono::duration<double>(at));
+        run.signal(SIGKILL);
+        run.wait(10);
+        const Result resumed = f.run();
+        BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, "round " << round << ": " << resumed.err);
+        f.check_nothing_left();
+
+        FaultRun clean;
+        fs::remove_all(clean.dir / "docs");
+        fs::copy(f.dir / "docs", clean.dir / "docs", fs::copy_options::recursive);
+        BOOST_REQUIRE_EQUAL(clean.run({"--runner", "sequential", "-q"}).exit_code, 0);
+        BOOST_TEST((f.outputs() == clean.outputs()), "round " << round << " (killed after " << at << " s)");
+    }
 }
 
 BOOST_AUTO_TEST_CASE(second_run_of_the_same_pipeline_is_refused_while_the_first_runs) {
