@@ -262,6 +262,33 @@ void remove_temporaries_on_termination_signals() {
     }
 }
 
+namespace {
+
+// Whether the writer of a temporary may still write it. A zombie (dead, not yet reaped: its
+// parent was killed and init has not come round) answers kill(pid, 0) but writes nothing.
+bool writer_alive(long pid) {
+    if (pid <= 0) return false;
+    if (!(::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) return false;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    const auto paren = line.rfind(')');  // the command name may hold spaces and parentheses
+    return !(paren != std::string::npos && paren + 2 < line.size() && (line[paren + 2] == 'Z' || line[paren + 2] == 'X'));
+}
+
+}  // namespace
+
+bool remove_if_stale_temporary(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const std::string_view name = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+    if (!AtomicFile::is_temporary_name(name)) return false;
+    // ".<target>.steppar-tmp.<pid>.<n>": only a writer that is gone leaves a stale file.
+    const auto at = name.rfind(temporary_marker);
+    const long pid = std::strtol(std::string(name.substr(at + temporary_marker.size())).c_str(), nullptr, 10);
+    if (writer_alive(pid)) return false;
+    return ::unlink(path.c_str()) == 0;
+}
+
 std::size_t remove_stale_temporaries(const fs::path& dir, std::string_view only_for) {
     std::size_t removed = 0;
     std::error_code ec;
@@ -275,7 +302,7 @@ std::size_t remove_stale_temporaries(const fs::path& dir, std::string_view only_
         // ".<target>.steppar-tmp.<pid>.<n>": only a writer that is gone leaves a stale file.
         const auto at = name.rfind(temporary_marker);
         const long pid = std::strtol(name.c_str() + at + temporary_marker.size(), nullptr, 10);
-        if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+        if (writer_alive(pid)) continue;
         std::error_code ignored;
         if (fs::remove(it->path(), ignored)) ++removed;
     }

@@ -50,33 +50,49 @@ void check_barrier(Project& project, const Unit& unit) {
                         " slice(s) did not succeed: " + join(problems, "; "));
 
     // The ledger must hold, for every planned partition, a record of this plan's generation made
-    // with the partition's definition: a marker alone never vouches for outputs.
-    const Ledger ledger = Ledger::load(project.state(), unit.name);
+    // with the partition's definition: a marker alone never vouches for outputs. The slices'
+    // segments of this generation usually answer; the whole ledger is read only for the rest
+    // (after a fold, or a retry that wrote into another file).
     PartitionDefinitions definitions(plan.definition, project.pipeline().configurators(unit));
     std::sort(planned.begin(), planned.end());
+    std::map<std::string, SegmentLine> segment;
+    for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i)
+        if (plan.slice_sizes[i] > 0)
+            for (auto& line : read_segment(slice_segment(project.state(), unit.name, plan.generation, static_cast<int>(i))))
+                segment[line.name] = std::move(line);
     std::vector<const Dataset*> inputs;
     for (const auto& in : plan.inputs) inputs.push_back(&project.pipeline().catalog().at(in));
-    std::map<int, std::vector<std::string>> unrecorded;
+    std::vector<std::pair<std::string, int>> rest;
     std::vector<std::string> vanished;
-    const bool walk = planned.size() * 32 >= ledger.size();  // few partitions: binary searches
-    std::size_t at = 0;
-    for (const auto& [partition, slice] : planned) {
-        std::size_t i = ledger.size();
-        if (walk) {
-            while (at < ledger.size() && ledger.entry(at).name < partition) ++at;
-            i = at;
-        } else {
-            i = ledger.find(partition);
+    for (auto& [partition, slice] : planned) {
+        const auto it = segment.find(partition);
+        if (it != segment.end() && it->second.kind == 'R' && it->second.definition == definitions.of(partition)) continue;
+        if (it != segment.end() && it->second.kind == 'V') vanished.push_back(partition);
+        else rest.emplace_back(std::move(partition), slice);
+    }
+    std::map<int, std::vector<std::string>> unrecorded;
+    if (!rest.empty()) {
+        const Ledger ledger = Ledger::load(project.state(), unit.name);
+        const bool walk = rest.size() * 32 >= ledger.size();  // few partitions: binary searches
+        std::size_t at = 0;
+        for (const auto& [partition, slice] : rest) {
+            std::size_t i = ledger.size();
+            if (walk) {
+                while (at < ledger.size() && ledger.entry(at).name < partition) ++at;
+                i = at;
+            } else {
+                i = ledger.find(partition);
+            }
+            if (i < ledger.size()) {
+                const LedgerEntry e = ledger.entry(i);
+                if (e.name == partition && e.generation == plan.generation && e.definition < ledger.definitions().size() &&
+                    ledger.definitions()[e.definition] == definitions.of(partition))
+                    continue;
+            }
+            bool gone = false;  // its input disappeared after slicing: left for the next run
+            for (const auto* d : inputs) gone = gone || !stamp_of(d->partition_path(partition)).exists();
+            (gone ? vanished : unrecorded[slice]).push_back(partition);
         }
-        if (i < ledger.size()) {
-            const LedgerEntry e = ledger.entry(i);
-            if (e.name == partition && e.generation == plan.generation && e.definition < ledger.definitions().size() &&
-                ledger.definitions()[e.definition] == definitions.of(partition))
-                continue;
-        }
-        bool gone = false;  // its input disappeared after slicing: left for the next run
-        for (const auto* d : inputs) gone = gone || !stamp_of(d->partition_path(partition)).exists();
-        (gone ? vanished : unrecorded[slice]).push_back(partition);
     }
     for (const auto& [slice, names] : unrecorded) {
         std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 3)));
@@ -90,7 +106,7 @@ void check_barrier(Project& project, const Unit& unit) {
     if (!vanished.empty())
         warn(name + ": " + count_text(vanished.size()) + " partition(s) vanished during the run and were not made (" +
              join(std::vector<std::string>(vanished.begin(), vanished.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(vanished.size(), 5)))) + ")");
-    if (ledger.fold_is_due()) ledger.fold(project.state(), unit.name);
+    if (Ledger::fold_is_due_on_disk(project.state(), unit.name)) Ledger::load(project.state(), unit.name).fold(project.state(), unit.name);
     if (unit.replicated()) {
         std::size_t ran = 0;
         for (const auto size : plan.slice_sizes) ran += size > 0;

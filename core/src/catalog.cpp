@@ -1,5 +1,6 @@
 #include "steppar/catalog.hpp"
 
+#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/text.hpp"
 
@@ -38,8 +39,9 @@ namespace {
 class PartitionLister {
 public:
     /// `stamps`: also stat each partition file (scan_partitions).
-    PartitionLister(const Dataset& dataset, std::vector<std::string>& names, std::vector<FileStamp>* stamps = nullptr)
-        : dataset_(dataset), names_(names), stamps_(stamps) {}
+    PartitionLister(const Dataset& dataset, std::vector<std::string>& names, std::vector<FileStamp>* stamps = nullptr,
+                    std::vector<std::string>* temporaries = nullptr)
+        : dataset_(dataset), names_(names), stamps_(stamps), temporaries_(temporaries) {}
 
     void walk(int dir_fd, const std::string& prefix, int depth) {
         DIR* dir = ::fdopendir(dir_fd);
@@ -53,7 +55,11 @@ public:
         errno = 0;
         while (const dirent* entry = ::readdir(dir)) {
             const std::string_view name = entry->d_name;
-            if (name.empty() || name.front() == '.') continue;  // ".", "..", hidden files and temporaries
+            if (name.empty() || name.front() == '.') {  // ".", "..", hidden files and temporaries
+                if (temporaries_ && AtomicFile::is_temporary_name(name))
+                    temporaries_->push_back((dataset_.path / disk_prefix_).string() + std::string(name));
+                continue;
+            }
             unsigned char type = entry->d_type;
             if (type == DT_UNKNOWN || type == DT_LNK) {
                 struct stat st {};
@@ -65,7 +71,10 @@ public:
                 if (!ends_with(name, folder_suffix)) continue;  // not a folder of an encoded name
                 const int sub = ::openat(::dirfd(dir), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sub < 0) fail(prefix + std::string(name), errno);
+                const std::size_t disk_length = disk_prefix_.size();
+                disk_prefix_.append(name).push_back('/');
                 walk(sub, prefix + std::string(name.substr(0, name.size() - folder_suffix.size())) + "/", depth + 1);
+                disk_prefix_.resize(disk_length);
             } else if (type == DT_REG) {
                 if (add(prefix, name) && stamps_) stamps_->push_back(stamp_at(::dirfd(dir), entry->d_name));
             }
@@ -99,6 +108,8 @@ private:
     const Dataset& dataset_;
     std::vector<std::string>& names_;
     std::vector<FileStamp>* stamps_;
+    std::vector<std::string>* temporaries_;
+    std::string disk_prefix_;  // the folder being walked, relative to the dataset, as on disk
 };
 
 }  // namespace
@@ -117,7 +128,7 @@ std::vector<std::string> list_partitions(const Dataset& dataset) {
     return names;
 }
 
-std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok) {
+std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok, std::vector<std::string>* temporaries) {
     std::error_code ec;
     if (!fs::is_directory(dataset.path, ec)) {
         if (missing_ok) return {};
@@ -129,11 +140,13 @@ std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missi
     const int root = ::open(dataset.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         throw StateError("dataset '" + dataset.name + "': cannot list '" + dataset.path.string() + "': " + std::strerror(errno));
-    PartitionLister(dataset, names, &stamps).walk(root, "", 0);
+    PartitionLister(dataset, names, &stamps, temporaries).walk(root, "", 0);
+    // Sorted through a permutation: moving 4-byte indexes is cheaper than moving the pairs.
+    std::vector<std::uint32_t> order(names.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return names[a] < names[b]; });
     std::vector<ScannedPartition> scanned(names.size());
-    for (std::size_t i = 0; i < names.size(); ++i) scanned[i] = {std::move(names[i]), stamps[i]};
-    names = {};
-    std::sort(scanned.begin(), scanned.end(), [](const ScannedPartition& a, const ScannedPartition& b) { return a.name < b.name; });
+    for (std::size_t i = 0; i < order.size(); ++i) scanned[i] = {std::move(names[order[i]]), stamps[order[i]]};
     return scanned;
 }
 

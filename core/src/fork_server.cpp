@@ -4,6 +4,7 @@
 #include "steppar/error.hpp"
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"
+#include "steppar/run_lock.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -106,6 +107,7 @@ int run_step(Project& project, const Step& step) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
     remove_temporaries_on_termination_signals();
+    const StepLease lease(project.state().steps_lock());
     const int code = run_step(project, step);
     flush_output();
     // No static destructors: they belong to the host this process was forked from.

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <thread>
 
@@ -103,7 +106,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     std::exception_ptr scan_error;
     std::thread scanner([&] {
         try {
-            for (std::size_t k = 0; k < outputs.size(); ++k) scans[k] = scan_partitions(*outputs[k], /*missing_ok=*/true);
+            for (std::size_t k = 0; k < outputs.size(); ++k) scans[k] = scan_partitions(*outputs[k], /*missing_ok=*/true, &a.temporaries);
         } catch (...) {
             scan_error = std::current_exception();
         }
@@ -112,17 +115,23 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     std::vector<bool> chosen;
     auto loaded = std::make_shared<Ledger>();
     const Ledger& ledger = *loaded;
+    auto T0 = std::chrono::steady_clock::now();
+    auto lap = [&](const char* what) { if (getenv("STEPPAR_PROFILE")) fprintf(stderr, "PROFILE %s %.3f\n", what, std::chrono::duration<double>(std::chrono::steady_clock::now() - T0).count()); };
     try {
         zipped = zip_inputs(pipeline, unit);
+        lap("zip");
         check_output_collisions(pipeline, unit, zipped.names);  // before anything runs
         chosen = select_partitions(pipeline, unit, zipped.names, options.only);
+        lap("select");
         *loaded = Ledger::load(project.state(), unit.name);
+        lap("ledger");
         a.definition = unit_definition(project, unit);
     } catch (...) {
         scanner.join();
         throw;
     }
     scanner.join();
+    lap("scanner joined");
     if (scan_error) std::rethrow_exception(scan_error);
 
     a.inputs = zipped.inputs;
@@ -141,6 +150,15 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
             for (; at[k] < scan.size() && scan[at[k]].name < name; ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scan[at[k]].name));
             now[k] = at[k] < scan.size() && scan[at[k]].name == name ? scan[at[k]++].stamp : FileStamp{};
         }
+    };
+    std::string now_text;  // reused: a million comparisons should not allocate a million strings
+    auto text_of = [&](const FileStamp* stamps, std::size_t count) -> const std::string& {
+        now_text.clear();
+        for (std::size_t i = 0; i < count; ++i) {
+            if (i) now_text.push_back(',');
+            append_stamp(now_text, stamps[i]);
+        }
+        return now_text;
     };
     std::size_t z = 0, l = 0;
     LedgerEntry record;
@@ -187,11 +205,11 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
                 for (const auto& s : now) missing = missing || !s.exists();
                 if (record.definition >= ledger.definitions().size() || ledger.definitions()[record.definition] != wanted)
                     dirty(Reason::definition_changed);
-                else if (record.inputs != stamps_text(inputs, input_count))
+                else if (record.inputs != text_of(inputs, input_count))
                     dirty(Reason::input_changed);
                 else if (missing)
                     dirty(Reason::output_missing);
-                else if (record.outputs != stamps_text(now.data(), output_count))
+                else if (record.outputs != text_of(now.data(), output_count))
                     dirty(Reason::output_changed);
                 else
                     ++a.up_to_date;
@@ -205,6 +223,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     }
     for (std::size_t k = 0; k < output_count; ++k)
         for (; at[k] < scans[k].size(); ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scans[k][at[k]].name));
+    lap("walk");
     return a;
 }
 

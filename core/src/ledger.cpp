@@ -343,6 +343,23 @@ bool Ledger::fold_is_due() const noexcept {
     return segment_lines_ * 4 >= base_records_ || segment_paths_.size() > 64 || !damaged_.empty();
 }
 
+bool Ledger::fold_is_due_on_disk(const StateLayout& state, std::string_view unit) {
+    const fs::path dir = ledger_dir(state, unit);
+    std::error_code ec;
+    std::uintmax_t base = 0, segments = 0;
+    std::size_t files = 0;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        std::uint64_t generation = 0;
+        long order = 0;
+        const auto size = entry.file_size(ec);
+        if (name == "base.tsv") base = size;
+        else if (segment_name(name, generation, order)) segments += size, ++files;
+    }
+    // A segment line is about as long as a base line (it has a checksum, the base a generation).
+    return files > 0 && (segments * 4 >= base || files > 64);
+}
+
 void Ledger::fold(const StateLayout& state, std::string_view unit) const {
     const fs::path dir = ledger_dir(state, unit);
     std::string text(header_tag);

@@ -1,5 +1,6 @@
 #include "steppar/planning.hpp"
 
+#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/ledger.hpp"
@@ -134,6 +135,9 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const 
     const Assessment& a = planned.assessment;
     SlicePlan& plan = planned.plan;
     if (!a.damaged.empty()) warn(a.damaged);
+    std::size_t swept = 0;
+    for (const auto& path : a.temporaries) swept += remove_if_stale_temporary(path);
+    if (swept) log(unit.name + ": removed " + count_text(swept) + " temporary file(s) left by interrupted writers");
     log(unit.name + ": " + summary(a));
     if (!a.foreign.empty())
         warn(unit.name + ": " + count_text(a.foreign.size()) + " file(s) in its output folders that steppar did not write (kept, and read by what reads the folder): " +

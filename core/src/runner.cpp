@@ -39,9 +39,17 @@ std::size_t sweep_unit_outputs(const Project& project, const Unit& unit) {
     return removed;
 }
 
-void sweep_stale_temporaries(const Project& project) {
-    std::size_t removed = remove_stale_temporaries(project.state().root());
-    for (const auto& unit : project.pipeline().units()) removed += sweep_unit_outputs(project, unit);
+// At the start of a run: the state folder's own files, and the outputs of whole-function nodes.
+// The output folders of units over partitions (intermediates included) are swept by their
+// slicer, during the scan it makes anyway: a second walk of a million files costs a second.
+void sweep_stale_temporaries(Project& project) {
+    std::size_t removed = 0;
+    std::error_code ec;
+    const fs::path intermediates = project.state().intermediate_root();
+    for (const auto& entry : fs::directory_iterator(project.state().root(), ec))
+        if (entry.path() != intermediates) removed += entry.is_directory(ec) ? remove_stale_temporaries(entry.path()) : remove_if_stale_temporary(entry.path().string());
+    for (const auto& unit : project.pipeline().units())
+        if (!unit.replicated() && project.function(unit.nodes.front()).kind == NodeKind::whole) removed += sweep_unit_outputs(project, unit);
     if (removed) log("removed " + std::to_string(removed) + " temporary file(s) left by interrupted writers");
 }
 
@@ -358,6 +366,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
 void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     RunLock lock(project.state().lock());
+    wait_for_previous_steps(project.state().steps_lock(), 10);  // a killed run's steps are dying
     sweep_stale_temporaries(project);
     const std::vector<bool> chosen = select_steps(project.pipeline(), graph, options);  // a typo stops here
     const std::unique_ptr<Launcher> launcher = make_process_launcher(project, graph, options);

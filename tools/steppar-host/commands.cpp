@@ -224,6 +224,7 @@ int run_slice_command(int argc, char** argv) {
         log(slice_name(unit.name, slice) + (part.partitions.empty() ? ": nothing to run in this plan" : ": already done for this plan, skipped"));
         return 0;
     }
+    const StepLease lease(project->state().steps_lock());
     run_slice(*project, unit, slice);
     return 0;
 }
@@ -243,6 +244,7 @@ int run_node_command(int argc, char** argv) {
     if (unit.replicated())
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
     remove_temporaries_on_termination_signals();
+    const StepLease lease(project->state().steps_lock());
     run_node(*project, unit, {parsed.values["planned"].as<bool>(), parsed.values["force"].as<bool>(), parsed.values["only-missing"].as<bool>()});
     return 0;
 }
@@ -637,6 +639,7 @@ int clean_command(int argc, char** argv) {
     std::uintmax_t removed = 0;
     {
         RunLock lock(project->state().lock());  // a running pipeline keeps its state
+        wait_for_previous_steps(project->state().steps_lock(), 10);
         for (const auto& entry : fs::directory_iterator(root, ec))
             if (entry.path() != project->state().lock()) removed += fs::remove_all(entry.path(), ec);
         if (ec) throw StateError("cannot clean '" + root.string() + "': " + ec.message());

@@ -76,6 +76,10 @@ private:
 /// no partial file behind. (SIGKILL cannot be caught: remove_stale_temporaries() covers it.)
 void remove_temporaries_on_termination_signals();
 
+/// Removes `path`, a temporary file (by its name), when its writer process no longer exists;
+/// true when it did.
+bool remove_if_stale_temporary(const std::string& path);
+
 /// Removes temporary files under `dir` (recursively) whose writer process no longer exists.
 /// With `only_for`, looks only in `dir` itself and only for temporaries of that file name.
 /// Returns how many were removed.

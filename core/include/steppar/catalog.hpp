@@ -50,8 +50,11 @@ struct ScannedPartition {
     FileStamp stamp;
 };
 /// Like list_partitions(), with each file's stamp (one fstatat per file during the walk). A
-/// missing folder is an empty dataset when `missing_ok` (an output not written yet).
-std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok = false);
+/// missing folder is an empty dataset when `missing_ok` (an output not written yet). With
+/// `temporaries`, also collects the paths of AtomicFile temporaries met on the way, so that one
+/// walk both scans an output folder and finds what interrupted writers left.
+std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok = false,
+                                              std::vector<std::string>* temporaries = nullptr);
 
 class Catalog {
 public:

@@ -81,6 +81,8 @@ public:
     /// Whether folding the segments into a new base is worth its cost now: when they hold a
     /// quarter as many lines as the base, or there are many files of them.
     bool fold_is_due() const noexcept;
+    /// fold_is_due() judged from file sizes alone, without reading the ledger.
+    static bool fold_is_due_on_disk(const StateLayout& state, std::string_view unit);
     /// Writes everything into a new base and removes the segments it holds.
     void fold(const StateLayout& state, std::string_view unit) const;
 

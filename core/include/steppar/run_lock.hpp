@@ -1,6 +1,11 @@
 // One run per state folder: `run` holds an exclusive flock on <state>/lock for its whole life.
 // The kernel drops the lock when the holder dies (even by SIGKILL), so a lock left behind by a
 // dead run is simply taken over; the file only carries the holder's pid for the message.
+//
+// The steps of a run (slices and plain nodes, forked or exec'd, or cluster jobs) each hold a
+// shared flock on <state>/steps.lock while they live. A host killed with SIGKILL takes its
+// children down (PR_SET_PDEATHSIG), but they need a moment to stop; a new run first waits for
+// every such lease to go, so no step of the old run can rename an output over the new run's.
 #pragma once
 
 #include "steppar/error.hpp"
@@ -26,5 +31,21 @@ public:
 private:
     int fd_ = -1;
 };
+
+/// A step's shared lease on <state>/steps.lock, for the life of its process (see the banner).
+class StepLease {
+public:
+    explicit StepLease(const std::filesystem::path& path);
+    ~StepLease();
+    StepLease(const StepLease&) = delete;
+    StepLease& operator=(const StepLease&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+/// Waits until no step holds a lease on `path` (up to `seconds`); throws AlreadyRunning naming
+/// the file when steps of an earlier run are still alive then.
+void wait_for_previous_steps(const std::filesystem::path& path, double seconds);
 
 }  // namespace steppar

@@ -34,6 +34,8 @@ public:
     }
     /// Held (flock) by the `run` that owns this state folder; holds its pid.
     std::filesystem::path lock() const { return root_ / "lock"; }
+    /// Held (shared flock) by every step process while it lives (run_lock.hpp).
+    std::filesystem::path steps_lock() const { return root_ / "steps.lock"; }
     /// Where datasets that are not in the catalog are written.
     std::filesystem::path intermediate_root() const { return root_ / "data"; }
 
