@@ -27,6 +27,7 @@ FULL_SIZES = {
     "overhead": {"partitions": 64, "empty_partitions": 100000},
     "scale": {"partitions": 1000000},
     "snakemake": {"subset": 2000, "budget_seconds": 600},
+    "incremental": {"large": 1000000, "medium": 7500},
 }
 QUICK_SIZES = {
     **FULL_SIZES,
@@ -35,6 +36,7 @@ QUICK_SIZES = {
     "skewed": {**FULL_SIZES["skewed"], "count": 40, "sequential_seconds": 0.5},
     "overhead": {"partitions": 64, "empty_partitions": 2000},
     "scale": {"partitions": 100000},
+    "incremental": {"large": 20000, "medium": 1000},
 }
 
 

@@ -1,17 +1,19 @@
-"""The five workloads. Each function takes the run's Context and returns its result as plain
+"""The six workloads. Each function takes the run's Context and returns its result as plain
 data: timed rows (one per contender), derived figures, targets (PASS/MISS) and extras."""
 import json
+import re
 import shutil
 import statistics
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from . import data, load
-from .execute import (UNIT, BenchError, Contender, FileSet, Measurement, NotAvailable, Pipeline, Tools, gnu_parallel,
-                      ideal_loop, read_outputs, run_command, run_measured, snakemake, steppar, xargs_batched,
-                      xargs_per_file)
+from .execute import (UNIT, BenchError, CommandFailed, Contender, FileSet, Measurement, NotAvailable, Pipeline, Tools,
+                      check_same, gnu_parallel, ideal_loop, read_outputs, run_command, run_measured, snakemake, steppar,
+                      xargs_batched, xargs_per_file)
 
 IDEAL = "ideal loop (1 process)"
 IDEAL_PER_CORE = "ideal / cores"
@@ -524,5 +526,204 @@ def scale(ctx):
     return result
 
 
+NEW_PARTITION = "zz-new-"  # the partitions the incremental workload adds: zz-new-0.txt, zz-new-1.txt, ...
+
+
+# Starts a command with its stderr in a file and reports its wall time and peak memory. It runs
+# in a fresh small interpreter: a child's peak resident memory (ru_maxrss) includes the peak of
+# the process that started it (exec keeps the high-water mark), and the driver holds the names of
+# up to 1,000,000 partitions.
+LAUNCHER = """\
+import json, os, sys, time
+log, cmd = sys.argv[1], sys.argv[2:]
+with open(log, "wb") as err:
+    started = time.perf_counter()
+    pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, err.fileno(), 2), (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024,
+                  "returncode": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def run_logged(cmd, log_path):
+    """Runs `cmd` (its program an absolute path) with its stderr (steppar-host's JSON log)
+    written to `log_path`; returns (wall seconds, peak resident MiB of it and the children it
+    waited for, the log's JSON objects); CommandFailed if it fails. The time and memory are
+    measured by LAUNCHER, as run_measured does but from a small process."""
+    cmd = [str(part) for part in cmd]
+    launcher = subprocess.run([sys.executable, "-I", "-S", "-c", LAUNCHER, str(log_path), *cmd],
+                              capture_output=True, text=True)
+    if launcher.returncode != 0:
+        raise BenchError(f"the launcher of {cmd[0]} failed:\n{launcher.stderr.rstrip()}")
+    result = json.loads(launcher.stdout)
+    text = Path(log_path).read_text(errors="replace")
+    if result["returncode"] != 0:
+        raise CommandFailed(cmd, result["returncode"], text)
+    events = []
+    for line in text.splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # a line that is not the engine's (a plugin's own output)
+    return result["seconds"], result["peak_rss_mib"], events
+
+
+def run_end(events, log_path):
+    """The run_end event of a JSON log; BenchError unless its status is done."""
+    ends = [event for event in events if event.get("event") == "run_end"]
+    if not ends or ends[-1].get("status") != "done":
+        raise BenchError(f"{log_path}: the run did not end with status done ({ends[-1] if ends else 'no run_end'})")
+    return ends[-1]
+
+
+def slicer_counts(events, log_path):
+    """(new, changed, up to date) from the slicer's line `<unit>: 1 new, 0 changed, 1,000,000 up to date`."""
+    pattern = re.compile(rf"^{UNIT}: ([\d,]+) new, ([\d,]+) changed, ([\d,]+) up to date")
+    for event in events:
+        found = pattern.match(str(event.get("message", ""))) if event.get("event") == "log" else None
+        if found:
+            return tuple(int(group.replace(",", "")) for group in found.groups())
+    raise BenchError(f"{log_path}: no '{UNIT}: N new, N changed, N up to date' line in the log")
+
+
+def rerun_contender(ctx, name, pipeline):
+    """The contender of an incremental case: each run adds one new partition file
+    (zz-new-<rep>.txt, a few bytes) and times `steppar-host run -j N` (wall time and peak memory
+    from wait4, the engine's own time from the run_end event of its JSON log), which must run
+    that partition only. Also returns the list of the files it added."""
+    fs, added = pipeline.fileset, []
+    log_path = pipeline.folder / "rerun.log"
+    cmd = [ctx.tools.host, "run", pipeline.path, "--log-format", "json", "-j", ctx.tools.jobs]
+
+    def run():
+        new = fs.data / f"{NEW_PARTITION}{len(added)}{data.SUFFIX}"
+        new.write_bytes(f"new partition {len(added)}\n".encode())
+        added.append(new)
+        seconds, peak, events = run_logged(cmd, log_path)
+        end = run_end(events, log_path)
+        counts = slicer_counts(events, log_path)
+        expected = (1, 0, len(fs.files) + len(added) - 1)
+        if counts != expected:
+            raise BenchError(f"{name}: the rerun after adding {new.name} found {counts[0]} new, {counts[1]} changed, "
+                             f"{counts[2]:,} up to date partitions, not {expected[0]} new, {expected[1]} changed, "
+                             f"{expected[2]:,} up to date (log: {log_path})")
+        return Measurement(seconds, {"engine_seconds": end["seconds"], "peak_rss_mib": peak, "new_file": new.name,
+                                     "steps_ran": end.get("ran")})
+
+    def check():
+        output = pipeline.out / (added[-1].stem + fs.out_suffix)
+        if not output.is_file():
+            raise BenchError(f"OUTPUT MISMATCH for {name}: the rerun did not write {output}")
+    return Contender(name, run, check), added
+
+
+def same_as_clean_run(ctx, name, pipeline, count):
+    """Compares the outputs of the incremental runs with those of one clean sequential run of the
+    same pipeline text in a fresh folder (own out/ and .steppar/, same data)."""
+    clean = Pipeline(pipeline.folder.with_name(pipeline.folder.name + "-clean"), pipeline.fileset, pipeline.slices)
+    clean.write(ctx.tools)
+    for stale in (clean.out, clean.folder / ".steppar"):
+        shutil.rmtree(stale, ignore_errors=True)
+    run_command([ctx.tools.host, "run", clean.path, "--runner", "sequential", "--quiet"])
+    reference = read_outputs(clean.out)
+    if len(reference) != count:
+        raise BenchError(f"OUTPUT MISMATCH for {name}: the clean run {clean.out} holds {len(reference)} outputs, "
+                         f"not {count}")
+    check_same(pipeline.out, reference, name)
+    ctx.log(f"[incremental] {name}: outputs same as a clean sequential run ({count:,} files)")
+
+
+def incremental_case(ctx, name, pipeline, verify=None):
+    """One incremental case: one untimed full run, then `repeat` timed reruns, each after adding
+    one new partition; `verify(pipeline, outputs)` after the last one. Then the added files are
+    deleted and an untimed run retracts their outputs, so the data folder matches its manifest
+    again. Returns the reruns' row."""
+    tools, fs = ctx.tools, pipeline.fileset
+    for stale in fs.data.glob(f"{NEW_PARTITION}*{data.SUFFIX}"):  # left by an interrupted run
+        stale.unlink()
+    pipeline.write(tools)
+    for stale in (pipeline.out, pipeline.folder / ".steppar"):
+        shutil.rmtree(stale, ignore_errors=True)
+    full = run_command([tools.host, "run", pipeline.path, "--quiet", "-j", tools.jobs])
+    ctx.log(f"[incremental] full run, {len(fs.files):,} partitions (untimed): {full:.3f} s")
+    contender, added = rerun_contender(ctx, name, pipeline)
+    try:
+        [row] = measure(ctx, "incremental", [contender])
+        if verify:
+            verify(pipeline, len(fs.files) + len(added))
+    finally:
+        for path in added:
+            path.unlink(missing_ok=True)
+    log_path = pipeline.folder / "retract.log"
+    _, _, events = run_logged([tools.host, "run", pipeline.path, "--log-format", "json", "-j", tools.jobs], log_path)
+    run_end(events, log_path)
+    left = [path.name for path in added if (pipeline.out / (path.stem + fs.out_suffix)).exists()]
+    if left:
+        raise BenchError(f"{name}: the run after deleting the added files left their outputs {left[:3]} "
+                         f"in {pipeline.out}")
+    return row
+
+
+def incremental(ctx):
+    """incremental: a rerun after adding one input file runs only that partition (the ledger).
+    (a) 1,000,000 empty partitions, node bench.noop, slices N; (b) 7,500 text files of 1-4 KiB,
+    node builtin.sha256, slices N. Each case: one untimed full run, then per repetition one new
+    partition file (zz-new-<rep>.txt) and a timed `steppar-host run -j N --log-format json`: wall
+    time and peak memory (wait4), and the engine's time from the log's run_end event (process
+    start-up excluded); the log must say 1 new, 0 changed. (b)'s outputs are compared with a clean
+    sequential run's. Afterwards the added files are deleted and a run retracts their outputs."""
+    size = ctx.sizes["incremental"]
+    large, medium, jobs = size["large"], size["medium"], ctx.tools.jobs
+    root = ctx.folder("incremental")
+    large_spec = {"seed": 0, "empty": large}
+    large_files = data.materialize(root / "data-large", large_spec, [0] * large)
+    medium_spec = {"seed": 5, "count": medium, "min_bytes": 1024, "max_bytes": 4096}
+    medium_files = data.materialize(root / "data-medium", medium_spec, data.uniform_sizes(
+        medium, medium_spec["min_bytes"], medium_spec["max_bytes"], medium_spec["seed"]))
+    large_pipeline = Pipeline(root / "runs" / "large", FileSet(root, root / "data-large", large_files, "noop",
+                                                                "bench.noop"), jobs)
+    medium_pipeline = Pipeline(root / "runs" / "medium", FileSet(root, root / "data-medium", medium_files, "sha256",
+                                                                  "builtin.sha256", out_suffix=".sha256"), jobs)
+    large_name = f"steppar rerun, {large:,} empty partitions + 1 new (bench.noop, slices {jobs}, -j {jobs})"
+    medium_name = f"steppar rerun, {medium:,} partitions + 1 new (builtin.sha256, slices {jobs}, -j {jobs})"
+    large_row = incremental_case(ctx, large_name, large_pipeline)
+    medium_row = incremental_case(ctx, medium_name, medium_pipeline,
+                                  lambda pipeline, count: same_as_clean_run(ctx, medium_name, pipeline, count))
+    for row in (large_row, medium_row):
+        row.note = "1 new file per run; wall time, process start-up included"
+
+    def detail(row, key, scale=1.0):
+        return [run.detail[key] * scale for run in row.runs]
+    large_engine, peaks = detail(large_row, "engine_seconds"), detail(large_row, "peak_rss_mib")
+    medium_wall = [seconds * 1e3 for seconds in medium_row.seconds()]
+    medium_engine = detail(medium_row, "engine_seconds", 1e3)
+    engine_note = "run_end seconds of the JSON log (process start-up excluded)"
+    figures = [
+        figure(f"rerun, {large:,} partitions, 1 new file: wall", "s", large_row.median(), large_row.seconds(),
+               "steppar-host run, process start-up included"),
+        figure(f"rerun, {large:,} partitions, 1 new file: engine", "s", statistics.median(large_engine), large_engine,
+               engine_note),
+        figure(f"rerun, {large:,} partitions, 1 new file: peak resident memory", "MiB", statistics.median(peaks),
+               peaks, "steppar-host and the children it waited for (wait4, from a small launcher process)"),
+        figure(f"rerun, {medium:,} partitions, 1 new file: wall", "ms", statistics.median(medium_wall), medium_wall,
+               "steppar-host run, process start-up included"),
+        figure(f"rerun, {medium:,} partitions, 1 new file: engine", "ms", statistics.median(medium_engine),
+               medium_engine, engine_note)]
+    wall, memory, engine = figures[0], figures[2], figures[4]
+    targets = [
+        target(f"incremental: {large:,} partitions, 1 new file: rerun <= 2 s", f"{wall['median']:.3f} s",
+               wall["median"] <= 2, figure_name=wall["figure"]),
+        target(f"incremental: {large:,} partitions, 1 new file: rerun <= 300 MiB peak", f"{memory['median']:.0f} MiB",
+               memory["median"] <= 300, figure_name=memory["figure"]),
+        target(f"incremental: {medium:,} partitions, 1 new file: engine time <= 50 ms", f"{engine['median']:.1f} ms",
+               engine["median"] <= 50, figure_name=engine["figure"])]
+    return {"workload": "incremental", "description": incremental.__doc__, "reference": None,
+            "params": {"large": large_spec, "medium": {**medium_spec, "total_bytes": data.total_bytes(medium_files)},
+                       "slices": jobs, "jobs": jobs},
+            "rows": [large_row, medium_row], "figures": figures, "targets": targets}
+
+
 WORKLOADS = {"small-files": small_files, "cpu-bound": cpu_bound, "skewed": skewed, "overhead": overhead,
-             "scale": scale}
+             "scale": scale, "incremental": incremental}

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <fstream>
 #include <sstream>
@@ -183,10 +184,22 @@ std::streamsize AtomicFile::Buffer::xsputn(const char* data, std::streamsize siz
 // An output never written, with no file there yet, is created empty in place: an empty file
 // cannot be half-written. An existing file is still replaced by rename, never truncated (it
 // may be a hard link to something the user keeps).
+namespace {
+
+FileStamp stamp_of_fd(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return {};
+    return {static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec,
+            static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec};
+}
+
+}  // namespace
+
 bool AtomicFile::create_empty_in_place() {
     const int fd = create_new(target_);
     if (fd < 0 && errno == EEXIST) return false;
     if (fd < 0) fail("create", target_, errno);
+    stamp_ = stamp_of_fd(fd);
     ::close(fd);
     return true;
 }
@@ -199,8 +212,20 @@ void AtomicFile::commit() {
     if (!stream_.good() || !buffer_.flush_to_file() || (fd_ < 0 && !open_temporary()))
         fail(fd_ < 0 ? "create" : "write", temporary_.empty() ? target_ : temporary_, error_ ? error_ : EIO);
     const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) fail("write", temporary_, errno);
-    if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("rename onto", target_, errno);
+    if (::rename(temporary_.c_str(), target_.c_str()) != 0) {
+        const int error = errno;
+        ::close(fd);
+        fail("rename onto", target_, error);
+    }
+    // The stamp as the ledger records it: after the rename (which sets ctime), from the open
+    // descriptor (no second path lookup). A close that reports a late write error takes the
+    // published file back: a missing output is made again, a damaged one would not be.
+    stamp_ = stamp_of_fd(fd);
+    if (::close(fd) != 0) {
+        const int error = errno;
+        ::unlink(target_.c_str());
+        fail("write", target_, error);
+    }
     committed_ = true;
     unregister_for_cleanup(cleanup_slot_);
     cleanup_slot_ = -1;

@@ -22,7 +22,7 @@ void check_barrier(Project& project, const Unit& unit) {
         throw NodeError(name + ": the pipeline file, its params, a file input or a plugin changed since '" + unit.name +
                         "' was sliced; rerun to re-slice");
     std::vector<std::string> problems;
-    std::vector<std::pair<std::string, int>> planned;  // partition, slice
+    std::vector<std::pair<int, std::vector<std::string>>> parts;  // slice, its partitions
     for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i) {
         if (plan.slice_sizes[i] == 0) continue;  // nothing to do, nothing to vouch for
         const int slice = static_cast<int>(i);
@@ -42,7 +42,7 @@ void check_barrier(Project& project, const Unit& unit) {
             problems.push_back(which + (marker->failed_partition.empty() ? "" : " failed on partition '" + marker->failed_partition + "'") +
                                ": " + marker->message);
         } else {
-            for (auto& p : read_slice_part(project.state(), unit.name, slice).partitions) planned.emplace_back(std::move(p), slice);
+            parts.emplace_back(slice, read_slice_part(project.state(), unit.name, slice).partitions);
         }
     }
     if (!problems.empty())
@@ -54,22 +54,38 @@ void check_barrier(Project& project, const Unit& unit) {
     // segments of this generation usually answer; the whole ledger is read only for the rest
     // (after a fold, or a retry that wrote into another file).
     PartitionDefinitions definitions(plan.definition, project.pipeline().configurators(unit));
-    std::sort(planned.begin(), planned.end());
-    std::map<std::string, SegmentLine> segment;
-    for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i)
-        if (plan.slice_sizes[i] > 0)
-            for (auto& line : read_segment(slice_segment(project.state(), unit.name, plan.generation, static_cast<int>(i))))
-                segment[line.name] = std::move(line);
-    std::vector<const Dataset*> inputs;
-    for (const auto& in : plan.inputs) inputs.push_back(&project.pipeline().catalog().at(in));
+    const bool configured = project.pipeline().configurators(unit) != nullptr;
     std::vector<std::pair<std::string, int>> rest;
     std::vector<std::string> vanished;
-    for (auto& [partition, slice] : planned) {
-        const auto it = segment.find(partition);
-        if (it != segment.end() && it->second.kind == 'R' && it->second.definition == definitions.of(partition)) continue;
-        if (it != segment.end() && it->second.kind == 'V') vanished.push_back(partition);
-        else rest.emplace_back(std::move(partition), slice);
+    for (auto& [slice, part] : parts) {
+        const Segment segment = read_segment(slice_segment(project.state(), unit.name, plan.generation, slice));
+        std::vector<char> right(segment.definitions.size());  // without configurators: one answer per digest
+        for (std::size_t d = 0; d < right.size(); ++d) right[d] = segment.definitions[d] == plan.definition;
+        // A slice appends in the order of its part: walk both together. Lines out of that order
+        // (a retry) are looked up in a map.
+        std::map<std::string_view, const SegmentLine*> others;
+        std::size_t at = 0;
+        auto judge = [&](const std::string& partition, const SegmentLine& line) {
+            if (line.kind == 'V') {
+                vanished.push_back(partition);
+                return true;
+            }
+            return line.kind == 'R' && (configured ? segment.definitions[line.definition] == definitions.of(partition) : right[line.definition] != 0);
+        };
+        for (auto& partition : part) {
+            while (at < segment.lines.size() && segment.lines[at].name != partition) {
+                others.emplace(segment.lines[at].name, &segment.lines[at]);
+                ++at;
+            }
+            bool ok = false;
+            if (at < segment.lines.size()) ok = judge(partition, segment.lines[at++]);
+            else if (const auto it = others.find(partition); it != others.end()) ok = judge(partition, *it->second);
+            if (!ok) rest.emplace_back(std::move(partition), slice);
+        }
     }
+    std::sort(rest.begin(), rest.end());
+    std::vector<const Dataset*> inputs;
+    for (const auto& in : plan.inputs) inputs.push_back(&project.pipeline().catalog().at(in));
     std::map<int, std::vector<std::string>> unrecorded;
     if (!rest.empty()) {
         const Ledger ledger = Ledger::load(project.state(), unit.name);

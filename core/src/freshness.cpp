@@ -118,13 +118,16 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     auto T0 = std::chrono::steady_clock::now();
     auto lap = [&](const char* what) { if (getenv("STEPPAR_PROFILE")) fprintf(stderr, "PROFILE %s %.3f\n", what, std::chrono::duration<double>(std::chrono::steady_clock::now() - T0).count()); };
     try {
-        zipped = zip_inputs(pipeline, unit);
+        *loaded = Ledger::load(project.state(), unit.name);
+        lap("ledger");
+        // Stamps are compared with records only: a unit with none (its first run) or a forced
+        // run needs no stat of its inputs, unless something else reads the stamps.
+        const bool stamps = (ledger.size() > 0 && !options.force) || options.adopt || unit.options.balance == Balance::size;
+        zipped = zip_inputs(pipeline, unit, stamps);
         lap("zip");
         check_output_collisions(pipeline, unit, zipped.names);  // before anything runs
         chosen = select_partitions(pipeline, unit, zipped.names, options.only);
         lap("select");
-        *loaded = Ledger::load(project.state(), unit.name);
-        lap("ledger");
         a.definition = unit_definition(project, unit);
     } catch (...) {
         scanner.join();

@@ -253,24 +253,25 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
             std::string_view content;
             if (!checked(line, content)) return;
             ++ledger.segment_lines_;
-            const auto f2 = fields_of(content);
-            if (f2[0] == "D" && f2.size() == 3) {
+            std::string_view f2[5];
+            const std::size_t fields = split(content, f2, 5);
+            if (f2[0] == "D" && fields == 3) {
                 std::uint64_t k = 0;
                 if (!parse_number(f2[1], k)) return;
                 if (src.definitions.size() <= k) src.definitions.resize(k + 1, UINT32_MAX);
                 src.definitions[k] = ledger.definition_index(f2[2]);
-            } else if (f2[0] == "R" && f2.size() == 5) {
+            } else if (f2[0] == "R" && fields == 5) {
                 overlay.push_back({unescaped(f2[2]), overlay.size(), line.data(), index});
-            } else if (f2[0] == "X" && f2.size() == 2) {
+            } else if (f2[0] == "X" && fields == 2) {
                 overlay.push_back({unescaped(f2[1]), overlay.size(), nullptr, index});
             }
         });
     }
     if (overlay.empty()) return ledger;
 
-    std::sort(overlay.begin(), overlay.end(), [](const Overlay& a, const Overlay& b) {
-        return a.name != b.name ? a.name < b.name : a.order < b.order;
-    });
+    // Slices append in name order and cut by name: the overlay is usually sorted already.
+    auto before = [](const Overlay& a, const Overlay& b) { return a.name != b.name ? a.name < b.name : a.order < b.order; };
+    if (!std::is_sorted(overlay.begin(), overlay.end(), before)) std::sort(overlay.begin(), overlay.end(), before);
     std::vector<Record> merged;
     merged.reserve(ledger.records_.size() + overlay.size());
     std::size_t b = 0;
@@ -395,25 +396,31 @@ void Ledger::fold(const StateLayout& state, std::string_view unit) const {
     for (const auto& path : segment_paths_) fs::remove(path, ec);
 }
 
-std::vector<SegmentLine> read_segment(const fs::path& path) {
-    std::vector<SegmentLine> lines;
+Segment read_segment(const fs::path& path) {
+    Segment segment;
     std::string text;
     try {
         text = read_file(path);
     } catch (const Error&) {
-        return lines;
+        return segment;
     }
-    std::map<std::uint64_t, std::string> definitions;
+    std::map<std::uint64_t, std::uint32_t> numbers;  // this file's K -> index into definitions
     for_each_line(text, [&](std::string_view line) {
         std::string_view content;
         if (!checked(line, content)) return;
-        const auto f = fields_of(content);
+        std::string_view f[5];
+        const std::size_t n = split(content, f, 5);
         std::uint64_t k = 0;
-        if (f[0] == "D" && f.size() == 3 && parse_number(f[1], k)) definitions[k] = std::string(f[2]);
-        else if (f[0] == "R" && f.size() == 5 && parse_number(f[1], k)) lines.push_back({'R', unescaped(f[2]), definitions[k]});
-        else if ((f[0] == "X" || f[0] == "V") && f.size() == 2) lines.push_back({f[0][0], unescaped(f[1]), {}});
+        if (f[0] == "D" && n == 3 && parse_number(f[1], k)) {
+            numbers[k] = static_cast<std::uint32_t>(segment.definitions.size());
+            segment.definitions.emplace_back(f[2]);
+        } else if (f[0] == "R" && n == 5 && parse_number(f[1], k) && numbers.count(k)) {
+            segment.lines.push_back({'R', unescaped(f[2]), numbers[k]});
+        } else if ((f[0] == "X" || f[0] == "V") && n == 2) {
+            segment.lines.push_back({f[0][0], unescaped(f[1]), 0});
+        }
     });
-    return lines;
+    return segment;
 }
 
 LedgerAppender::LedgerAppender(fs::path path) : path_(std::move(path)) {

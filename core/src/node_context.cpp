@@ -26,11 +26,12 @@ std::string describe_failure(const std::exception_ptr& failure) {
     }
 }
 
-std::string call_partition_function(const BoundNode& bound, const std::string& partition, const Chosen& chosen) {
+std::string call_partition_function(const BoundNode& bound, const std::string& partition, const Chosen& chosen, FileStamp* stamps) {
     try {
         PartitionCall call(bound, partition, chosen);
         bound.function.partition_function(call);
         call.commit();
+        if (stamps) call.stamps(stamps);
         return {};
     } catch (...) {
         return describe_failure(std::current_exception());

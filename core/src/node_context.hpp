@@ -101,6 +101,7 @@ public:
     const std::string& path() const override { return file_.target(); }
     std::ostream& stream() override { return file_.stream(); }
     void commit() { file_.commit(); }
+    const FileStamp& stamp() const noexcept { return file_.stamp(); }
 
 private:
     AtomicFile file_;
@@ -158,6 +159,10 @@ public:
     void write_log(LogLevel level, std::string_view message) override { node_log(level, message, node_, partition_); }
     void commit() {
         for (auto& out : outputs_) out.commit();
+    }
+    /// After commit(): the stamp of each output, in order.
+    void stamps(FileStamp* out) const {
+        for (const auto& o : outputs_) *out++ = o.stamp();
     }
 
 private:
@@ -256,7 +261,9 @@ private:
 /// The message of a failure caught while calling a node.
 std::string describe_failure(const std::exception_ptr& failure);
 
-/// Runs `node` on one partition; returns an error message, or "" on success.
-std::string call_partition_function(const BoundNode& bound, const std::string& partition, const Chosen& chosen = {});
+/// Runs `node` on one partition; returns an error message, or "" on success. `stamps` (when
+/// given) receives the stamps of its outputs as written, in the node's output order.
+std::string call_partition_function(const BoundNode& bound, const std::string& partition, const Chosen& chosen = {},
+                                    FileStamp* stamps = nullptr);
 
 }  // namespace steppar

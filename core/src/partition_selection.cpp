@@ -17,12 +17,12 @@ std::string first_few(const std::vector<std::string>& names) {
 
 }  // namespace
 
-ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit) {
+ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps) {
     ZippedInputs zipped;
     zipped.inputs = pipeline.external_partitioned_inputs(unit);
     const std::size_t width = zipped.inputs.size();
     std::vector<std::vector<ScannedPartition>> scans;
-    for (const auto& in : zipped.inputs) scans.push_back(scan_partitions(pipeline.catalog().at(in)));
+    for (const auto& in : zipped.inputs) scans.push_back(scan_partitions(pipeline.catalog().at(in), false, nullptr, with_stamps));
     if (width == 1) {
         zipped.names.reserve(scans[0].size());
         zipped.stamps.reserve(scans[0].size());

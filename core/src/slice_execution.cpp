@@ -154,7 +154,7 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     for (const auto& out : marker.outputs) outputs.push_back(&pipeline.catalog().at(out));
     const fs::path segment = slice_segment(project.state(), unit.name, index.generation, slice);
     std::set<std::string> finished;  // by an earlier attempt at this plan (a retry)
-    for (const auto& line : read_segment(segment))
+    for (const auto& line : read_segment(segment).lines)
         if (line.kind == 'R' || line.kind == 'V') finished.insert(line.name);
     LedgerAppender ledger(segment);
 
@@ -193,10 +193,14 @@ void run_slice(Project& project, const Unit& unit, int slice) {
             chosen.name = chosen.configurator ? chosen.configurator->name : "";
             ++configurator_use[chosen.configurator ? "'" + chosen.name + "'" : "none"];
         }
-        for (std::size_t k = 0; k < chain.size(); ++k)
-            if (const std::string error = call_partition_function(chain[k], partition, chosen); !error.empty())
+        // Outputs are stamped by their writers right after the rename (no second lookup); the
+        // chain's outputs follow its nodes' order, as marker.outputs does.
+        FileStamp* stamps = output_stamps.data();
+        for (std::size_t k = 0; k < chain.size(); ++k) {
+            if (const std::string error = call_partition_function(chain[k], partition, chosen, stamps); !error.empty())
                 fail(partition, "node '" + unit.nodes[k].name + "': " + error);
-        for (std::size_t k = 0; k < outputs.size(); ++k) output_stamps[k] = stamp_of(outputs[k]->partition_path(partition));
+            stamps += unit.nodes[k].outputs.size();
+        }
         if (&wanted != last_definition) {
             definition_number = ledger.define(wanted);
             last_definition = &wanted;
@@ -257,7 +261,7 @@ std::string partition_in_progress(const Project& project, const Unit& unit, int 
         const PlanIndex index = read_plan_index(project.state(), unit.name);
         const auto partitions = read_slice_part(project.state(), unit.name, slice).partitions;
         std::set<std::string> recorded;
-        for (const auto& line : read_segment(slice_segment(project.state(), unit.name, index.generation, slice))) recorded.insert(line.name);
+        for (const auto& line : read_segment(slice_segment(project.state(), unit.name, index.generation, slice)).lines) recorded.insert(line.name);
         for (const auto& p : partitions)
             if (!recorded.count(p)) return p;
         return {};

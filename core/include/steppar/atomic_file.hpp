@@ -7,6 +7,8 @@
 //   out.commit();            // without commit(), the destructor removes the temporary file
 #pragma once
 
+#include "steppar/stamp.hpp"
+
 #include <filesystem>
 #include <memory>
 #include <ostream>
@@ -29,6 +31,8 @@ public:
     std::ostream& stream() { return stream_; }
     /// Flushes, closes and renames the temporary file onto the target. Throws on any I/O error.
     void commit();
+    /// The target's stamp as commit() left it (stamp.hpp).
+    const FileStamp& stamp() const noexcept { return stamp_; }
 
     /// True for the names AtomicFile gives its temporary files (so listings can skip them).
     static bool is_temporary_name(std::string_view filename);
@@ -68,6 +72,7 @@ private:
     int error_ = 0;  ///< first errno of a failed create or write
     bool committed_ = false;
     int cleanup_slot_ = -1;
+    FileStamp stamp_;
 };
 
 /// Makes SIGINT, SIGTERM, SIGHUP and crash signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)

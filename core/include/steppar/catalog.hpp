@@ -53,8 +53,9 @@ struct ScannedPartition {
 /// missing folder is an empty dataset when `missing_ok` (an output not written yet). With
 /// `temporaries`, also collects the paths of AtomicFile temporaries met on the way, so that one
 /// walk both scans an output folder and finds what interrupted writers left.
+/// Without `with_stamps`, nothing is stat'ed and every stamp is left "missing".
 std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok = false,
-                                              std::vector<std::string>* temporaries = nullptr);
+                                              std::vector<std::string>* temporaries = nullptr, bool with_stamps = true);
 
 class Catalog {
 public:

@@ -113,10 +113,15 @@ private:
 struct SegmentLine {
     char kind;  ///< 'R' (done), 'X' (retracted) or 'V' (vanished)
     std::string name;
-    std::string definition;  ///< R: the definition digest
+    std::uint32_t definition = 0;  ///< R: index into Segment::definitions
+};
+/// A segment file as read: its intact lines in file order and its definition digests.
+struct Segment {
+    std::vector<SegmentLine> lines;
+    std::vector<std::string> definitions;
 };
 /// Every intact line of one segment file (none when it does not exist).
-std::vector<SegmentLine> read_segment(const std::filesystem::path& path);
+Segment read_segment(const std::filesystem::path& path);
 
 /// Appends records to one segment file; each call is one write(2).
 class LedgerAppender {

@@ -24,10 +24,10 @@ struct ZippedInputs {
     const FileStamp* stamps_of(std::size_t i) const { return stamps.data() + i * inputs.size(); }
 };
 
-/// Lists (and stats) the unit's external partitioned inputs and zips them by name. Throws
-/// SpecError naming the partitions without partner when the unit is strict, StateError when an
-/// input folder is missing.
-ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit);
+/// Lists (and, `with_stamps`, stats) the unit's external partitioned inputs and zips them by
+/// name. Throws SpecError naming the partitions without partner when the unit is strict,
+/// StateError when an input folder is missing.
+ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps = true);
 
 /// Which of `names` (sorted) the unit hands out: filter, exclude, `only` (--partitions) and no
 /// `cached: true` configurator. Logs how many were left out and why. Throws UsageError for a bad
