@@ -1,0 +1,226 @@
+// The ledger's files: records appended by slices, torn and damaged lines ignored, later
+// generations winning, folding into a base and reading it back; stamps' text form; the
+// encoding of intermediate partition names.
+#include <boost/test/unit_test.hpp>
+
+#include "support.hpp"
+
+#include "steppar/atomic_file.hpp"
+#include "steppar/catalog.hpp"
+#include "steppar/ledger.hpp"
+#include "steppar/stamp.hpp"
+#include "steppar/state.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace steppar;
+
+namespace {
+
+struct Folder {
+    fs::path path;
+    Folder() {
+        char name[] = "/tmp/steppar-ledger-XXXXXX";
+        const char* made = ::mkdtemp(name);
+        BOOST_REQUIRE(made != nullptr);
+        path = made;
+    }
+    ~Folder() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+const std::string digest_a(64, 'a'), digest_b(64, 'b');
+
+FileStamp stamp(std::int64_t size, std::int64_t mtime, std::int64_t ctime) { return {size, mtime, ctime}; }
+
+// Appends one record of `name` with input/output stamps made from `seed`.
+void append(LedgerAppender& out, const std::string& name, const std::string& digest, std::int64_t seed) {
+    const FileStamp in = stamp(seed, 1000 + seed, 1000 + seed), result = stamp(2 * seed, 5000 + seed, 5003 + seed);
+    out.record(name, out.define(digest), &in, 1, &result, 1);
+}
+
+std::vector<std::string> names_of(const Ledger& ledger) {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < ledger.size(); ++i) names.push_back(ledger.entry(i).name);
+    return names;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ledger)
+
+BOOST_AUTO_TEST_CASE(stamps_round_trip_through_their_text_including_a_ctime_before_the_mtime) {
+    for (const FileStamp s : {stamp(0, 0, 0), stamp(123456789, 1795988629923500912, 1795988629931500912),
+                              stamp(5, 2000, 1000), FileStamp{}}) {
+        std::string text;
+        append_stamp(text, s);
+        FileStamp back{7, 7, 7};
+        BOOST_TEST(parse_stamp(text, back), text);
+        BOOST_TEST((back == s), text);
+    }
+    FileStamp ignored;
+    for (const char* bad : {"", "1:2", "x:1:0", "1:2:3:4", "-1:2:0"}) BOOST_TEST(!parse_stamp(bad, ignored), bad);
+    std::vector<FileStamp> row;
+    const FileStamp two[] = {stamp(1, 2, 3), FileStamp{}};
+    BOOST_TEST(parse_stamps(stamps_text(two, 2), row, 2));
+    BOOST_TEST((row[0] == two[0] && row[1] == two[1]));
+    BOOST_TEST(!parse_stamps(stamps_text(two, 2), row, 3));
+}
+
+BOOST_AUTO_TEST_CASE(records_appended_by_slices_are_read_back_in_name_order_with_their_generation) {
+    Folder f;
+    const StateLayout state(f.path);
+    {
+        LedgerAppender s1(slice_segment(state, "u", 3, 1));
+        append(s1, "m", digest_a, 2);
+        append(s1, "tab\there\nand\\slash", digest_a, 3);
+        LedgerAppender s0(slice_segment(state, "u", 3, 0));
+        append(s0, "a", digest_b, 1);
+    }
+    const Ledger ledger = Ledger::load(state, "u");
+    BOOST_TEST(ledger.generation() == 3u);
+    BOOST_TEST((names_of(ledger) == std::vector<std::string>{"a", "m", "tab\there\nand\\slash"}));
+    const LedgerEntry a = ledger.entry(0);
+    BOOST_TEST(ledger.definitions()[a.definition] == digest_b);
+    BOOST_TEST(a.generation == 3u);
+    const FileStamp in = stamp(1, 1001, 1001);
+    BOOST_TEST(a.inputs == stamps_text(&in, 1));
+    BOOST_TEST(ledger.find("m") == 1u);
+    BOOST_TEST(ledger.find("zzz") == ledger.size());
+    const Segment segment = read_segment(slice_segment(state, "u", 3, 1));
+    BOOST_REQUIRE(segment.lines.size() == 2u);
+    BOOST_TEST(segment.lines[1].name == "tab\there\nand\\slash");
+    BOOST_TEST(segment.definitions[segment.lines[0].definition] == digest_a);
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_or_damaged_line_is_ignored_and_the_next_writer_starts_clean) {
+    Folder f;
+    const StateLayout state(f.path);
+    const fs::path path = slice_segment(state, "u", 1, 0);
+    {
+        LedgerAppender out(path);
+        append(out, "a", digest_a, 1);
+        append(out, "b", digest_a, 2);
+        append(out, "c", digest_a, 3);
+    }
+    std::string text = read_file(path);
+    text[text.find("\tb\t") + 1] = 'B';  // damaged in place: its checksum no longer matches
+    text.resize(text.size() - 5);         // and the last line torn, as by a killed writer
+    write_file_atomically(path, text);
+    BOOST_TEST((names_of(Ledger::load(state, "u")) == std::vector<std::string>{"a"}));
+    {
+        LedgerAppender again(path);  // a retry appends after the torn line
+        append(again, "d", digest_a, 4);
+    }
+    BOOST_TEST((names_of(Ledger::load(state, "u")) == std::vector<std::string>{"a", "d"}));
+}
+
+BOOST_AUTO_TEST_CASE(later_generations_win_retractions_remove_and_a_fold_keeps_the_same_records) {
+    Folder f;
+    const StateLayout state(f.path);
+    {
+        LedgerAppender g1(slice_segment(state, "u", 1, 0));
+        append(g1, "a", digest_a, 1);
+        append(g1, "b", digest_a, 2);
+        append(g1, "c", digest_a, 3);
+        LedgerAppender g2(slice_segment(state, "u", 2, 0));
+        append(g2, "b", digest_b, 20);
+        LedgerAppender host(host_segment(state, "u", 2));
+        host.retracted("c");
+    }
+    const Ledger before = Ledger::load(state, "u");
+    BOOST_TEST((names_of(before) == std::vector<std::string>{"a", "b"}));
+    BOOST_TEST(before.definitions()[before.entry(1).definition] == digest_b);
+    BOOST_TEST(before.fold_is_due());
+    BOOST_TEST(Ledger::fold_is_due_on_disk(state, "u"));
+    before.fold(state, "u");
+    BOOST_TEST(!fs::exists(slice_segment(state, "u", 1, 0)), "folded segments are removed");
+    BOOST_TEST(!Ledger::fold_is_due_on_disk(state, "u"));
+    const Ledger after = Ledger::load(state, "u");
+    BOOST_TEST((names_of(after) == names_of(before)));
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        BOOST_TEST(after.entry(i).inputs == before.entry(i).inputs);
+        BOOST_TEST(after.entry(i).outputs == before.entry(i).outputs);
+        BOOST_TEST(after.entry(i).generation == before.entry(i).generation);
+        BOOST_TEST(after.definitions()[after.entry(i).definition] == before.definitions()[before.entry(i).definition]);
+    }
+    BOOST_TEST(after.entry(1).generation == 2u);
+    BOOST_TEST(after.generation() == 2u);
+
+    // A segment left behind by a fold that crashed before removing it is older than the base's
+    // record: it must not bring back the old one.
+    {
+        LedgerAppender stale(slice_segment(state, "u", 1, 0));
+        append(stale, "b", digest_a, 2);
+    }
+    const Ledger replayed = Ledger::load(state, "u");
+    BOOST_TEST(replayed.definitions()[replayed.entry(1).definition] == digest_b);
+    // A newer generation written after the fold does win.
+    {
+        LedgerAppender newer(slice_segment(state, "u", 3, 0));
+        append(newer, "b", digest_a, 30);
+    }
+    const Ledger latest = Ledger::load(state, "u");
+    BOOST_TEST(latest.definitions()[latest.entry(1).definition] == digest_a);
+    BOOST_TEST(latest.entry(1).generation == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_base_is_reported_and_read_as_empty) {
+    Folder f;
+    const StateLayout state(f.path);
+    {
+        LedgerAppender g1(slice_segment(state, "u", 1, 0));
+        append(g1, "a", digest_a, 1);
+    }
+    Ledger::load(state, "u").fold(state, "u");
+    const fs::path base = f.path / "units/u/ledger/base.tsv";
+    std::string text = read_file(base);
+    text[text.find("\ta\t") + 1] = 'z';
+    write_file_atomically(base, text);
+    const Ledger damaged = Ledger::load(state, "u");
+    BOOST_TEST(damaged.size() == 0u);
+    BOOST_TEST(steppar_test::contains(damaged.damaged(), "is damaged"));
+}
+
+BOOST_AUTO_TEST_CASE(intermediate_names_encode_folders_so_a_partition_can_sit_beside_a_folder_of_its_name) {
+    Folder f;
+    Dataset d;
+    d.name = "lower";
+    d.path = f.path / "lower";
+    d.suffix = ".p";
+    d.folder_suffix = ".d";
+    BOOST_TEST(d.partition_path("can") == (f.path / "lower/can.p").string());
+    BOOST_TEST(d.partition_path("can/bcm") == (f.path / "lower/can.d/bcm.p").string());
+    BOOST_TEST(d.partition_path("a/b/c") == (f.path / "lower/a.d/b.d/c.p").string());
+    for (const char* name : {"can", "can/bcm", "can-x", "a/b/c"}) write_file_atomically(d.partition_path(name), name);
+    write_file_atomically(f.path / "lower/stray", "not a partition");
+    write_file_atomically(f.path / "lower/plain/x.p", "a folder without .d: not an encoded name");
+    BOOST_TEST((list_partitions(d) == std::vector<std::string>{"a/b/c", "can", "can-x", "can/bcm"}));
+    const auto scanned = scan_partitions(d);
+    BOOST_REQUIRE(scanned.size() == 4u);
+    BOOST_TEST(scanned[3].name == "can/bcm");
+    BOOST_TEST(scanned[3].stamp.size == 7);
+}
+
+BOOST_AUTO_TEST_CASE(listing_is_in_byte_order_across_folders) {
+    Folder f;
+    Dataset d;
+    d.name = "docs";
+    d.path = f.path;
+    d.suffix = ".txt";
+    for (const char* name : {"2024/b", "2024-summary", "2024.x", "2024/a/deep", "20", "a b", "Z"})
+        write_file_atomically(d.partition_path(name), name);
+    std::vector<std::string> expected = {"2024/b", "2024-summary", "2024.x", "2024/a/deep", "20", "a b", "Z"};
+    std::sort(expected.begin(), expected.end());
+    BOOST_TEST(list_partitions(d) == expected, boost::test_tools::per_element());
+    std::vector<std::string> scanned;
+    for (const auto& p : scan_partitions(d)) scanned.push_back(p.name);
+    BOOST_TEST(scanned == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
