@@ -334,6 +334,14 @@ std::size_t remove_stale_temporaries(const fs::path& dir, std::string_view only_
     return removed;
 }
 
+void remove_file_and_empty_folders(const std::string& path, const fs::path& root) {
+    if (::unlink(path.c_str()) != 0) return;
+    const fs::path stop = root.lexically_normal();
+    for (fs::path dir = fs::path(path).parent_path().lexically_normal();
+         !dir.empty() && dir != stop && dir.native().size() > stop.native().size(); dir = dir.parent_path())
+        if (::rmdir(dir.c_str()) != 0) break;  // not empty: done
+}
+
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) fail("open", path, errno);

@@ -55,11 +55,9 @@ public:
         // Entries are visited in the order of their names as partition paths continue them (a
         // folder's as "name/"), so the walk yields partitions already in byte order: no sort of
         // a million names afterwards.
-        struct Entry {
-            std::string key;  // the partition name's next piece: "a" for a file, "a/" for a folder
-            bool folder;      // its name on disk: key + suffix, or key without "/" + folder suffix
-        };
-        std::vector<Entry> entries;
+        // The partition name's next piece: "a" for a file, "a/" for a folder. On disk, a file is
+        // the piece + suffix, a folder the piece without "/" + folder suffix.
+        std::vector<std::string> entries;
         errno = 0;
         while (const dirent* entry = ::readdir(dir)) {
             const std::string_view name = entry->d_name;
@@ -79,27 +77,27 @@ public:
                 type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
             }
             if (type == DT_DIR && ends_with(name, dataset_.folder_suffix))  // else not a folder of an encoded name
-                entries.push_back({std::string(name.substr(0, name.size() - dataset_.folder_suffix.size())) + "/", true});
+                entries.push_back(std::string(name.substr(0, name.size() - dataset_.folder_suffix.size())) + "/");
             else if (type == DT_REG && ends_with(name, dataset_.suffix))  // else not a partition file
-                entries.push_back({std::string(name.substr(0, name.size() - dataset_.suffix.size())), false});
+                entries.emplace_back(name.substr(0, name.size() - dataset_.suffix.size()));
             errno = 0;
         }
         if (errno != 0) fail(prefix, errno);
-        std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+        std::sort(entries.begin(), entries.end());
         std::string disk;
-        for (auto& e : entries) {
-            if (e.folder) {
-                disk.assign(e.key, 0, e.key.size() - 1).append(dataset_.folder_suffix);
+        for (auto& key : entries) {
+            if (key.back() == '/') {
+                disk.assign(key, 0, key.size() - 1).append(dataset_.folder_suffix);
                 const int sub = ::openat(::dirfd(dir), disk.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sub < 0) fail(prefix + disk, errno);
                 const std::size_t disk_length = disk_prefix_.size();
                 disk_prefix_.append(disk).push_back('/');
-                walk(sub, prefix + e.key, depth + 1);
+                walk(sub, prefix + key, depth + 1);
                 disk_prefix_.resize(disk_length);
             } else {
-                disk.assign(e.key).append(dataset_.suffix);
+                disk.assign(key).append(dataset_.suffix);
                 if (stamps_) stamps_->push_back(stamp_at(::dirfd(dir), disk.c_str()));
-                add(prefix, std::move(e.key), disk);
+                add(prefix, std::move(key), disk);
             }
         }
     }
@@ -145,25 +143,30 @@ std::vector<std::string> list_partitions(const Dataset& dataset) {
     return names;
 }
 
-std::vector<ScannedPartition> scan_partitions(const Dataset& dataset, bool missing_ok, std::vector<std::string>* temporaries,
-                                              bool with_stamps) {
+PartitionScan scan_partitions(const Dataset& dataset, bool missing_ok, std::vector<std::string>* temporaries, bool with_stamps) {
+    PartitionScan scan;
     std::error_code ec;
     if (!fs::is_directory(dataset.path, ec)) {
-        if (missing_ok) return {};
+        if (missing_ok) return scan;
         throw StateError("dataset '" + dataset.name + "': input folder '" + dataset.path.string() +
                          "' does not exist (create it or fix the catalog path)");
     }
-    std::vector<std::string> names;
-    std::vector<FileStamp> stamps;
     const int root = ::open(dataset.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         throw StateError("dataset '" + dataset.name + "': cannot list '" + dataset.path.string() + "': " + std::strerror(errno));
-    PartitionLister(dataset, names, with_stamps ? &stamps : nullptr, temporaries).walk(root, "", 0);
-    std::vector<ScannedPartition> scanned(names.size());
-    for (std::size_t i = 0; i < names.size(); ++i) scanned[i] = {std::move(names[i]), with_stamps ? stamps[i] : FileStamp{}};
-    auto by_name = [](const ScannedPartition& a, const ScannedPartition& b) { return a.name < b.name; };
-    if (!std::is_sorted(scanned.begin(), scanned.end(), by_name)) std::sort(scanned.begin(), scanned.end(), by_name);
-    return scanned;
+    PartitionLister(dataset, scan.names, with_stamps ? &scan.stamps : nullptr, temporaries).walk(root, "", 0);
+    if (!std::is_sorted(scan.names.begin(), scan.names.end())) {  // never, but cheap to be sure
+        std::vector<std::size_t> order(scan.names.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scan.names[a] < scan.names[b]; });
+        PartitionScan sorted;
+        for (const auto i : order) {
+            sorted.names.push_back(std::move(scan.names[i]));
+            if (with_stamps) sorted.stamps.push_back(scan.stamps[i]);
+        }
+        scan = std::move(sorted);
+    }
+    return scan;
 }
 
 void Catalog::add(Dataset dataset) {

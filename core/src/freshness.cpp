@@ -102,7 +102,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
 
     // The output folders are scanned by a second thread while this one scans the inputs: on a
     // million partitions each scan is mostly stat(2) calls, and the two share no data.
-    std::vector<std::vector<ScannedPartition>> scans(outputs.size());
+    std::vector<PartitionScan> scans(outputs.size());
     std::exception_ptr scan_error;
     std::thread scanner([&] {
         try {
@@ -150,8 +150,8 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     auto outputs_of = [&](const std::string& name) {
         for (std::size_t k = 0; k < output_count; ++k) {
             const auto& scan = scans[k];
-            for (; at[k] < scan.size() && scan[at[k]].name < name; ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scan[at[k]].name));
-            now[k] = at[k] < scan.size() && scan[at[k]].name == name ? scan[at[k]++].stamp : FileStamp{};
+            for (; at[k] < scan.names.size() && scan.names[at[k]] < name; ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scan.names[at[k]]));
+            now[k] = at[k] < scan.names.size() && scan.names[at[k]] == name ? scan.stamps[at[k]++] : FileStamp{};
         }
     };
     std::string now_text;  // reused: a million comparisons should not allocate a million strings
@@ -191,7 +191,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
                 a.dirty.push_back(name);
                 a.reasons.push_back(why);
                 std::uint64_t bytes = 0;
-                for (std::size_t i = 0; i < input_count; ++i) bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(inputs[i].size, 0));
+                for (std::size_t i = 0; inputs && i < input_count; ++i) bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(inputs[i].size, 0));
                 a.dirty_bytes.push_back(bytes);
                 ++(why == Reason::new_partition ? a.new_count : a.changed_count);
             };
@@ -225,7 +225,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
         }
     }
     for (std::size_t k = 0; k < output_count; ++k)
-        for (; at[k] < scans[k].size(); ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scans[k][at[k]].name));
+        for (; at[k] < scans[k].names.size(); ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scans[k].names[at[k]]));
     lap("walk");
     return a;
 }
@@ -258,11 +258,12 @@ std::string whole_node_fingerprint(Project& project, const Unit& unit) {
         if (!d.partitioned()) continue;  // in the definition already
         digest.update("\n" + in + "\n");
         std::string text;
-        for (const auto& p : scan_partitions(d, /*missing_ok=*/true)) {
+        const PartitionScan scan = scan_partitions(d, /*missing_ok=*/true);
+        for (std::size_t i = 0; i < scan.names.size(); ++i) {
             text.clear();
-            append_json_string(text, p.name);
+            append_json_string(text, scan.names[i]);
             text.push_back(' ');
-            append_stamp(text, p.stamp);
+            append_stamp(text, scan.stamps[i]);
             text.push_back('\n');
             digest.update(text);
         }

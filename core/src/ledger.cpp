@@ -503,18 +503,12 @@ void LedgerAppender::record(std::string_view name, std::uint32_t definition, con
     append(line_);
 }
 
-void LedgerAppender::retracted(std::string_view name) {
-    line_ = "X\t";
-    append_escaped(line_, name);
-    const std::uint64_t sum = checksum(line_);
-    line_.push_back('\t');
-    append_hex64(line_, sum);
-    line_.push_back('\n');
-    append(line_);
-}
+void LedgerAppender::retracted(std::string_view name) { name_line('X', name); }
 
-void LedgerAppender::vanished(std::string_view name) {
-    line_ = "V\t";
+void LedgerAppender::vanished(std::string_view name) { name_line('V', name); }
+
+void LedgerAppender::name_line(char kind, std::string_view name) {
+    line_.assign(1, kind).push_back('\t');
     append_escaped(line_, name);
     const std::uint64_t sum = checksum(line_);
     line_.push_back('\t');

@@ -21,15 +21,11 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
     ZippedInputs zipped;
     zipped.inputs = pipeline.external_partitioned_inputs(unit);
     const std::size_t width = zipped.inputs.size();
-    std::vector<std::vector<ScannedPartition>> scans;
+    std::vector<PartitionScan> scans;
     for (const auto& in : zipped.inputs) scans.push_back(scan_partitions(pipeline.catalog().at(in), false, nullptr, with_stamps));
     if (width == 1) {
-        zipped.names.reserve(scans[0].size());
-        zipped.stamps.reserve(scans[0].size());
-        for (auto& s : scans[0]) {
-            zipped.names.push_back(std::move(s.name));
-            zipped.stamps.push_back(s.stamp);
-        }
+        zipped.names = std::move(scans[0].names);
+        zipped.stamps = std::move(scans[0].stamps);
         return zipped;
     }
     // Names present in every input: walk all the sorted lists at once.
@@ -38,17 +34,21 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
     for (;;) {
         const std::string* lowest = nullptr;
         for (std::size_t k = 0; k < width; ++k)
-            if (at[k] < scans[k].size() && (!lowest || scans[k][at[k]].name < *lowest)) lowest = &scans[k][at[k]].name;
+            if (at[k] < scans[k].names.size() && (!lowest || scans[k].names[at[k]] < *lowest)) lowest = &scans[k].names[at[k]];
         if (!lowest) break;
         const std::string name = *lowest;
         bool everywhere = true;
-        for (std::size_t k = 0; k < width; ++k) everywhere = everywhere && at[k] < scans[k].size() && scans[k][at[k]].name == name;
+        for (std::size_t k = 0; k < width; ++k)
+            everywhere = everywhere && at[k] < scans[k].names.size() && scans[k].names[at[k]] == name;
         if (everywhere) {
-            for (std::size_t k = 0; k < width; ++k) zipped.stamps.push_back(scans[k][at[k]++].stamp);
+            for (std::size_t k = 0; k < width; ++k) {
+                if (with_stamps) zipped.stamps.push_back(scans[k].stamps[at[k]]);
+                ++at[k];
+            }
             zipped.names.push_back(name);
         } else {
             for (std::size_t k = 0; k < width; ++k)
-                if (at[k] < scans[k].size() && scans[k][at[k]].name == name) alone[k].push_back(scans[k][at[k]++].name);
+                if (at[k] < scans[k].names.size() && scans[k].names[at[k]] == name) alone[k].push_back(scans[k].names[at[k]++]);
         }
     }
     std::vector<std::string> problems;

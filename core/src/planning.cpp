@@ -67,17 +67,6 @@ std::string slicer_log_line(const Unit& unit, const SlicePlan& plan) {
            (smallest == largest ? "" : ".." + std::to_string(largest)) + " each)";
 }
 
-// Removes a file steppar wrote, then the folders the removal left empty, up to `root`.
-void remove_with_empty_parents(const std::string& path, const fs::path& root) {
-    if (::unlink(path.c_str()) != 0) return;
-    fs::path dir = fs::path(path).parent_path();
-    const fs::path stop = root.lexically_normal();
-    while (!dir.empty() && dir.lexically_normal() != stop && dir.string().size() > stop.string().size()) {
-        if (::rmdir(dir.c_str()) != 0) break;  // not empty: done
-        dir = dir.parent_path();
-    }
-}
-
 // Retraction: the outputs steppar wrote for partitions whose input is gone, so nothing
 // downstream ever sees them. A file changed since steppar wrote it is kept (and named).
 void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppender& host) {
@@ -92,7 +81,7 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
             const std::string path = outputs[k]->partition_path(name);
             const FileStamp now = stamp_of(path);
             if (!now.exists()) continue;
-            if (parsed && now == recorded[k]) remove_with_empty_parents(path, outputs[k]->path);
+            if (parsed && now == recorded[k]) remove_file_and_empty_folders(path, outputs[k]->path);
             else kept.push_back(path);
         }
         host.retracted(name);

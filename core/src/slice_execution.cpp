@@ -1,6 +1,7 @@
 #include "steppar/slice_execution.hpp"
 
 #include "node_context.hpp"
+#include "steppar/atomic_file.hpp"
 #include "steppar/barrier.hpp"
 #include "steppar/error.hpp"
 #include "steppar/events.hpp"
@@ -33,16 +34,6 @@ double seconds_since(std::chrono::steady_clock::time_point started) {
 
 // The name a step goes by in messages: "count-slice-2", or a plain node's own name.
 std::string step_label(const Unit& unit, int slice) { return unit.replicated() ? slice_name(unit.name, slice) : unit.name; }
-
-void remove_with_empty_parents(const std::string& path, const fs::path& root) {
-    if (::unlink(path.c_str()) != 0) return;
-    fs::path dir = fs::path(path).parent_path();
-    const fs::path stop = root.lexically_normal();
-    while (!dir.empty() && dir.lexically_normal() != stop && dir.string().size() > stop.string().size()) {
-        if (::rmdir(dir.c_str()) != 0) break;
-        dir = dir.parent_path();
-    }
-}
 
 void run_whole_node(Project& project, const Unit& unit) {
     const auto started = std::chrono::steady_clock::now();
@@ -99,7 +90,7 @@ void run_whole_node(Project& project, const Unit& unit) {
             for (const auto& out : node.outputs) {
                 const Dataset& d = pipeline.catalog().at(out);
                 if (d.partitioned() && path.rfind(d.path.string() + "/", 0) == 0) {
-                    remove_with_empty_parents(path, d.path);
+                    remove_file_and_empty_folders(path, d.path);
                     ++removed;
                 }
             }

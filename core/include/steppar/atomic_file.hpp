@@ -94,6 +94,10 @@ std::size_t remove_stale_temporaries(const std::filesystem::path& dir, std::stri
 /// rename and the folder after it, so the file survives a power cut too.
 void write_file_atomically(const std::filesystem::path& target, std::string_view content, bool durable = false);
 
+/// Removes the file `path`, then each folder the removal left empty, up to (not including) `root`:
+/// a retracted partition leaves no empty folder that a clean run would not have made.
+void remove_file_and_empty_folders(const std::string& path, const std::filesystem::path& root);
+
 /// Reads a whole file; throws StateError naming the file when it cannot.
 std::string read_file(const std::filesystem::path& path);
 

@@ -142,6 +142,7 @@ public:
 
 private:
     void append(std::string& line);
+    void name_line(char kind, std::string_view name);
 
     std::filesystem::path path_;
     int fd_ = -1;

@@ -19,9 +19,10 @@ namespace steppar {
 struct ZippedInputs {
     std::vector<std::string> inputs;  ///< the zipped datasets, in the unit's order
     std::vector<std::string> names;   ///< partition names present in every input, sorted
-    std::vector<FileStamp> stamps;    ///< names.size() x inputs.size(): stamps[i * inputs.size() + k]
+    std::vector<FileStamp> stamps;    ///< names.size() x inputs.size(): stamps[i * inputs.size() + k] (empty: not stat'ed)
 
-    const FileStamp* stamps_of(std::size_t i) const { return stamps.data() + i * inputs.size(); }
+    /// The stamps of partition i's input files, or null when the inputs were not stat'ed.
+    const FileStamp* stamps_of(std::size_t i) const { return stamps.empty() ? nullptr : stamps.data() + i * inputs.size(); }
 };
 
 /// Lists (and, `with_stamps`, stats) the unit's external partitioned inputs and zips them by
