@@ -259,6 +259,26 @@ nodes:
     BOOST_TEST(!fs::exists(ws.dir / "out/lower/can"), "nothing may run");
 }
 
+// Partitions left out by filter/exclude or --partitions are neither run nor retracted: their
+// outputs stay as they are, as in Kedro.
+BOOST_AUTO_TEST_CASE(partitions_left_out_by_filters_keep_their_outputs) {
+    Incremental t;
+    t.run();
+    const auto before = identities(t.ws.dir / "out/counts");
+    const Result narrowed = t.run({"--partitions", "^doc-000"});
+    BOOST_TEST(narrowed.err.find("count: 0 new, 0 changed, 9 up to date, 31 left out") != std::string::npos, narrowed.err);
+    BOOST_TEST(narrowed.err.find("retracted") == std::string::npos, narrowed.err);
+    std::string text = read_file(t.ws.pipeline);
+    const std::string plain = "outputs: [counts], slices: 3}";
+    text.replace(text.find(plain), plain.size(), "outputs: [counts], slices: 3, exclude: '1$'}");
+    write_file(t.ws.pipeline, text);
+    const Result excluded = t.run();
+    BOOST_TEST(excluded.err.find("retracted") == std::string::npos, excluded.err);
+    BOOST_TEST((identities(t.ws.dir / "out/counts") == before), "left-out partitions keep their outputs untouched");
+    const Result status = host({"status", t.ws.pipeline.string()});
+    BOOST_TEST(status.out.find("unit:done\tcount\t0 new, 0 changed, 36 up to date, 4 left out") != std::string::npos, status.out);
+}
+
 BOOST_AUTO_TEST_CASE(foreign_files_in_an_output_folder_are_named_and_kept) {
     Incremental t;
     t.run();
