@@ -8,9 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <thread>
 
@@ -115,26 +112,20 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     std::vector<bool> chosen;
     auto loaded = std::make_shared<Ledger>();
     const Ledger& ledger = *loaded;
-    auto T0 = std::chrono::steady_clock::now();
-    auto lap = [&](const char* what) { if (getenv("STEPPAR_PROFILE")) fprintf(stderr, "PROFILE %s %.3f\n", what, std::chrono::duration<double>(std::chrono::steady_clock::now() - T0).count()); };
     try {
         *loaded = Ledger::load(project.state(), unit.name);
-        lap("ledger");
         // Stamps are compared with records only: a unit with none (its first run) or a forced
         // run needs no stat of its inputs, unless something else reads the stamps.
         const bool stamps = (ledger.size() > 0 && !options.force) || options.adopt || unit.options.balance == Balance::size;
         zipped = zip_inputs(pipeline, unit, stamps);
-        lap("zip");
         check_output_collisions(pipeline, unit, zipped.names);  // before anything runs
         chosen = select_partitions(pipeline, unit, zipped.names, options.only);
-        lap("select");
         a.definition = unit_definition(project, unit);
     } catch (...) {
         scanner.join();
         throw;
     }
     scanner.join();
-    lap("scanner joined");
     if (scan_error) std::rethrow_exception(scan_error);
 
     a.inputs = zipped.inputs;
@@ -226,7 +217,6 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     }
     for (std::size_t k = 0; k < output_count; ++k)
         for (; at[k] < scans[k].names.size(); ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scans[k].names[at[k]]));
-    lap("walk");
     return a;
 }
 
