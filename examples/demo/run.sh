@@ -19,4 +19,6 @@ echo "  counts/      one wc result per document     ($(find "$work/out/counts" -
 echo "  total.json   $(cat "$work/out/total.json")"
 echo "  long_words/  words of 5+ letters per document"
 echo "  digests/     SHA-256 of each lowercased document"
-echo "Slice plans and markers: $work/.steppar/units/*/"
+echo "Slice plans, markers and ledgers: $work/.steppar/units/*/"
+echo "Add, edit or delete a file under $work/data/docs and run again: only that document is processed"
+echo "  $build/bin/steppar-host run $work/pipeline.yml   (steppar-host status $work/pipeline.yml shows what would run)"
