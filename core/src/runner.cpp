@@ -175,8 +175,9 @@ std::string unconfirmed(Project& project, const Step& step, const Unit& unit, co
     if (marker && marker->success && marker->unit == unit.name &&
         (whole || (plan != plans.end() && marker->plan_id == plan->second.plan_id && marker->slice == slice)))
         return {};
-    return step.name + " ended (exit code 0) without reporting success: no success marker for this run at '" + path.string() +
-           "' (did the node end the process itself?)";
+    const std::string partition = whole ? std::string() : partition_in_progress(project, unit, slice);
+    return step.name + " ended (exit code 0)" + (partition.empty() ? "" : " on partition '" + partition + "'") +
+           " without reporting success: a node ended the process itself (no success marker for this run at '" + path.string() + "')";
 }
 
 struct Tally {
