@@ -324,6 +324,25 @@ BOOST_AUTO_TEST_CASE(second_run_of_the_same_pipeline_is_refused_while_the_first_
     BOOST_TEST(f.run().exit_code == 0);
 }
 
+// The lock holds whatever happens to the state folder: removed during a run, or cleaned.
+BOOST_AUTO_TEST_CASE(the_run_lock_survives_removing_the_state_folder_and_a_racing_clean) {
+    FaultRun f("throw", "none", 60);
+    Background first(f.args());
+    BOOST_REQUIRE(wait_for_file(f.dir / "out/copies/p00.txt", 20));
+    fs::remove_all(f.dir / ".steppar");
+    const Result second = f.run();
+    BOOST_TEST(second.exit_code == 2, second.err);
+    BOOST_TEST(second.err.find("already running (pid " + std::to_string(first.pid()) + ",") != std::string::npos, second.err);
+    const Result clean = host({"clean", f.pipeline.string()});
+    BOOST_TEST(clean.exit_code == 2, clean.err);
+    BOOST_TEST(clean.err.find("already running") != std::string::npos, clean.err);
+    first.wait(60);  // it may fail: its state was taken from under it
+    f.check_nothing_left();
+    const Result rerun = f.run();
+    BOOST_TEST(rerun.exit_code == 0, rerun.err);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
 BOOST_AUTO_TEST_CASE(temporaries_of_killed_writers_are_removed_and_never_read) {
     FaultRun f;
     write_file(f.dir / "out/copies/.p03.txt.steppar-tmp.999999.0", "half a partition");

@@ -643,8 +643,8 @@ int clean_command(int argc, char** argv) {
         for (const auto& entry : fs::directory_iterator(root, ec))
             if (entry.path() != project->state().lock()) removed += fs::remove_all(entry.path(), ec);
         if (ec) throw StateError("cannot clean '" + root.string() + "': " + ec.message());
+        fs::remove(project->state().lock(), ec);  // while held: never unlink a lock another run holds
     }
-    fs::remove(project->state().lock(), ec);
     fs::remove(root, ec);  // only when empty
     std::cout << "removed " << root.string() << " (" << removed << " files and folders)\n";
     return 0;

@@ -1,6 +1,10 @@
-// One run per state folder: `run` holds an exclusive flock on <state>/lock for its whole life.
-// The kernel drops the lock when the holder dies (even by SIGKILL), so a lock left behind by a
-// dead run is simply taken over; the file only carries the holder's pid for the message.
+// One run per state folder: `run` (and `clean`) hold two locks for their whole life, and the
+// kernel drops both when the holder dies (even by SIGKILL), so nothing is ever left to clean up:
+//  - an abstract Unix socket named after the state folder's path, which no file operation can
+//    remove: `rm -rf .steppar` during a run, or `clean` racing it, cannot let a second run in;
+//    a second run learns the holder's pid from it (SO_PEERCRED);
+//  - an exclusive flock on <state>/lock, taken again if the file was replaced meanwhile, which
+//    also works where abstract sockets are not allowed. The file carries the holder's pid.
 //
 // The steps of a run (slices and plain nodes, forked or exec'd, or cluster jobs) each hold a
 // shared flock on <state>/steps.lock while they live. A host killed with SIGKILL takes its
@@ -30,6 +34,7 @@ public:
 
 private:
     int fd_ = -1;
+    int socket_ = -1;
 };
 
 /// A step's shared lease on <state>/steps.lock, for the life of its process (see the banner).
