@@ -1,5 +1,6 @@
 #include "steppar/marker.hpp"
 
+#include "sealed_json.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 
@@ -13,15 +14,16 @@ std::string to_json(const Marker& m) {
                         {"partitions", m.partitions}, {"outputs", m.outputs}, {"pid", m.pid},
                         {"host", m.host},           {"seconds", m.seconds}};
     if (!m.success) j["error"] = {{"partition", m.failed_partition}, {"message", m.message}};
-    return j.dump(1) + "\n";
+    return seal(j);
 }
 
 Marker marker_from_json(std::string_view text, const std::string& origin) {
     try {
-        const auto j = nlohmann::json::parse(text);
+        auto j = nlohmann::json::parse(text);
         if (j.at("format").get<int>() != Marker::format)
             throw StateError("marker '" + origin + "' has format " + j.at("format").dump() + ", expected " +
                              std::to_string(Marker::format));
+        unseal(j, "marker", origin, "rerun to make it again");
         Marker m;
         m.unit = j.at("unit").get<std::string>();
         m.slice = j.at("slice").get<int>();

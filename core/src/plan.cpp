@@ -1,5 +1,6 @@
 #include "steppar/plan.hpp"
 
+#include "sealed_json.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/hash.hpp"
@@ -28,12 +29,13 @@ std::string json_array(const std::vector<std::string>& names) {
 }
 
 template <class F>
-auto parsed(std::string_view text, const std::string& origin, const char* what, F&& read) {
+auto parsed(std::string_view text, const std::string& origin, const char* what, F&& read, bool sealed = false) {
     try {
-        const auto j = nlohmann::json::parse(text);
+        auto j = nlohmann::json::parse(text);
         if (j.at("format").get<int>() != SlicePlan::format)
             throw StateError(std::string(what) + " '" + origin + "' has format " + j.at("format").dump() +
                              ", this steppar reads " + std::to_string(SlicePlan::format) + " (rerun the slicer)");
+        if (sealed) unseal(j, what, origin, "rerun the pipeline to re-slice");
         return read(j);
     } catch (const nlohmann::json::exception& e) {
         throw StateError(std::string(what) + " '" + origin + "' is corrupt (" + e.what() + "); rerun the pipeline to re-slice");
@@ -88,9 +90,13 @@ SlicePart part_of(const SlicePlan& plan, int slice) {
     return {plan.unit, plan.plan_id, slice, plan.slices.at(static_cast<std::size_t>(slice))};
 }
 
-std::string index_json(const SlicePlan& plan) {
+namespace {
+
+// The index, vouching for each part by its SHA-256.
+std::string index_json(const SlicePlan& plan, const std::vector<std::string>& part_digests) {
     nlohmann::json slices = nlohmann::json::array();
-    for (std::size_t i = 0; i < plan.slices.size(); ++i) slices.push_back({{"slice", i}, {"partitions", plan.slices[i].size()}});
+    for (std::size_t i = 0; i < plan.slices.size(); ++i)
+        slices.push_back({{"slice", i}, {"partitions", plan.slices[i].size()}, {"digest", part_digests.at(i)}});
     const nlohmann::json j = {{"format", SlicePlan::format},
                               {"unit", plan.unit},
                               {"plan_id", plan.plan_id},
@@ -102,7 +108,15 @@ std::string index_json(const SlicePlan& plan) {
                               {"slice_count", plan.slices.size()},
                               {"partition_count", plan.partition_count()},
                               {"slices", std::move(slices)}};
-    return j.dump(1) + "\n";
+    return seal(j);
+}
+
+}  // namespace
+
+std::string index_json(const SlicePlan& plan) {
+    std::vector<std::string> digests;
+    for (std::size_t i = 0; i < plan.slices.size(); ++i) digests.push_back(sha256_hex(part_json(plan, static_cast<int>(i))));
+    return index_json(plan, digests);
 }
 
 std::string part_json(const SlicePlan& plan, int slice) {
@@ -133,9 +147,10 @@ PlanIndex index_from_json(std::string_view text, const std::string& origin) {
         for (std::size_t i = 0; i < slices.size(); ++i) {
             if (slices[i].at("slice").get<std::size_t>() != i) throw StateError("slice plan '" + origin + "': slices are out of order");
             index.slice_sizes.push_back(slices[i].at("partitions").get<std::size_t>());
+            index.part_digests.push_back(slices[i].at("digest").get<std::string>());
         }
         return index;
-    });
+    }, /*sealed=*/true);
 }
 
 SlicePart part_from_json(std::string_view text, const std::string& origin) {
@@ -152,10 +167,14 @@ SlicePart part_from_json(std::string_view text, const std::string& origin) {
 void write_plan(const StateLayout& state, const SlicePlan& plan) {
     std::error_code ec;
     fs::remove_all(state.plan_parts_dir(plan.unit), ec);  // parts of an older, longer plan must go
-    for (std::size_t i = 0; i < plan.slices.size(); ++i)
-        write_file_atomically(state.plan_part(plan.unit, static_cast<int>(i)), part_json(plan, static_cast<int>(i)));
+    std::vector<std::string> digests;
+    for (std::size_t i = 0; i < plan.slices.size(); ++i) {
+        const std::string part = part_json(plan, static_cast<int>(i));
+        digests.push_back(sha256_hex(part));
+        write_file_atomically(state.plan_part(plan.unit, static_cast<int>(i)), part);
+    }
     sync_filesystem(state.plan_parts_dir(plan.unit));  // once for all parts, before the index vouches for them
-    write_file_atomically(state.plan(plan.unit), index_json(plan), /*durable=*/true);
+    write_file_atomically(state.plan(plan.unit), index_json(plan, digests), /*durable=*/true);
 }
 
 PlanIndex read_plan_index(const StateLayout& state, std::string_view unit) {
@@ -176,7 +195,12 @@ SlicePart read_slice_part(const StateLayout& state, std::string_view unit, int s
     std::error_code ec;
     if (!fs::exists(path, ec))
         throw StateError("slice plan part '" + path.string() + "' is missing; rerun the pipeline to re-slice");
-    SlicePart part = part_from_json(read_file(path), path.string());
+    const std::string text = read_file(path);
+    // The index vouches for its parts: a part edited, even keeping its size, is refused.
+    if (sha256_hex(text) != index.part_digests[static_cast<std::size_t>(slice)])
+        throw StateError("slice plan part '" + path.string() + "' is damaged or belongs to another plan (its checksum does not match "
+                         "the plan's); rerun the pipeline to re-slice");
+    SlicePart part = part_from_json(text, path.string());
     if (part.plan_id != index.plan_id || part.slice != slice || part.unit != unit ||
         part.partitions.size() != index.slice_sizes[static_cast<std::size_t>(slice)])
         throw StateError("slice plan part '" + path.string() + "' belongs to another plan; rerun the pipeline to re-slice");

@@ -395,4 +395,24 @@ BOOST_AUTO_TEST_CASE(cluster_steps_refuse_a_changed_pipeline_and_report_vanished
     t.check_equals_clean_run();
 }
 
+// State files are sealed: a plan part edited keeping its size (a partition swapped for another)
+// is refused with how to repair it, and the next run re-slices and makes everything.
+BOOST_AUTO_TEST_CASE(a_plan_part_edited_keeping_its_size_is_refused_and_the_next_run_repairs_it) {
+    Incremental t;
+    const std::string pipeline = t.ws.pipeline.string();
+    BOOST_REQUIRE_EQUAL(host({"run-slicer", pipeline, "--node", "count", "-q"}).exit_code, 0);
+    const fs::path part = t.ws.dir / ".steppar/units/count/slices/slice-0.json";
+    std::string text = read_file(part);
+    const auto at = text.find("doc-0000");
+    BOOST_REQUIRE(at != std::string::npos);
+    text.replace(at, 8, "doc-0099");  // same size, a partition that does not exist
+    write_file(part, text);
+    const Result slice = host({"run-slice", pipeline, "--node", "count", "--slice", "0"});
+    BOOST_TEST(slice.exit_code == 1);
+    BOOST_TEST(slice.err.find("is damaged or belongs to another plan") != std::string::npos, slice.err);
+    BOOST_TEST(slice.err.find("rerun the pipeline to re-slice") != std::string::npos, slice.err);
+    t.run();
+    t.check_equals_clean_run();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -258,14 +258,16 @@ BOOST_AUTO_TEST_CASE(status_says_what_ran_what_changed_and_what_a_rerun_does) {
     BOOST_TEST(text.out.find("stale\tlowercase-slice-0\t") != std::string::npos, text.out);
     BOOST_TEST(text.out.find("done\tlowercase-slice-2\t2 partition(s)\trerun: skipped") != std::string::npos, text.out);
 
-    // A failed slice shows its partition and message.
+    // A marker edited by hand (here to say "failed") is refused by its seal, and says so.
     const fs::path marker = ws.dir / ".steppar/units/lowercase/markers/slice-1.json";
     std::string failed = read_file(marker);
     const std::string success = "\"status\": \"success\"";
     failed.replace(failed.find(success), success.size(), "\"status\": \"failed\", \"error\": {\"partition\": \"d3\", \"message\": \"disk on fire\"}");
     write_file(marker, failed);
     const Result broken = host({"status", ws.pipeline.string()});
-    BOOST_TEST(broken.out.find("failed\tlowercase-slice-1\ton partition 'd3': disk on fire\trerun: runs") != std::string::npos, broken.out);
+    BOOST_TEST(broken.out.find("failed\tlowercase-slice-1\tmarker '" + marker.string() +
+                               "' is damaged (its content does not match its checksum); rerun to make it again\trerun: runs") != std::string::npos,
+               broken.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include "steppar/marker.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/plan.hpp"
+#include "steppar/sealed.hpp"
 
 #include <filesystem>
 #include <unistd.h>
@@ -27,8 +28,14 @@ std::string plan_text(const std::string& format = "3", const std::string& extra_
     return R"({"format": )" + format + R"(, "unit": "count", "plan_id": "abc123", "generation": 4, "definition": "d",)"
            R"( "summary": {"new": 1, "changed": 2, "up_to_date": 3, "retracted": 0}, "inputs": ["docs"],)" + extra_field +
            R"( "slice_count": )" + slice_count +
-           R"(, "partition_count": 3, "slices": [{"slice": 0, "partitions": 2}, {"slice": )" + second_slice_index +
-           R"(, "partitions": 1}]})";
+           R"(, "partition_count": 3, "slices": [{"slice": 0, "partitions": 2, "digest": "d0"}, {"slice": )" + second_slice_index +
+           R"(, "partitions": 1, "digest": "d1"}]})";
+}
+
+// The same, sealed as the writer seals it (sealed.hpp).
+std::string sealed_plan_text(const std::string& format = "3", const std::string& extra_field = "",
+                             const std::string& slice_count = "2", const std::string& second_slice_index = "1") {
+    return steppar::sealed_json(plan_text(format, extra_field, slice_count, second_slice_index));
 }
 
 steppar::Marker success_marker() {
@@ -183,6 +190,11 @@ BOOST_AUTO_TEST_CASE(each_slice_reads_only_its_part_and_refuses_a_part_of_anothe
     const auto other = steppar::make_plan("count", {"docs"}, {"x", "y", "z"}, 3);
     steppar::write_file_atomically(state.plan_part("count", 2), steppar::part_json(other, 2));
     BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 2); }), "another plan"));
+    // A part edited keeping its size (one name for another) is refused by the index's digest.
+    std::string part = steppar::part_json(plan, 1);
+    part.replace(part.find("\"e\""), 3, "\"q\"");
+    steppar::write_file_atomically(state.plan_part("count", 1), part);
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 1); }), "is damaged"));
     fs::remove(state.plan_part("count", 0));
     BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 0); }), "missing"));
     // A shorter plan replaces every part of the longer one.
@@ -192,7 +204,7 @@ BOOST_AUTO_TEST_CASE(each_slice_reads_only_its_part_and_refuses_a_part_of_anothe
 }
 
 BOOST_AUTO_TEST_CASE(handwritten_plan_index_is_read) {
-    const auto index = steppar::index_from_json(plan_text(), "origin");
+    const auto index = steppar::index_from_json(sealed_plan_text(), "origin");
     BOOST_TEST(index.unit == "count");
     BOOST_TEST(index.plan_id == "abc123");
     BOOST_TEST((index.slice_sizes == std::vector<std::size_t>{2, 1}));
@@ -209,7 +221,7 @@ BOOST_AUTO_TEST_CASE(corrupt_plan_json_is_a_state_error_naming_the_origin) {
 }
 
 BOOST_AUTO_TEST_CASE(plan_of_another_format_is_a_state_error_naming_the_origin) {
-    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(plan_text("1"), "plan-origin"); });
+    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(sealed_plan_text("1"), "plan-origin"); });
     BOOST_CHECK(contains(message, "plan-origin"));
     BOOST_CHECK(contains(message, "format"));
 }
@@ -233,13 +245,13 @@ BOOST_AUTO_TEST_CASE(plan_with_a_field_of_the_wrong_type_is_a_state_error) {
 }
 
 BOOST_AUTO_TEST_CASE(plan_whose_slice_count_disagrees_with_its_slices_is_a_state_error) {
-    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(plan_text("3", "", "3"), "count-origin"); });
+    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(sealed_plan_text("3", "", "3"), "count-origin"); });
     BOOST_CHECK(contains(message, "count-origin"));
     BOOST_CHECK(contains(message, "slice_count"));
 }
 
 BOOST_AUTO_TEST_CASE(plan_with_slices_out_of_order_is_a_state_error) {
-    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(plan_text("3", "", "2", "5"), "order-origin"); });
+    const auto message = error_of<steppar::StateError>([] { steppar::index_from_json(sealed_plan_text("3", "", "2", "5"), "order-origin"); });
     BOOST_CHECK(contains(message, "order-origin"));
     BOOST_CHECK(contains(message, "out of order"));
 }
@@ -278,7 +290,7 @@ BOOST_AUTO_TEST_CASE(marker_json_says_success_or_failed) {
 }
 
 BOOST_AUTO_TEST_CASE(handwritten_marker_is_read) {
-    const auto m = steppar::marker_from_json(marker_success_text, "origin");
+    const auto m = steppar::marker_from_json(steppar::sealed_json(marker_success_text), "origin");
     BOOST_TEST(m.success);
     BOOST_TEST(m.pid == 7);
     BOOST_TEST(m.seconds == 1.5);
@@ -301,7 +313,7 @@ BOOST_AUTO_TEST_CASE(truncated_marker_is_a_state_error) {
 BOOST_AUTO_TEST_CASE(marker_of_another_format_is_a_state_error_naming_the_origin) {
     std::string text = marker_success_text;
     text.replace(text.find("\"format\": 2"), 11, "\"format\": 7");
-    const auto message = error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "fmt-origin"); });
+    const auto message = error_of<steppar::StateError>([&] { steppar::marker_from_json(steppar::sealed_json(text), "fmt-origin"); });
     BOOST_CHECK(contains(message, "fmt-origin"));
     BOOST_CHECK(contains(message, "format"));
 }
@@ -310,13 +322,13 @@ BOOST_AUTO_TEST_CASE(marker_missing_a_field_is_a_state_error_naming_the_origin) 
     std::string text = marker_success_text;
     text.replace(text.find("\"plan_id\": \"p\", "), 15, "");
     BOOST_TEST_REQUIRE(text.find("plan_id") == std::string::npos);
-    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "no-plan"); }), "no-plan"));
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(steppar::sealed_json(text), "no-plan"); }), "no-plan"));
 }
 
 BOOST_AUTO_TEST_CASE(marker_with_an_unknown_status_is_a_state_error) {
     std::string text = marker_success_text;
     text.replace(text.find("\"success\""), 9, "\"done\"");
-    const auto message = error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "status-origin"); });
+    const auto message = error_of<steppar::StateError>([&] { steppar::marker_from_json(steppar::sealed_json(text), "status-origin"); });
     BOOST_CHECK(contains(message, "status-origin"));
     BOOST_CHECK(contains(message, "done"));
 }
@@ -324,7 +336,20 @@ BOOST_AUTO_TEST_CASE(marker_with_an_unknown_status_is_a_state_error) {
 BOOST_AUTO_TEST_CASE(failed_marker_without_its_error_is_a_state_error) {
     std::string text = marker_success_text;
     text.replace(text.find("\"success\""), 9, "\"failed\"");
-    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(text, "no-error"); }), "no-error"));
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(steppar::sealed_json(text), "no-error"); }), "no-error"));
+}
+
+// Sealed files: an edit that keeps the size (a digit changed, a name swapped) is refused, and
+// so is a file without its seal.
+BOOST_AUTO_TEST_CASE(a_marker_or_plan_edited_keeping_its_size_is_refused_as_damaged) {
+    std::string marker = steppar::to_json(success_marker());
+    marker.replace(marker.find("\"pid\": 4242"), 11, "\"pid\": 4243");
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(marker, "m"); }), "'m' is damaged"));
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::marker_from_json(marker_success_text, "raw"); }), "has no checksum"));
+    std::string index = steppar::index_json(steppar::make_plan("count", {"docs"}, ten, 3));
+    index.replace(index.find("\"slice_count\": 3"), 16, "\"slice_count\": 4");
+    BOOST_TEST_REQUIRE(index.find("\"slice_count\": 4") != std::string::npos);
+    BOOST_CHECK(contains(error_of<steppar::StateError>([&] { steppar::index_from_json(index, "i"); }), "is damaged"));
 }
 
 BOOST_AUTO_TEST_CASE(state_errors_exit_with_code_one) {

@@ -7,8 +7,9 @@
 //
 //   {"format": 2, "unit": "count", "slice": 0, "plan_id": "...", "generation": 7, "fingerprint": "",
 //    "status": "success", "partitions": 2, "outputs": ["counts"], "written": {},
-//    "pid": 1234, "host": "box", "seconds": 0.012}
+//    "pid": 1234, "host": "box", "seconds": 0.012, "checksum": "<sha256>"}
 //   failed: "status": "failed", "error": {"partition": "b", "message": "..."}
+// It is sealed (sealed.hpp): a marker edited or damaged, even keeping its size, is refused.
 #pragma once
 
 #include <cstdint>

@@ -10,13 +10,15 @@
 //   units/<u>/slices.json          the index, O(slices):
 //     {"format": 3, "unit": "count", "plan_id": "<sha256>", "generation": 7, "definition": "<sha256>",
 //      "inputs": ["docs"], "slice_count": 2, "partition_count": 3,
-//      "slices": [{"slice": 0, "partitions": 2}, ...],
-//      "summary": {"new": 1, "changed": 2, "up_to_date": 7527, "retracted": 0}}
+//      "slices": [{"slice": 0, "partitions": 2, "digest": "<sha256 of the part's file>"}, ...],
+//      "summary": {"new": 1, "changed": 2, "up_to_date": 7527, "retracted": 0},
+//      "checksum": "<sha256>"}                  sealed (sealed.hpp): checked on every read
 //   units/<u>/slices/slice-<i>.json  one slice's part:
 //     {"format": 3, "unit": "count", "plan_id": "<sha256>", "slice": 0, "partitions": ["a", "b"]}
 //
 // The parts are written first and synced once, the index last and durably: an index always
-// describes parts that are complete, and a part from an older plan is refused by its plan_id.
+// describes parts that are complete, and a part that is not exactly the one it describes (from
+// an older plan, or edited) is refused by its digest.
 #pragma once
 
 #include "steppar/state.hpp"
@@ -58,6 +60,7 @@ struct PlanIndex {
     std::string definition;
     std::vector<std::string> inputs;
     std::vector<std::size_t> slice_sizes;  ///< partitions per slice
+    std::vector<std::string> part_digests;  ///< SHA-256 of each part's file: the index vouches for its parts
     PlanSummary summary;
 };
 
