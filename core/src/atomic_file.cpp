@@ -2,6 +2,8 @@
 
 #include "steppar/error.hpp"
 
+#include <xxhash.h>
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -37,14 +39,27 @@ pid_t own_pid() {
     return pid;
 }
 
+// ".<name>": the start of every temporary of `name`. A file name may use all 255 bytes a folder
+// entry holds, and the temporary adds the marker, a pid and a counter, so a long name is cut and
+// a hash of the whole name keeps temporaries of different long names apart.
+std::string temporary_stem(std::string_view name) {
+    constexpr std::size_t room = 255 - 1 - temporary_marker.size() - 2 * 20 - 1;  // dot, marker, pid, '.', counter
+    std::string stem = ".";
+    if (name.size() <= room) return stem.append(name);
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(XXH3_64bits(name.data(), name.size())));
+    std::size_t keep = room - 17;
+    while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;  // whole UTF-8 characters
+    return stem.append(name.substr(0, keep)).append("~").append(hash);
+}
+
 std::string temporary_for(const std::string& target) {
     static std::atomic<unsigned long> counter{0};
     // Hidden (leading dot) and unique per process and call: two writers never share a temp file.
     const auto slash = target.rfind('/');
     const std::size_t name_at = slash == std::string::npos ? 0 : slash + 1;
     std::string temporary = target.substr(0, name_at);
-    temporary.push_back('.');
-    temporary.append(target, name_at).append(temporary_marker);
+    temporary.append(temporary_stem(std::string_view(target).substr(name_at))).append(temporary_marker);
     temporary.append(std::to_string(own_pid())).push_back('.');
     temporary.append(std::to_string(counter++));
     return temporary;
@@ -318,7 +333,7 @@ std::size_t remove_stale_temporaries(const fs::path& dir, std::string_view only_
     std::size_t removed = 0;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return 0;
-    const std::string prefix = "." + std::string(only_for) + std::string(temporary_marker);
+    const std::string prefix = temporary_stem(only_for) + std::string(temporary_marker);
     for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         if (!only_for.empty()) it.disable_recursion_pending();
         const std::string name = it->path().filename().string();

@@ -149,6 +149,20 @@ BOOST_AUTO_TEST_CASE(partition_names_with_spaces_unicode_and_deep_folders) {
     for (const auto& n : names) BOOST_TEST(out.count(n + ".json") == 1u, n);
 }
 
+// A legal file name of 250 bytes: its outputs (up to 255 bytes) and their temporaries fit.
+BOOST_AUTO_TEST_CASE(a_250_byte_file_name_runs_on_every_run) {
+    Workspace ws(demo_pipeline);
+    const std::string name = std::string(246, 'n');  // + ".txt": 250 bytes
+    write_file(ws.dir / ("data/docs/" + name + ".txt"), "Long Name\n");
+    write_file(ws.dir / "data/docs/short.txt", "short\n");
+    for (int run = 0; run < 2; ++run) {
+        const Result r = ws.run();
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    }
+    BOOST_TEST(read_file(ws.dir / ("out/counts/" + name + ".json")) == "{\"lines\":1,\"words\":2,\"bytes\":10}\n");
+    BOOST_TEST(fs::exists(ws.dir / ("out/digests/" + name + ".sha256")));
+}
+
 BOOST_AUTO_TEST_CASE(failing_node_names_slice_and_partition_and_keeps_other_outputs) {
     Workspace ws("plugins:\n" + test_nodes_plugin() + R"(  builtin: steppar_builtin
 catalog:

@@ -80,3 +80,45 @@ BOOST_AUTO_TEST_CASE(a_folder_that_cannot_be_written_names_the_file) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(atomic_file_names)
+
+// A file name may use all 255 bytes of a folder entry; its temporary must still fit, and two
+// long names that share their first 200 bytes must not share temporaries.
+BOOST_AUTO_TEST_CASE(a_255_byte_name_gets_a_temporary_that_fits) {
+    Folder f;
+    const std::string a = std::string(200, 'a') + std::string(55, 'x'), b = std::string(200, 'a') + std::string(55, 'y');
+    {
+        steppar::AtomicFile first((f.dir / a).string()), second((f.dir / b).string());
+        first.stream() << std::string(70000, '1');  // more than the buffer: the temporary exists now
+        second.stream() << std::string(70000, '2');
+        std::vector<std::string> temporaries;
+        for (const auto& e : fs::directory_iterator(f.dir)) temporaries.push_back(e.path().filename().string());
+        BOOST_REQUIRE_EQUAL(temporaries.size(), 2u);
+        for (const auto& t : temporaries) {
+            BOOST_TEST(t.size() <= 255u, t);
+            BOOST_TEST(steppar::AtomicFile::is_temporary_name(t), t);
+        }
+        BOOST_TEST(temporaries[0] != temporaries[1]);
+        first.commit();
+        second.commit();
+    }
+    BOOST_TEST(content(f.dir / a) == std::string(70000, '1'));
+    BOOST_TEST(content(f.dir / b) == std::string(70000, '2'));
+    // A stale temporary of the long name is found by its file name, as for a file dataset.
+    std::ofstream(f.dir / ("." + std::string(200, 'a') + ".steppar-tmp.999999.0")) << "stale, another name";
+    {
+        steppar::AtomicFile dead((f.dir / a).string());
+        dead.stream() << std::string(70000, '3');
+        std::string temporary;
+        for (const auto& e : fs::directory_iterator(f.dir))
+            if (e.path().filename().string().find("~") != std::string::npos) temporary = e.path().filename().string();
+        BOOST_REQUIRE(!temporary.empty());
+        const std::string stale = temporary.substr(0, temporary.find(".steppar-tmp.")) + ".steppar-tmp.999999.0";
+        std::ofstream(f.dir / stale) << "left by a dead writer";
+        BOOST_TEST(steppar::remove_stale_temporaries(f.dir, a) == 1u);
+        BOOST_TEST(!fs::exists(f.dir / stale));
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
