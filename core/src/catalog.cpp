@@ -51,7 +51,16 @@ public:
             fail(prefix, error);
         }
         std::unique_ptr<DIR, int (*)(DIR*)> owner(dir, ::closedir);
-        if (depth > 256) throw StateError("dataset '" + dataset_.name + "': folders under '" + shown(prefix) + "' nest too deep (a symbolic link loop?)");
+        if (depth > 256) {
+            // The path of a loop repeats itself 256 times: name where it starts, not all of it.
+            std::string start;
+            for (std::size_t at = 0, parts = 0; at < disk_prefix_.size() && parts < 3; ++at) {
+                start.push_back(disk_prefix_[at]);
+                parts += disk_prefix_[at] == '/';
+            }
+            throw InputError("dataset '" + dataset_.name + "': folders nest more than 256 deep under '" + shown(start) +
+                             "...' (a symbolic link loop?); remove the link that points back up");
+        }
         // Entries are visited in the order of their names as partition paths continue them (a
         // folder's as "name/"), so the walk yields partitions already in byte order: no sort of
         // a million names afterwards.
@@ -111,7 +120,7 @@ private:
         std::string relative = prefix.empty() ? std::move(name) : prefix + name;
         // Plans and markers are JSON, which holds only UTF-8: such a name could not be recorded.
         if (!valid_utf8(relative))
-            throw StateError("dataset '" + dataset_.name + "': file name '" + shown(disk_prefix_ + filename) +
+            throw InputError("dataset '" + dataset_.name + "': file name '" + shown(disk_prefix_ + filename) +
                              "' is not valid UTF-8; rename it (partition names are stored in JSON)");
         names_.push_back(std::move(relative));
     }

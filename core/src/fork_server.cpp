@@ -5,6 +5,7 @@
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/step_reaper.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -108,7 +109,11 @@ int run_step(Project& project, const Step& step) {
     if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
     remove_temporaries_on_termination_signals();
     const StepLease lease(project.state().steps_lock());
-    const int code = run_step(project, step);
+    int code = 0;
+    {
+        const StepReaper reaper;  // nothing the node starts outlives the step
+        code = run_step(project, step);
+    }
     flush_output();
     // No static destructors: they belong to the host this process was forked from.
     ::_exit(code);
@@ -118,6 +123,8 @@ int run_step(Project& project, const Step& step) {
                         const sigset_t& host_mask) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != host) ::_exit(0);
+    // Descendants of a step that died before cleaning up come here instead of to init.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     // The host decides when steps stop; a Ctrl-C on the terminal reaches the server too.
     for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_IGN);
     sigset_t child_signal;
@@ -134,11 +141,19 @@ int run_step(Project& project, const Step& step) {
     auto reap = [&](int options) {
         int status = 0;
         pid_t pid;
+        bool orphans = false;
         while ((pid = ::waitpid(-1, &status, options)) > 0) {
             const auto it = running.find(pid);
-            if (it == running.end()) continue;
+            if (it == running.end()) continue;  // an orphan re-parented here, now gone
+            // A step that did not end by itself normally may have left descendants, now ours.
+            orphans = orphans || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
             send_message(channel, {ServerMessage::ended, it->second, pid, status});
             running.erase(it);
+        }
+        if (orphans) {
+            std::vector<pid_t> steps;
+            for (const auto& [step_pid, _] : running) steps.push_back(step_pid);
+            kill_children(steps);
         }
     };
     for (;;) {

@@ -12,6 +12,9 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -60,15 +63,19 @@ fs::path PluginRegistry::file(const std::string& alias) {
     const bool is_path = reference.find('/') != std::string::npos || fs::path(reference).extension() == ".so";
     if (is_path) {
         fs::path path = fs::path(reference).is_absolute() ? fs::path(reference) : base / reference;
-        if (!fs::exists(path)) throw PluginError("plugin '" + alias + "': file '" + path.string() + "' does not exist");
+        std::error_code ec;
+        if (!fs::exists(path, ec))
+            throw PluginError("plugin '" + alias + "': file '" + path.string() + "' " +
+                              (ec ? "cannot be reached: " + ec.message() + " (check the permissions of its folders)" : "does not exist"));
         return path;
     }
     std::vector<std::string> tried;
     for (const auto& dir : search_path_)
         for (const auto& name : {reference + ".so", "lib" + reference + ".so"}) {
             const fs::path candidate = dir / name;
-            if (fs::exists(candidate)) return candidate;
-            tried.push_back(candidate.string());
+            std::error_code ec;  // a folder of the path we may not enter is a folder without it
+            if (fs::exists(candidate, ec)) return candidate;
+            tried.push_back(candidate.string() + (ec ? " (" + ec.message() + ")" : ""));
         }
     throw PluginError("plugin '" + alias + "': '" + reference + "' not found (looked for " + join(tried) +
                       "; set STEPPAR_PLUGIN_PATH or give a path)");
@@ -81,6 +88,9 @@ PluginRegistry::Loaded& PluginRegistry::load(const std::string& alias) {
     const std::string where = "plugin '" + alias + "' (" + loaded->path.string() + ")";
 
     std::vector<std::string> symbols;
+    // Unreadable is not "not a shared library": say which, with the reason.
+    if (::access(loaded->path.c_str(), R_OK) != 0)
+        throw PluginError(where + " cannot be read: " + std::strerror(errno) + " (check the file's permissions)");
     try {
         boost::dll::library_info info(loaded->path);
         symbols = info.symbols("steppar");

@@ -11,6 +11,7 @@
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/planning.hpp"
+#include "steppar/step_reaper.hpp"
 #include "steppar/text.hpp"
 
 #include <chrono>
@@ -97,6 +98,7 @@ void run_whole_node(Project& project, const Unit& unit) {
         }
         if (removed) log(unit.name + ": retracted " + count_text(removed) + " partition file(s) it no longer writes");
     }
+    reap_step_leftovers(unit.name);
     for (const auto& out : node.outputs) {
         const Dataset& d = pipeline.catalog().at(out);
         sync_filesystem(d.partitioned() ? d.path : d.path.parent_path());
@@ -210,6 +212,8 @@ void run_slice(Project& project, const Unit& unit, int slice) {
         for (const auto& [name, n] : configurator_use) uses.push_back("configurator " + name + " for " + std::to_string(n));
         log(label + ": " + join(uses));
     }
+    // Nothing the nodes started may go on writing once the marker vouches for the outputs.
+    reap_step_leftovers(label);
     // Outputs and records reach the disk before the marker that vouches for them (one sync per
     // filesystem and slice, never one per partition).
     for (const auto* out : outputs) sync_filesystem(out->path);

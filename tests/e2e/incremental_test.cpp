@@ -415,4 +415,29 @@ BOOST_AUTO_TEST_CASE(a_plan_part_edited_keeping_its_size_is_refused_and_the_next
     t.check_equals_clean_run();
 }
 
+// Nothing a node starts outlives its step, with setsid() or through a parent that exits; the
+// step says what it killed. Forked and exec'd steps, slices and a plain node.
+BOOST_AUTO_TEST_CASE(processes_a_node_leaves_running_are_killed_when_its_step_ends) {
+    auto sleepers = [] { return shell("pgrep -f '^sleep 86397' | wc -l").out; };
+    BOOST_REQUIRE_EQUAL(sleepers(), "0\n");
+    for (const auto& [launch, slices] : {std::pair{"fork", ", slices: 2"}, {"exec", ", slices: 2"}, {"fork", ""}}) {
+        TempDir place;
+        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {mode: daemon, bad: doc-0003, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies])" +
+                     slices + R"(}
+)");
+        for (int i = 0; i < 6; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text\n");
+        write_file(place / "flag", "armed");
+        const Result r = ws.run({"--launch", launch});
+        BOOST_TEST(r.exit_code == 0, launch << ": " << r.err);
+        BOOST_TEST(r.err.find("killed 2 process(es) a node left running") != std::string::npos, r.err);
+        BOOST_TEST(sleepers() == "0\n", launch << slices << ": a process outlived its step");
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

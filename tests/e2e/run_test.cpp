@@ -163,6 +163,30 @@ BOOST_AUTO_TEST_CASE(a_250_byte_file_name_runs_on_every_run) {
     BOOST_TEST(fs::exists(ws.dir / ("out/digests/" + name + ".sha256")));
 }
 
+// Data that cannot be taken as it is (a file name that is not UTF-8, folders that loop) stops
+// the run before anything runs: one short line naming the file, exit code 2, said once.
+BOOST_AUTO_TEST_CASE(bad_input_data_is_one_short_line_and_exit_code_2) {
+    Workspace ws(demo_pipeline);
+    write_file(ws.dir / "data/docs/good.txt", "fine\n");
+    write_file(ws.dir / "data/docs/bad-\xff\xfe.txt", "not UTF-8\n");
+    const Result r = ws.run();
+    BOOST_TEST(r.exit_code == 2, r.err);
+    const std::string message = "is not valid UTF-8; rename it";
+    BOOST_TEST(r.err.find(message) != std::string::npos, r.err);
+    BOOST_TEST(r.err.find(message) == r.err.rfind(message), "said once: " << r.err);  // two units read docs
+    fs::remove(ws.dir / "data/docs/bad-\xff\xfe.txt");
+
+    fs::create_directories(ws.dir / "data/docs/sub");
+    fs::create_directory_symlink("..", ws.dir / "data/docs/sub/up");
+    const Result loop = ws.run();
+    BOOST_TEST(loop.exit_code == 2, loop.err);
+    BOOST_TEST(loop.err.find("folders nest more than 256 deep under '" + (ws.dir / "data/docs/sub/up/sub/").string() + "...' (a symbolic link loop?)") !=
+                   std::string::npos,
+               loop.err);
+    std::istringstream lines(loop.err);
+    for (std::string line; std::getline(lines, line);) BOOST_TEST(line.size() < 400u, line.size() << " bytes: " << line.substr(0, 120));
+}
+
 BOOST_AUTO_TEST_CASE(failing_node_names_slice_and_partition_and_keeps_other_outputs) {
     Workspace ws("plugins:\n" + test_nodes_plugin() + R"(  builtin: steppar_builtin
 catalog:

@@ -368,7 +368,25 @@ BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file) {
                            quote(f.pipeline.string()));
     BOOST_TEST(r.exit_code == 1, r.err);
     BOOST_TEST(r.err.find("partition 'p09'") != std::string::npos, r.err);
-    BOOST_TEST(r.err.find((f.dir / "docs/p09.txt").string()) != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("cannot open input file '" + (f.dir / "docs/p09.txt").string() + "': Permission denied") != std::string::npos, r.err);
+
+    // An unreadable plugin is not "not a shared library"; a plugin folder we may not enter is
+    // skipped, not an internal error.
+    const std::string as_nobody = "cd / && setpriv --reuid=65534 --regid=65534 --clear-groups ";
+    TempDir secret;
+    shell("cp " + quote(fixture("steppar_test_nodes")) + " " + quote((f.dir / "mine.so").string()) + " && chmod 600 " +
+          quote((f.dir / "mine.so").string()) + " && mkdir -p " + quote((secret / "inner").string()) + " && chmod 700 " +
+          quote(secret.path().string()));
+    std::string text = read_file(f.pipeline);
+    text.replace(text.find("test: "), 6, "test: ./mine.so\n  unused: ");
+    write_file(f.pipeline, text);
+    const Result plugin = shell(as_nobody + quote(host_program()) + " validate " + quote(f.pipeline.string()));
+    BOOST_TEST(plugin.exit_code == 2, plugin.err);
+    BOOST_TEST(plugin.err.find("mine.so) cannot be read: Permission denied") != std::string::npos, plugin.err);
+    shell("chmod 644 " + quote((f.dir / "mine.so").string()));
+    const Result search = shell("export STEPPAR_PLUGIN_PATH=" + quote((secret / "inner").string()) + "; " + as_nobody + quote(host_program()) +
+                                " validate " + quote(f.pipeline.string()));
+    BOOST_TEST(search.exit_code == 0, search.err);
 }
 
 BOOST_AUTO_TEST_CASE(hundred_thousand_partitions) {

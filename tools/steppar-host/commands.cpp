@@ -6,6 +6,7 @@
 #include <steppar/barrier_wait.hpp>
 #include <steppar/cluster_export.hpp>
 #include <steppar/slurm_runner.hpp>
+#include <steppar/step_reaper.hpp>
 #include <steppar/error.hpp>
 #include <steppar/events.hpp>
 #include <steppar/executor.hpp>
@@ -225,6 +226,7 @@ int run_slice_command(int argc, char** argv) {
         return 0;
     }
     const StepLease lease(project->state().steps_lock());
+    const StepReaper reaper;
     run_slice(*project, unit, slice);
     return 0;
 }
@@ -245,6 +247,7 @@ int run_node_command(int argc, char** argv) {
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
     remove_temporaries_on_termination_signals();
     const StepLease lease(project->state().steps_lock());
+    const StepReaper reaper;
     run_node(*project, unit, {parsed.values["planned"].as<bool>(), parsed.values["force"].as<bool>(), parsed.values["only-missing"].as<bool>()});
     return 0;
 }

@@ -34,6 +34,13 @@ public:
     using Error::Error;
 };
 
+/// The data cannot be taken as it is: a file name that cannot be recorded, folders that loop.
+/// Like a bad pipeline file, it is the user's to fix, and nothing runs (exit code 2).
+class InputError : public Error {
+public:
+    using Error::Error;
+};
+
 /// A node failed while running (threw, or its process crashed). Retrying may help.
 class NodeError : public Error {
 public:

@@ -31,6 +31,7 @@
 
 #include <boost/dll/alias.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -38,6 +39,7 @@
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,12 +70,13 @@ public:
 
     /// The whole file as text (bytes, no decoding).
     std::string read_text() const {
+        errno = 0;
         std::ifstream in(path_, std::ios::binary);
-        if (!in) throw std::runtime_error("cannot open input file '" + path_ + "'");
+        if (!in) fail("open");
         std::string data;
         char chunk[1 << 16];
         while (in.read(chunk, sizeof chunk) || in.gcount() > 0) data.append(chunk, static_cast<std::size_t>(in.gcount()));
-        if (in.bad()) throw std::runtime_error("cannot read input file '" + path_ + "'");
+        if (in.bad()) fail("read");
         return data;
     }
 
@@ -87,12 +90,19 @@ public:
 
     /// A stream over the file, for inputs too large to hold in memory.
     std::ifstream open() const {
+        errno = 0;
         std::ifstream in(path_, std::ios::binary);
-        if (!in) throw std::runtime_error("cannot open input file '" + path_ + "'");
+        if (!in) fail("open");
         return in;
     }
 
 private:
+    // "cannot open input file 'x': Permission denied": the reason, from errno.
+    [[noreturn]] void fail(const char* what) const {
+        const int error = errno;
+        throw std::runtime_error(std::string("cannot ") + what + " input file '" + path_ + "'" +
+                                 (error ? std::string(": ") + std::strerror(error) : std::string()));
+    }
     std::string path_;
 };
 
