@@ -115,13 +115,29 @@ void ensure_parent(const fs::path& target) {
 
 // Creates `path` (which must not exist yet) for writing; -1 and errno on failure. The folder is
 // made only when the first try finds it missing: the first file of a new subfolder pays for it.
+std::atomic<int> standard_output_copy{-1};
+
+// open(2) returns the lowest free descriptor: 1 or 2 only when a node closed its stdout or
+// stderr. An output must never sit there, or what the node (or the next one) prints would land
+// in it: move it up, and put the step's output pipe back on 1 and 2.
+int away_from_standard_streams(int fd) {
+    if (fd < 0 || fd > 2) return fd;
+    const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (high < 0) return fd;
+    const int low = fd;
+    ::close(low);
+    const int copy = standard_output_copy.load();
+    if (copy >= 0 && low != 0) ::dup2(copy, low);
+    return high;
+}
+
 int create_new(const std::string& path) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == ENOENT) {
         ensure_parent(fs::path(path));
         fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
-    return fd;
+    return away_from_standard_streams(fd);
 }
 
 }  // namespace
@@ -317,6 +333,8 @@ bool writer_alive(long pid) {
 }
 
 }  // namespace
+
+void keep_standard_streams(int output_copy) { standard_output_copy = output_copy; }
 
 bool remove_if_stale_temporary(const std::string& path) {
     const auto slash = path.rfind('/');

@@ -1,10 +1,12 @@
 #include "steppar/events.hpp"
 
+#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <fcntl.h>
 #include <utility>
 #include <unistd.h>
 
@@ -124,5 +126,13 @@ const char* status_name(StepStatus status) {
 
 std::string local_timestamp() { return timestamp(false); }
 std::string utc_timestamp() { return timestamp(true); }
+
+int report_channel(int pipe_fd) {
+    const int channel = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, 3);
+    if (channel < 0) return STDERR_FILENO;  // out of descriptors: the old way still works
+    const int copy = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, 3);
+    if (copy >= 0) keep_standard_streams(copy);
+    return channel;
+}
 
 }  // namespace steppar

@@ -98,10 +98,13 @@ int run_step(Project& project, const Step& step) {
     flush_output();
     ::dup2(output, STDOUT_FILENO);
     ::dup2(output, STDERR_FILENO);
+    // Events go through a descriptor of their own, which a node closing or reopening its stdout
+    // and stderr cannot touch (see report_channel()).
+    const int events_fd = report_channel(output);
     ::close(output);
     // The host's sink (a live display, say) is the host's: dropped without its destructor,
     // which would draw on the pipe.
-    (void)set_events(make_child_reporter(STDERR_FILENO)).release();
+    (void)set_events(make_child_reporter(events_fd)).release();
     for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &host_mask, nullptr);
     ::setpgid(0, 0);  // its own group: a timeout or an interrupt kills what it starts, too

@@ -440,4 +440,29 @@ nodes:
     }
 }
 
+// A node that closes its stdout and stderr and then writes its output: no event frame and no
+// print lands in an output file, and its log line still reaches the run's log.
+BOOST_AUTO_TEST_CASE(a_node_closing_its_stdout_and_stderr_gets_no_frames_in_its_outputs) {
+    for (const char* launch : {"fork", "exec"}) {
+        TempDir place;
+        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {mode: close_std, bad: doc-0001, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 1}
+)");
+        for (int i = 0; i < 4; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text " + std::to_string(i) + "\n");
+        write_file(place / "flag", "armed");
+        const Result r = ws.run({"--launch", launch});
+        BOOST_TEST(r.exit_code == 0, launch << ": " << r.err);
+        for (int i = 0; i < 4; ++i)
+            BOOST_TEST(read_file(ws.dir / ("out/copies/doc-000" + std::to_string(i) + ".txt")) ==
+                           (i == 1 ? std::string(70000, 'x') : "text " + std::to_string(i) + "\n"),
+                       launch << " " << i);
+        BOOST_TEST(r.err.find("logged after closing stdout and stderr") != std::string::npos, r.err);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -75,7 +75,7 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
         throw UsageError(command + ": missing PIPELINE (the pipeline file, .yml or .json)");
     set_quiet(parsed.values["quiet"].as<bool>());
     if (parsed.values["report-to-host"].as<bool>()) {
-        set_events(make_child_reporter(STDERR_FILENO));
+        set_events(make_child_reporter(report_channel(STDERR_FILENO)));
     } else {
         // Only a local run has a display worth animating; Slurm's progress is its log lines.
         // (--quiet asks for warnings and errors only: no display either.)

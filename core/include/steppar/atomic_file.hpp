@@ -81,6 +81,11 @@ private:
 /// no partial file behind. (SIGKILL cannot be caught: remove_stale_temporaries() covers it.)
 void remove_temporaries_on_termination_signals();
 
+/// In a step's process: `output_copy` is a descriptor of the step's output pipe (not 1 or 2). When
+/// a node has closed its stdout or stderr, outputs opened afterwards never take descriptor 1 or
+/// 2, and the pipe is put back there, so nothing printed lands in an output file.
+void keep_standard_streams(int output_copy);
+
 /// Removes `path`, a temporary file (by its name), when its writer process no longer exists;
 /// true when it did.
 bool remove_if_stale_temporary(const std::string& path);

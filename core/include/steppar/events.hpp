@@ -108,6 +108,11 @@ std::unique_ptr<EventSink> set_events(std::unique_ptr<EventSink> sink);
 std::unique_ptr<EventSink> make_event_sink(LogFormat format, int fd);
 /// The sink of a step's process run by a host: framed events on `fd` (its stderr pipe).
 std::unique_ptr<EventSink> make_child_reporter(int fd);
+/// In a step's process whose stdout and stderr are the pipe `pipe_fd` to its host: a descriptor
+/// of that pipe of its own (close-on-exec, above 2) for the framed events, so a node that closes
+/// or reopens its stdout/stderr can neither silence them nor get them in its files. Also keeps
+/// outputs off descriptors 1 and 2 (atomic_file.hpp: keep_standard_streams).
+int report_channel(int pipe_fd);
 
 /// Called by loops over partitions: reports progress at most ten times a second (and at the
 /// end), and only when someone listens.
