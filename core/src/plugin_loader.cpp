@@ -111,6 +111,13 @@ PluginRegistry::Loaded& PluginRegistry::load(const std::string& alias) {
             throw PluginError(where + " was built against steppar SDK ABI " + std::to_string(descriptor->abi_version) +
                               ", this steppar-host needs ABI " + std::to_string(STEPPAR_SDK_ABI_VERSION) +
                               " (rebuild the plugin against this steppar)");
+        // Read only once the ABI matches: older descriptors have no such field.
+        const std::string library = descriptor->cxx_library ? descriptor->cxx_library : "?";
+        if (library != STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE)
+            throw PluginError(where + " was built with " + library + ", this steppar-host with " +
+                              STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE +
+                              "; std::string and exceptions cross the plugin boundary, so rebuild the plugin with the same "
+                              "compiler settings (steppar_add_plugin does)");
         loaded->nodes[descriptor->name] = descriptor;
     }
     if (loaded->nodes.empty())

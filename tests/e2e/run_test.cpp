@@ -187,6 +187,30 @@ BOOST_AUTO_TEST_CASE(bad_input_data_is_one_short_line_and_exit_code_2) {
     for (std::string line; std::getline(lines, line);) BOOST_TEST(line.size() < 400u, line.size() << " bytes: " << line.substr(0, 120));
 }
 
+// A plugin built with another C++ library ABI is refused before anything runs, naming the
+// difference: it would pass std::string and exceptions the host cannot read.
+BOOST_AUTO_TEST_CASE(a_plugin_built_with_another_cxx_library_abi_is_refused) {
+    for (const auto& [plugin, difference] : {std::pair{"steppar_old_string_abi", "the old std::string ABI (_GLIBCXX_USE_CXX11_ABI=0)"},
+                                             {"steppar_debug_containers", "debug containers (_GLIBCXX_DEBUG)"}}) {
+        Workspace ws(std::string("plugins: {other: ") + fixture(plugin) + R"(}
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+nodes:
+  - {name: copy, func: other.identity, inputs: [docs], outputs: [copies]}
+)");
+        write_file(ws.dir / "data/docs/a.txt", "a\n");
+        for (const char* command : {"validate", "run"}) {
+            const Result r = host({command, ws.pipeline.string()});
+            BOOST_TEST(r.exit_code == 2, command << ": " << r.err);
+            BOOST_TEST(r.err.find(std::string("was built with libstdc++ with ") + difference + ", this steppar-host with libstdc++") !=
+                           std::string::npos,
+                       r.err);
+            BOOST_TEST(!fs::exists(ws.dir / "out"), "nothing may run");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(failing_node_names_slice_and_partition_and_keeps_other_outputs) {
     Workspace ws("plugins:\n" + test_nodes_plugin() + R"(  builtin: steppar_builtin
 catalog:

@@ -48,7 +48,24 @@
 /// host refuses a plugin whose nodes carry another value. (Overridable only so tests can build
 /// a deliberately incompatible plugin.)
 #ifndef STEPPAR_SDK_ABI_VERSION
-#define STEPPAR_SDK_ABI_VERSION 3
+#define STEPPAR_SDK_ABI_VERSION 4
+#endif
+
+/// The C++ standard library a plugin is built with, as its nodes record it: std::string, vectors
+/// and exceptions cross the plugin boundary, so the host refuses a plugin whose library differs
+/// from its own (libc++ against libstdc++, the old std::string ABI, debug containers).
+#if defined(_LIBCPP_VERSION)
+#define STEPPAR_SDK_CXX_LIBRARY "libc++"
+#elif defined(_GLIBCXX_USE_CXX11_ABI) && !_GLIBCXX_USE_CXX11_ABI
+#define STEPPAR_SDK_CXX_LIBRARY "libstdc++ with the old std::string ABI (_GLIBCXX_USE_CXX11_ABI=0)"
+#else
+#define STEPPAR_SDK_CXX_LIBRARY "libstdc++"
+#endif
+/// The debug-container mode of the C++ library (its containers have another layout), if any.
+#if defined(_GLIBCXX_DEBUG)
+#define STEPPAR_SDK_CXX_MODE " with debug containers (_GLIBCXX_DEBUG)"
+#else
+#define STEPPAR_SDK_CXX_MODE ""
 #endif
 
 /// The steppar release this header belongs to.
@@ -243,14 +260,15 @@ struct NodeDescriptor {
     NodeKind kind;                         ///< which of the two functions is set
     PartitionFunction partition_function;  ///< set for NodeKind::partition
     WholeFunction whole_function;          ///< set for NodeKind::whole
+    const char* cxx_library;               ///< STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE when built
 };
 
 namespace detail {
 constexpr NodeDescriptor describe(const char* name, PartitionFunction f) {
-    return NodeDescriptor{STEPPAR_SDK_ABI_VERSION, name, NodeKind::partition, f, nullptr};
+    return NodeDescriptor{STEPPAR_SDK_ABI_VERSION, name, NodeKind::partition, f, nullptr, STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE};
 }
 constexpr NodeDescriptor describe(const char* name, WholeFunction f) {
-    return NodeDescriptor{STEPPAR_SDK_ABI_VERSION, name, NodeKind::whole, nullptr, f};
+    return NodeDescriptor{STEPPAR_SDK_ABI_VERSION, name, NodeKind::whole, nullptr, f, STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE};
 }
 }  // namespace detail
 
