@@ -80,6 +80,7 @@ Background::Background(const std::vector<std::string>& args) {
     argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
+        ::setpgid(0, 0);  // a group of its own, as a shell's job: tests can signal it whole
         ::dup2(out, 1);
         ::dup2(err, 2);
         ::signal(SIGINT, SIG_DFL);

@@ -47,7 +47,8 @@ Result shell(const std::string& command_line);
 /// Runs steppar-host with `args` (each quoted).
 Result host(const std::vector<std::string>& args);
 
-/// A steppar-host started in the background (stdout/stderr to files), for tests that signal it.
+/// A steppar-host started in the background (stdout/stderr to files, in a process group of its
+/// own), for tests that signal it.
 class Background {
 public:
     explicit Background(const std::vector<std::string>& args);

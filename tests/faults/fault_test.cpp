@@ -343,6 +343,69 @@ BOOST_AUTO_TEST_CASE(the_run_lock_survives_removing_the_state_folder_and_a_racin
     BOOST_TEST((f.outputs() == clean_outputs()));
 }
 
+// Stopping the host's process group (Ctrl-Z, SIGSTOP) and continuing it loses nothing.
+BOOST_AUTO_TEST_CASE(sigstop_and_sigcont_of_the_hosts_group_change_nothing) {
+    FaultRun f("throw", "none", 30);
+    Background run(f.args());
+    BOOST_REQUIRE(wait_for_file(f.dir / "out/copies/p00.txt", 20));
+    ::kill(-run.pid(), SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::kill(-run.pid(), SIGCONT);
+    const Result r = run.wait(60);
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST((f.outputs() == clean_outputs()));
+    f.check_nothing_left();
+}
+
+// A node that prints 100 MB: its output flows through, the run is not slowed to a crawl or
+// blown up in memory, and the outputs are right.
+BOOST_AUTO_TEST_CASE(a_node_printing_100_mb_to_stdout) {
+    FaultRun f("flood", "p03");
+    f.arm();
+    const auto started = std::chrono::steady_clock::now();
+    const Result r = shell(quote(host_program()) + " run " + quote(f.pipeline.string()) + " --log-format json 2>" +
+                           quote((f.dir / "log.json").string()) + "; echo $?");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    BOOST_TEST(r.out == "0\n", r.out);
+    BOOST_TEST(seconds < 60, seconds);
+    BOOST_TEST(fs::file_size(f.dir / "log.json") > 100u * 1024 * 1024, "every line arrives as an output event");
+    fs::remove(f.dir / "log.json");
+    BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+// A full disk, under the outputs or under the state folder: the run fails naming the reason,
+// leaves no half-written file, and a rerun with space makes exactly what a clean run makes.
+BOOST_AUTO_TEST_CASE(no_space_left_on_the_output_or_the_state_folder) {
+    if (::geteuid() != 0 || shell("command -v mount").exit_code != 0) {
+        BOOST_TEST_MESSAGE("needs root to mount a small tmpfs; skipped");
+        return;
+    }
+    for (const char* where : {"out", "state"}) {
+        FaultRun f;
+        for (int i = 0; i < partitions; ++i) write_file(f.dir / ("docs/" + name_of(i) + ".txt"), std::string(64 * 1024, 'a' + i % 26) + "\n");
+        const fs::path small = f.dir / (std::string(where) == "out" ? "out" : "state");
+        fs::create_directories(small);
+        BOOST_REQUIRE_EQUAL(shell("mount -t tmpfs -o size=" + std::string(std::string(where) == "out" ? "512k" : "16k") + " tmpfs " + quote(small.string())).exit_code, 0);
+        std::vector<std::string> extra = {"--runner", "sequential"};
+        if (std::string(where) == "state") extra.insert(extra.end(), {"--state-dir", small.string()});
+        const Result full = f.run(extra);
+        BOOST_TEST(full.exit_code != 0, where);
+        BOOST_TEST(full.err.find("No space left on device") != std::string::npos, full.err);
+        BOOST_TEST(temporaries_under(f.dir.path()).empty(), where << ": temporary files left");
+        // Space again: the same command (and state folder) finishes the work.
+        const std::string saved = (f.dir / "saved").string();
+        shell("cp -a " + quote(small.string()) + " " + quote(saved) + " && umount " + quote(small.string()) + " && rmdir " +
+              quote(small.string()) + " && mv " + quote(saved) + " " + quote(small.string()));
+        const Result rerun = f.run(extra);
+        BOOST_TEST(rerun.exit_code == 0, where << ": " << rerun.err);
+        FaultRun clean;
+        for (int i = 0; i < partitions; ++i) write_file(clean.dir / ("docs/" + name_of(i) + ".txt"), std::string(64 * 1024, 'a' + i % 26) + "\n");
+        BOOST_REQUIRE_EQUAL(clean.run({"--runner", "sequential", "-q"}).exit_code, 0);
+        BOOST_TEST((f.outputs() == clean.outputs()), where);
+        f.check_nothing_left();
+    }
+}
+
 BOOST_AUTO_TEST_CASE(temporaries_of_killed_writers_are_removed_and_never_read) {
     FaultRun f;
     write_file(f.dir / "out/copies/.p03.txt.steppar-tmp.999999.0", "half a partition");
