@@ -1,6 +1,7 @@
 #include "steppar/pipeline.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/spec.hpp"  // the slice and step limits
 #include "steppar/text.hpp"
 
 #include <algorithm>
@@ -81,6 +82,13 @@ bool same_or_inside(const fs::path& inner, const fs::path& outer) {
         if (ai == a.end() || *ai != *bi) return false;
     }
     return true;
+}
+
+// Each slice is a process, a plan part and a marker: 'slices: 1000000' would write a million files.
+std::string too_many_slices(const std::string& unit, long long slices, const std::string& because, const std::string& remedy) {
+    return "'" + unit + "' has " + count_text(static_cast<std::size_t>(slices)) + " slices" + because + ", more than the limit of " +
+           count_text(static_cast<std::size_t>(max_slices())) + " per unit (each slice is a process, a plan file and a marker); " +
+           remedy + ", or raise the limit with STEPPAR_MAX_SLICES=" + std::to_string(slices);
 }
 
 // Orders items so every item comes after the ones it depends on; on a cycle returns the
@@ -200,6 +208,8 @@ void Pipeline::validate(const KindResolver& kind_of) {
         if (unit.replicated() && !unit.slices.per_core && unit.slices.count < 1)
             fail(unit.line, "'" + unit.name + "': slices must be at least 1 or 'auto', got " +
                                 std::to_string(unit.slices.count));
+        if (unit.replicated() && !unit.slices.per_core && unit.slices.count > max_slices())
+            fail(unit.line, too_many_slices(unit.name, unit.slices.count, "", "use fewer"));
     }
 
     for (const auto& [name, d] : catalog_.all())
@@ -341,6 +351,31 @@ void Pipeline::validate(const KindResolver& kind_of) {
         int widest = 1;
         for (const auto& [_, w] : width) widest = std::max(widest, w);
         unit.slices = Slices::fixed(max_simultaneous_slices(cap, widest));
+        if (unit.slices.count > max_slices())
+            fail(unit.line, too_many_slices(unit.name, unit.slices.count,
+                                            " (max_simultaneous_steps " + std::to_string(cap) + " over a widest layer of " +
+                                                std::to_string(widest) + ")",
+                                            "lower max_simultaneous_steps"));
+    }
+
+    // Every step is a process or a plan file at least: a typo must not start a million of them.
+    {
+        const auto steps_of = [](const Unit& unit) -> long long { return unit.replicated() ? unit.slices.resolve() + 2LL : 1; };
+        long long total = 0;
+        for (const auto& unit : units_) total += steps_of(unit);
+        if (total > max_steps()) {
+            long long sum = 0;
+            const Unit* crossing = &units_.front();  // where the limit is passed, for the line
+            for (const auto& unit : units_)
+                if ((sum += steps_of(unit)) > max_steps()) {
+                    crossing = &unit;
+                    break;
+                }
+            fail(crossing->line, "the pipeline expands to " + count_text(static_cast<std::size_t>(total)) +
+                                     " steps (slicers, slices, barriers and plain nodes; '" + crossing->name +
+                                     "' passes the limit), more than the limit of " + count_text(static_cast<std::size_t>(max_steps())) +
+                                     "; use fewer slices, or raise the limit with STEPPAR_MAX_STEPS=" + std::to_string(total));
+        }
     }
 
     std::vector<std::vector<std::size_t>> deps(units_.size());

@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+
 using namespace e2e;
 
 namespace {
@@ -15,21 +17,36 @@ catalog:
   counts: {type: partitioned, path: out/counts, suffix: .json}
 )";
 
-// Runs `spec` and checks: exit code 2, one line on stderr containing every `expected` piece,
-// and nothing created besides the input.
-void expect_rejected(const std::string& spec, const std::vector<std::string>& expected,
-                     const std::string& file_name = "pipeline.yml") {
+// What "refused quickly" allows, process start included (sanitizers slow everything down).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double quickly = 5.0;
+#else
+constexpr double quickly = 1.0;
+#endif
+
+// Runs `spec` (`steppar-host COMMAND FILE`, with `env` such as "STEPPAR_MAX_SLICES=3" before it)
+// and checks: exit code 2, one line on stderr containing every `expected` piece, and nothing
+// created besides the input. Returns how long steppar-host took.
+double expect_rejected(const std::string& spec, const std::vector<std::string>& expected,
+                       const std::string& file_name = "pipeline.yml", const std::string& env = "",
+                       const std::string& command = "run") {
     TempDir dir;
     write_file(dir / "docs/a.txt", "hello\n");
     write_file(dir / file_name, spec);
-    const Result r = host({"run", (dir / file_name).string()});
+    const auto start = std::chrono::steady_clock::now();
+    // A bound, so a pipeline that hangs fails the test instead of the suite.
+    const Result r = shell(env + " timeout -k 5 30 " + quote(host_program()) + " " + command + " " + quote((dir / file_name).string()));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     BOOST_TEST(r.exit_code == 2, r.err);
     BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, "expected one line, got: " << r.err);
     BOOST_TEST(r.err.find((dir / file_name).string()) != std::string::npos, "file not named: " << r.err);
     for (const auto& piece : expected) BOOST_TEST(r.err.find(piece) != std::string::npos, "'" << piece << "' not in: " << r.err);
     BOOST_TEST(!fs::exists(dir / "out"), "output folder created despite the error");
     BOOST_TEST(!fs::exists(dir / ".steppar"), "state folder created despite the error");
+    return seconds;
 }
+
+const char* count_node = "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts]}\n";
 
 }  // namespace
 
@@ -131,7 +148,7 @@ BOOST_AUTO_TEST_CASE(broken_plugins_are_refused) {
                     {"exports no steppar nodes"});
     expect_rejected(std::string("plugins: {old: ") + fixture("steppar_wrong_abi") +
                         "}\ncatalog: {docs: {path: docs, suffix: .txt}}\nnodes:\n  - {name: n, func: old.identity, inputs: [docs], outputs: [o]}\n",
-                    {"SDK ABI 999", "needs ABI 3", "rebuild the plugin"});
+                    {"SDK ABI 999", "needs ABI 4", "rebuild the plugin"});
     expect_rejected(std::string("plugins: {gone: ./missing.so}\ncatalog: {docs: {path: docs, suffix: .txt}}\n"
                                 "nodes:\n  - {name: n, func: gone.x, inputs: [docs], outputs: [o]}\n"),
                     {"missing.so", "does not exist"});
@@ -184,6 +201,107 @@ BOOST_AUTO_TEST_CASE(new_plugin_refuses_bad_names_and_existing_folders) {
         BOOST_TEST(source.find(std::string("STEPPAR_NODE(") + node + ")") != std::string::npos);
         BOOST_TEST(pipeline.find(std::string("func: ok_nodes.") + node) != std::string::npos);
     }
+}
+
+// --- Files that hang or lie: refused quickly, one line, nothing written ---
+
+BOOST_AUTO_TEST_CASE(alias_bomb_is_refused_within_a_second) {
+    // "Billion laughs": 9 levels of 9 aliases, 387,420,489 values from under 600 bytes.
+    std::string bomb = "params:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    for (char level = 'b'; level <= 'i'; ++level) {
+        bomb += std::string("  ") + level + ": &" + level + " [";
+        for (int i = 0; i < 9; ++i) bomb += std::string(i ? ", *" : "*") + static_cast<char>(level - 1);
+        bomb += "]\n";
+    }
+    for (const char* command : {"run", "validate"}) {
+        const double seconds = expect_rejected(std::string(header) + bomb + count_node,
+                                               {":12:", "the file expands to more than 100,000 values (an alias bomb?)", "'*e'"},
+                                               "pipeline.yml", "", command);
+        BOOST_TEST(seconds < quickly);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(keys_given_twice_and_second_documents_are_refused) {
+    expect_rejected(std::string(header) + "nodes:\n  - {name: a, name: b, func: builtin.wc, inputs: [docs], outputs: [counts]}\n",
+                    {":7:", "key 'name' is given twice in one mapping (both on line 7); keep one of them"});
+    expect_rejected(std::string(header) + count_node + "nodes:\n  - {name: b, func: builtin.sha256, inputs: [docs], outputs: [sums]}\n",
+                    {":8:", "key 'nodes' is given twice in one mapping (lines 6 and 8)"});
+    expect_rejected(std::string(header) + count_node + "---\n" + header + count_node,
+                    {":8:", "a second YAML document starts here ('---')"});
+    expect_rejected("{\"plugins\": {\"builtin\": \"steppar_builtin\"},\n"
+                    " \"catalog\": {\"docs\": {\"path\": \"docs\", \"suffix\": \".txt\"}},\n"
+                    " \"nodes\": [{\"name\": \"a\", \"func\": \"builtin.wc\",\n"
+                    "            \"inputs\": [\"docs\"], \"outputs\": [\"counts\"], \"name\": \"b\"}]}\n",
+                    {":4:", "key 'name' is given twice in one object (lines 3 and 4)"}, "pipeline.json");
+}
+
+BOOST_AUTO_TEST_CASE(slice_and_step_limits_are_refused_and_can_be_raised) {
+    const auto sliced = [](const std::string& slices) {
+        return std::string(header) + "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: " + slices + "}\n";
+    };
+    // Today's typo would write 524,288 plan files; now nothing is written.
+    BOOST_TEST(expect_rejected(sliced("1000000"), {":7:", "'count' has 1,000,000 slices, more than the limit of 10,000",
+                                                   "raise the limit with STEPPAR_MAX_SLICES=1000000"}) < quickly);
+    expect_rejected(sliced("4"), {"'count' has 4 slices, more than the limit of 3", "STEPPAR_MAX_SLICES=4"}, "pipeline.yml",
+                    "STEPPAR_MAX_SLICES=3");
+    expect_rejected(sliced("4"), {"the pipeline expands to 6 steps", "more than the limit of 5", "STEPPAR_MAX_STEPS=6"},
+                    "pipeline.yml", "STEPPAR_MAX_STEPS=5");
+    expect_rejected(sliced("1000000"), {"1,000,002 steps", "limit of 100,000", "STEPPAR_MAX_STEPS=1000002"}, "pipeline.yml",
+                    "STEPPAR_MAX_SLICES=1000000");
+    expect_rejected(std::string(header) + R"(nodes:
+  - multipipeline:
+      name: mp
+      max_simultaneous_steps: 1000000
+      nodes: [{name: lower, func: builtin.lowercase, inputs: [docs], outputs: [counts]}]
+)",
+                    {":7:", "'mp' has 1,000,000 slices (max_simultaneous_steps 1000000", "lower max_simultaneous_steps",
+                     "STEPPAR_MAX_SLICES=1000000"});
+    // Raised, the same file is valid; a variable that is not a number is a usage error.
+    TempDir dir;
+    write_file(dir / "docs/a.txt", "hello\n");
+    write_file(dir / "pipeline.yml", sliced("10001"));
+    const auto validate = [&](const std::string& env) {
+        return shell(env + " " + quote(host_program()) + " validate " + quote((dir / "pipeline.yml").string()));
+    };
+    const Result raised = validate("STEPPAR_MAX_SLICES=10001");
+    BOOST_TEST(raised.exit_code == 0, raised.err);
+    BOOST_TEST(raised.out.find("10003 steps") != std::string::npos, raised.out);
+    const Result garbled = validate("STEPPAR_MAX_SLICES=lots");
+    BOOST_TEST(garbled.exit_code == 2);
+    BOOST_TEST(garbled.err.find("STEPPAR_MAX_SLICES must be a whole number from 1 to 2147483647, got 'lots'") != std::string::npos,
+               garbled.err);
+}
+
+BOOST_AUTO_TEST_CASE(infinite_timeouts_and_absurd_retries_are_refused) {
+    const auto with = [](const std::string& option) {
+        return std::string(header) + "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2, " + option + "}\n";
+    };
+    for (const char* timeout : {"inf", "1e308h"})
+        expect_rejected(with(std::string("timeout: ") + timeout),
+                        {":7:", "'count': timeout must be at most 30 days (720h), got '" + std::string(timeout) + "'"});
+    expect_rejected(with("timeout: nan"), {":7:", "'count': timeout must be a positive duration", "got 'nan'"});
+    expect_rejected(with("retries: 2147483647"), {":7:", "'count': retries must be at most 1000, got '2147483647'"});
+}
+
+BOOST_AUTO_TEST_CASE(oversized_pipeline_file_is_refused_before_it_is_read) {
+    // A valid pipeline and 3 MiB of parameters: today it is parsed, in seconds and gigabytes.
+    std::string big = std::string(header) + count_node + "params:\n  table: [";
+    while (big.size() < (3u << 20)) big += "12345678901234567890, ";
+    big += "0]\n";
+    const double seconds = expect_rejected(big, {"the pipeline file is 3.0 MiB", "more than the limit of 2 MiB (2,097,152 bytes)"});
+    BOOST_TEST(seconds < quickly);
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_without_crashing) {
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    BOOST_TEST(expect_rejected(std::string(header) + count_node + "params:\n  x: " + deep + "\n",
+                               {":9:", "nesting deeper than 100 levels"}) < quickly);
+    expect_rejected(std::string(header) + count_node + "params:\n  x: " + std::string(100000, '{') + "\n", {":9:", "nesting deeper than 100 levels"});
+    BOOST_TEST(expect_rejected("{\"plugins\": {\"builtin\": \"steppar_builtin\"},\n \"params\": {\"x\": " + deep + "}}\n",
+                               {":2:", "nesting deeper than 100 levels"}, "pipeline.json") < quickly);
+    std::string objects = "{\"params\":\n {\"x\": ";
+    for (int i = 0; i < 100000; ++i) objects += "{\"a\": ";
+    expect_rejected(objects, {":2:", "nesting deeper than 100 levels"}, "pipeline.json");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 #include "steppar/error.hpp"
 #include "steppar/spec.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -104,6 +105,44 @@ const std::string json_pipeline = R"({
 
 // A minimal valid node list to append to catalog/params snippets.
 const std::string one_node = "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts]}\n";
+
+std::string json_error(const std::string& text) {
+    return error_of<steppar::SpecError>([&] { steppar::parse_pipeline_text(text, "/proj/pipelines/pipeline.json", state); });
+}
+
+// Parses and validates, every function a partition function (with `docs` in the catalog).
+void validate(const std::string& text) {
+    auto f = parse(text + "catalog:\n  docs: {path: data/docs}\n");
+    f.pipeline.validate([](const steppar::Node&) { return steppar::NodeKind::partition; });
+}
+
+std::string validation_error(const std::string& text) {
+    return error_of<steppar::SpecError>([&] { validate(text); });
+}
+
+// "params:\n  a: &a [x, x, ...]\n  b: &b [*a, *a, ...]" ... : `width`^`levels` values from a few
+// hundred bytes.
+std::string alias_bomb(int levels, int width) {
+    std::string text = "params:\n";
+    for (int level = 0; level < levels; ++level) {
+        const std::string name(1, static_cast<char>('a' + level));
+        text += "  " + name + ": &" + name + " [";
+        for (int i = 0; i < width; ++i)
+            text += (i ? ", " : "") + (level == 0 ? std::string("lol") : "*" + std::string(1, static_cast<char>('a' + level - 1)));
+        text += "]\n";
+    }
+    return text;
+}
+
+std::string repeated(const std::string& piece, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += piece;
+    return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::string param(const std::string& params_yaml, const std::string& name) {
     const auto f = parse("params:\n" + params_yaml + one_node);
@@ -442,6 +481,187 @@ BOOST_AUTO_TEST_CASE(intermediates_of_a_parsed_pipeline_go_under_the_intermediat
     BOOST_TEST(catalog.at("counts").path == state / "counts");
     BOOST_TEST(catalog.at("counts").intermediate);
     BOOST_TEST(catalog.at("digests").path == state / "digests");
+}
+
+// --- Files that hang or lie are refused quickly, with one line naming where ---
+
+BOOST_AUTO_TEST_CASE(alias_bomb_is_refused_quickly_naming_the_line) {
+    // 6 levels of 9 expand to 9^6 = 531,441 values, more than the 100,000 a file may hold.
+    const auto start = std::chrono::steady_clock::now();
+    const auto message = spec_error(alias_bomb(6, 9) + one_node);
+    BOOST_TEST(seconds_since(start) < 1.0);
+    BOOST_TEST_REQUIRE(!message.empty());  // else the next one would take minutes and gigabytes
+    BOOST_CHECK(contains(message, file.string() + ":7:"));  // 'f', whose first '*e' (9^5 values) passes the budget
+    BOOST_CHECK(contains(message, "the file expands to more than 100,000 values (an alias bomb?)"));
+    BOOST_CHECK(contains(message, "'*e' here stands for 66,430"));
+    // The billion laughs itself (9 levels) is refused just as fast, never expanded.
+    const auto again = std::chrono::steady_clock::now();
+    BOOST_CHECK(contains(spec_error(alias_bomb(9, 9) + one_node), "alias bomb?"));
+    BOOST_TEST(seconds_since(again) < 1.0);
+    // Aliases as such are fine, and expand as before.
+    BOOST_TEST(param("  a: &a [1, 2]\n  b: [*a, *a]\n", "b") == "[[1,2],[1,2]]");
+    BOOST_TEST(param(alias_bomb(4, 9).substr(std::string("params:\n").size()), "d").size() > 6561 * 5);  // 9^4: within
+}
+
+BOOST_AUTO_TEST_CASE(more_values_than_the_budget_are_refused_before_the_tree_is_built) {
+    // 100,001 written out: too many for a pipeline file (a YAML tree costs ~500 bytes a value).
+    const auto message = spec_error("params:\n  big: [" + repeated("1,", 99997) + "1]\n" + one_node);
+    BOOST_CHECK(contains(message, file.string() + ":2: the file holds more than 100,000 values"));
+    BOOST_CHECK(contains(message, "keep large data in a dataset"));
+    // The mapping, 'params', its mapping, 'big', the list, 99,982 numbers and one_node's 13: 100,000.
+    BOOST_TEST(param("  big: [" + repeated("1,", 99981) + "1]\n", "big").size() == 2 * 99982u + 1);
+    BOOST_CHECK(contains(spec_error("params:\n  big: [" + repeated("1,", 99982) + "1]\n" + one_node), "more than 100,000 values"));
+}
+
+BOOST_AUTO_TEST_CASE(alias_inside_its_own_anchor_is_refused) {
+    // yaml-cpp knows '&a' from its start, so this node would contain itself (endless recursion).
+    const auto message = spec_error("params:\n  x: &a [1,\n    *a]\n" + one_node);
+    BOOST_CHECK(contains(message, file.string() + ":3:"));
+    BOOST_CHECK(contains(message, "alias '*a' is used inside the node it names"));
+    BOOST_CHECK(contains(spec_error("params:\n  x: &m {k: *m}\n" + one_node), "alias '*m'"));
+}
+
+BOOST_AUTO_TEST_CASE(key_given_twice_names_the_key_and_both_lines) {
+    const auto flow = spec_error("nodes:\n  - {name: a, func: p.f, name: b, inputs: [docs], outputs: [o]}\n");
+    BOOST_CHECK(contains(flow, file.string() + ":2:"));
+    BOOST_CHECK(contains(flow, "key 'name' is given twice"));
+    BOOST_CHECK(contains(flow, "both on line 2"));
+    const auto block = spec_error("nodes:\n  - name: a\n    func: p.f\n    outputs: [o]\n    name: b\n");
+    BOOST_CHECK(contains(block, file.string() + ":5:"));
+    BOOST_CHECK(contains(block, "key 'name' is given twice in one mapping (lines 2 and 5)"));
+    const auto top = spec_error(one_node + "params: {n: 1}\n" + one_node);
+    BOOST_CHECK(contains(top, file.string() + ":4:"));
+    BOOST_CHECK(contains(top, "key 'nodes' is given twice in one mapping (lines 1 and 4)"));
+    // Inside params too (JSON would keep the last, a lookup the first).
+    BOOST_CHECK(contains(spec_error("params:\n  n: 1\n  m: {x: 1,\n      x: 2}\n" + one_node), ":4: key 'x' is given twice"));
+    // The same key in different mappings is fine.
+    BOOST_TEST(param("  a: {x: 1}\n  b: {x: 2}\n", "b") == R"({"x":2})");
+}
+
+BOOST_AUTO_TEST_CASE(second_yaml_document_is_refused) {
+    const auto message = spec_error(one_node + "---\n" + one_node);
+    BOOST_CHECK(contains(message, file.string() + ":3:"));
+    BOOST_CHECK(contains(message, "a second YAML document"));
+    BOOST_CHECK(contains(spec_error(one_node + "---\n"), "a second YAML document"));
+    BOOST_TEST(parse("---\n" + one_node).pipeline.units().size() == 1u);  // one document may start with ---
+    BOOST_TEST(parse(one_node + "...\n").pipeline.units().size() == 1u);  // or end with ...
+}
+
+BOOST_AUTO_TEST_CASE(json_key_given_twice_names_the_key_and_both_lines) {
+    const auto message = json_error("{\"nodes\": [{\"name\": \"a\", \"func\": \"p.f\",\n"
+                                    "  \"outputs\": [\"o\"],\n"
+                                    "  \"name\": \"b\"}]}\n");
+    BOOST_CHECK(contains(message, "pipeline.json:3:"));
+    BOOST_CHECK(contains(message, "key 'name' is given twice in one object (lines 1 and 3)"));
+    BOOST_CHECK(contains(json_error("{\"nodes\": [],\n \"nodes\": []}"), "pipeline.json:2: key 'nodes' is given twice"));
+    // Objects inside arrays and objects have their own keys.
+    BOOST_TEST(steppar::parse_pipeline_text(R"({"params": {"a": {"x": 1}, "b": [{"x": 1}, {"x": 2}]},
+        "nodes": [{"name": "c", "func": "p.f", "inputs": "docs", "outputs": "o"}]})",
+                                            "/proj/pipelines/pipeline.json", state)
+                   .pipeline.params()
+                   .at("b") == R"([{"x":1},{"x":2}])");
+}
+
+BOOST_AUTO_TEST_CASE(slices_above_the_limit_are_refused_naming_the_variable) {
+    const auto message = validation_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 1000000}\n");
+    BOOST_CHECK(contains(message, file.string() + ":2:"));
+    BOOST_CHECK(contains(message, "'c' has 1,000,000 slices, more than the limit of 10,000"));
+    BOOST_CHECK(contains(message, "STEPPAR_MAX_SLICES=1000000"));
+    validate("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 10000}\n");  // the limit itself is fine
+}
+
+BOOST_AUTO_TEST_CASE(max_simultaneous_steps_respects_the_slice_limit) {
+    const std::string chain =
+        "      nodes:\n"
+        "        - {name: a, func: p.f, inputs: [docs], outputs: [x]}\n"
+        "        - {name: b, func: p.f, inputs: [docs], outputs: [y]}\n";
+    const auto message = validation_error("nodes:\n  - multipipeline:\n      name: mp\n      max_simultaneous_steps: 50000\n" + chain);
+    BOOST_CHECK(contains(message, file.string() + ":2:"));
+    BOOST_CHECK(contains(message, "'mp' has 25,000 slices (max_simultaneous_steps 50000 over a widest layer of 2)"));
+    BOOST_CHECK(contains(message, "lower max_simultaneous_steps, or raise the limit with STEPPAR_MAX_SLICES=25000"));
+    validate("nodes:\n  - multipipeline:\n      name: mp\n      max_simultaneous_steps: 20000\n" + chain);  // 10,000 slices
+}
+
+BOOST_AUTO_TEST_CASE(expanded_steps_above_the_limit_are_refused_naming_the_variable) {
+    // Ten units of 10,000 slices (and a slicer and a barrier each) are 100,020 steps.
+    std::string text = "nodes:\n";
+    for (int i = 0; i < 10; ++i)
+        text += "  - {name: n" + std::to_string(i) + ", func: p.f, inputs: [docs], outputs: [o" + std::to_string(i) + "], slices: 10000}\n";
+    const auto message = validation_error(text);
+    BOOST_CHECK(contains(message, file.string() + ":11:"));  // the tenth passes the limit
+    BOOST_CHECK(contains(message, "the pipeline expands to 100,020 steps"));
+    BOOST_CHECK(contains(message, "'n9' passes the limit"));
+    BOOST_CHECK(contains(message, "more than the limit of 100,000"));
+    BOOST_CHECK(contains(message, "STEPPAR_MAX_STEPS=100020"));
+}
+
+BOOST_AUTO_TEST_CASE(non_finite_and_huge_timeouts_are_refused) {
+    const auto timeout = [](const std::string& value) {
+        return spec_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2,\n     timeout: " + value + "}\n");
+    };
+    for (const char* value : {"inf", "1e308h", "2592001", "43201m", "721h"}) {
+        const auto message = timeout(value);
+        BOOST_CHECK(contains(message, file.string() + ":3:"));
+        BOOST_CHECK(contains(message, "'c': timeout must be at most 30 days (720h), got '" + std::string(value) + "'"));
+    }
+    for (const char* value : {"nan", "-inf", "0", "-5"}) BOOST_CHECK(contains(timeout(value), "timeout must be a positive duration"));
+    const auto f = parse("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2, timeout: 720h}\n");
+    BOOST_TEST(f.pipeline.units().at(0).options.timeout_seconds == 30.0 * 24 * 3600);
+}
+
+BOOST_AUTO_TEST_CASE(absurd_retries_are_refused) {
+    const auto retries = [](const std::string& value) {
+        return spec_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2,\n     retries: " + value + "}\n");
+    };
+    for (const char* value : {"1001", "2147483647", "100000000000", "99999999999999999999999"}) {
+        const auto message = retries(value);
+        BOOST_CHECK(contains(message, file.string() + ":3:"));
+        BOOST_CHECK(contains(message, "'c': retries must be at most 1000, got '" + std::string(value) + "'"));
+    }
+    BOOST_CHECK(contains(retries("-1"), "retries must be a whole number >= 0"));
+    BOOST_TEST(parse("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2, retries: 1000}\n")
+                   .pipeline.units().at(0).options.retries == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(pipeline_text_above_the_size_limit_is_refused_before_parsing) {
+    std::string text = one_node;
+    text.resize((2u << 20) + 1, '#');  // a valid pipeline and a comment: 2 MiB and one byte
+    text.back() = '\n';
+    const auto start = std::chrono::steady_clock::now();
+    const auto message = spec_error(text);
+    BOOST_TEST(seconds_since(start) < 0.5);
+    BOOST_CHECK(contains(message, file.string() + ": the pipeline file is 2.0 MiB (2,097,153 bytes)"));
+    BOOST_CHECK(contains(message, "more than the limit of 2 MiB (2,097,152 bytes)"));
+    text.resize(2u << 20);  // the limit itself is fine
+    text.back() = '\n';
+    BOOST_TEST(parse(text).pipeline.units().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_naming_the_line_not_crashing) {
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    for (const auto& message : {spec_error("params:\n  x: " + deep + "\n" + one_node),
+                                spec_error("params:\n  x: " + std::string(300000, '{') + "\n"),  // unclosed, too
+                                json_error("{\"params\":\n {\"x\": " + deep + "}, \"nodes\": []}"),
+                                json_error("{\"params\":\n {\"x\": " + repeated("{\"a\": ", 100000))}) {
+        BOOST_CHECK(contains(message, ":2: nesting deeper than 100 levels"));
+    }
+    std::string block = "params:\n";  // indentation nests too
+    for (int level = 0; level < 120; ++level) block += std::string(2 * level + 2, ' ') + "k:\n";
+    BOOST_CHECK(contains(spec_error(block + one_node), file.string() + ":101: nesting deeper than 100 levels"));
+    std::string dashes = "params:\n  x:\n    ";
+    for (int level = 0; level < 3000; ++level) dashes += "- ";
+    BOOST_CHECK(contains(spec_error(dashes + "x\n" + one_node), ":3: nesting deeper than 100 levels"));
+    // Through aliases: 60 levels used 60 levels down.
+    const std::string sixty = std::string(60, '[') + std::string(60, ']');
+    BOOST_CHECK(contains(spec_error("params:\n  a: &a " + sixty + "\n  b: " + std::string(60, '[') + "*a" + std::string(60, ']') + "\n" + one_node),
+                         ":3: nesting deeper than 100 levels through alias '*a'"));
+    // 99 levels inside the top-level mapping are fine, in both spellings.
+    const std::string ok = std::string(98, '[') + std::string(98, ']');
+    BOOST_TEST(param("  x: " + ok + "\n", "x").size() == 2 * 98u);
+    BOOST_TEST(steppar::parse_pipeline_text("{\"params\": {\"x\": " + ok + "}, \"nodes\": [{\"name\": \"c\", \"func\": \"p.f\", \"outputs\": \"o\"}]}",
+                                            "/proj/pipelines/pipeline.json", state)
+                   .pipeline.params()
+                   .size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,15 +11,48 @@
 //
 // Every error is a SpecError naming the file and line, with the nearest valid key suggested
 // for unknown keys.
+//
+// Limits: a mistaken or hostile file is refused quickly (exit 2) rather than hanging steppar,
+// eating memory or writing a million plan files.
 #pragma once
 
 #include "steppar/pipeline.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 namespace steppar {
+
+namespace limits {
+/// A bigger pipeline file is refused before it is read: yaml-cpp takes up to ~300 MB and 1.5 s
+/// per MiB of text (a list of short values), and a pipeline file is a few KiB.
+inline constexpr std::uintmax_t max_file_bytes = 2u << 20;
+/// Lists and mappings inside each other, counted through aliases; deeper is refused.
+inline constexpr int max_nesting = 100;
+/// Values in the file (lists, mappings, single values, keys included), counted before the YAML
+/// tree is built, and counting what an alias (`*name`) stands for at every use: a few hundred
+/// bytes of nested aliases can otherwise expand to billions ("billion laughs").
+inline constexpr std::size_t max_values = 100000;
+/// `timeout:` at most 30 days.
+inline constexpr double max_timeout_seconds = 30.0 * 24 * 3600;
+/// `retries:` at most this.
+inline constexpr int max_retries = 1000;
+/// Slices per multinode or multipipeline (each is a process, a plan part and a marker), unless
+/// STEPPAR_MAX_SLICES says otherwise.
+inline constexpr int default_max_slices = 10000;
+/// Steps of the expanded pipeline (slicers, slices, barriers, plain nodes), unless
+/// STEPPAR_MAX_STEPS says otherwise.
+inline constexpr int default_max_steps = 100000;
+}  // namespace limits
+
+/// The slice limit: STEPPAR_MAX_SLICES when set (read once per process), else the default.
+/// Throws UsageError when the variable is not a whole number >= 1.
+int max_slices();
+/// The step limit: STEPPAR_MAX_STEPS when set (read once per process), else the default.
+int max_steps();
 
 struct PluginDeclaration {
     std::string alias;
