@@ -107,6 +107,22 @@ std::set<std::string> rewritten(const std::map<std::string, Identity>& before, c
     return changed;
 }
 
+// A pipeline copying data/docs to out/copies with test.fault, misbehaving as `mode` says on
+// partition `bad` while the file `flag` exists; `slices` is ", slices: N" or "" (a plain node);
+// `more` adds nodes.
+std::string fault_pipeline(const std::string& mode, const std::string& bad, const fs::path& flag, const std::string& slices,
+                           const std::string& more = "") {
+    return "plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+  total:  {type: file, path: out/total.json}
+params: {mode: )" + mode + ", bad: " + bad + ", delay_ms: 0, flag: " + flag.string() + R"(}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies])" +
+           slices + "}\n" + more;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(incremental)
@@ -204,14 +220,7 @@ BOOST_AUTO_TEST_CASE(changing_slices_reruns_nothing) {
 
 BOOST_AUTO_TEST_CASE(a_slice_killed_mid_run_loses_only_its_unfinished_partitions) {
     TempDir place;
-    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
-catalog:
-  docs:   {type: partitioned, path: data/docs, suffix: .txt}
-  copies: {type: partitioned, path: out/copies, suffix: .txt}
-params: {mode: kill9, bad: doc-0012, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
-nodes:
-  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 2}
-)");
+    Workspace ws(fault_pipeline("kill9", "doc-0012", place / "flag", ", slices: 2"));
     for (int i = 0; i < 20; ++i)
         write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text " + std::to_string(i) + "\n");
     write_file(place / "flag", "armed");
@@ -339,17 +348,8 @@ BOOST_AUTO_TEST_CASE(a_node_that_exits_zero_is_not_taken_for_success) {
     // A slice (forked and exec'd) and a plain node: the same rule.
     for (const auto& [launch, slices] : {std::pair{"fork", ", slices: 2"}, {"exec", ", slices: 2"}, {"fork", ""}}) {
         TempDir place;
-        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
-catalog:
-  docs:   {type: partitioned, path: data/docs, suffix: .txt}
-  copies: {type: partitioned, path: out/copies, suffix: .txt}
-  total:  {type: file, path: out/total.json}
-params: {mode: _exit0, bad: doc-0003, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
-nodes:
-  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies])" +
-                     slices + R"(}
-  - {name: total, func: test.whole_fault, inputs: [copies, params:flag], outputs: [total]}
-)");
+        Workspace ws(fault_pipeline("_exit0", "doc-0003", place / "flag", slices,
+                                    "  - {name: total, func: test.whole_fault, inputs: [copies, params:flag], outputs: [total]}\n"));
         for (int i = 0; i < 8; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text\n");
         write_file(place / "flag", "armed");
         const Result r = ws.run({"--launch", launch});
@@ -422,15 +422,7 @@ BOOST_AUTO_TEST_CASE(processes_a_node_leaves_running_are_killed_when_its_step_en
     BOOST_REQUIRE_EQUAL(sleepers(), "0\n");
     for (const auto& [launch, slices] : {std::pair{"fork", ", slices: 2"}, {"exec", ", slices: 2"}, {"fork", ""}}) {
         TempDir place;
-        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
-catalog:
-  docs:   {type: partitioned, path: data/docs, suffix: .txt}
-  copies: {type: partitioned, path: out/copies, suffix: .txt}
-params: {mode: daemon, bad: doc-0003, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
-nodes:
-  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies])" +
-                     slices + R"(}
-)");
+        Workspace ws(fault_pipeline("daemon", "doc-0003", place / "flag", slices));
         for (int i = 0; i < 6; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text\n");
         write_file(place / "flag", "armed");
         const Result r = ws.run({"--launch", launch});
@@ -445,14 +437,7 @@ nodes:
 BOOST_AUTO_TEST_CASE(a_node_closing_its_stdout_and_stderr_gets_no_frames_in_its_outputs) {
     for (const char* launch : {"fork", "exec"}) {
         TempDir place;
-        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
-catalog:
-  docs:   {type: partitioned, path: data/docs, suffix: .txt}
-  copies: {type: partitioned, path: out/copies, suffix: .txt}
-params: {mode: close_std, bad: doc-0001, delay_ms: 0, flag: )" + (place / "flag").string() + R"(}
-nodes:
-  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 1}
-)");
+        Workspace ws(fault_pipeline("close_std", "doc-0001", place / "flag", ", slices: 1"));
         for (int i = 0; i < 4; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text " + std::to_string(i) + "\n");
         write_file(place / "flag", "armed");
         const Result r = ws.run({"--launch", launch});
