@@ -211,6 +211,21 @@ nodes:
     }
 }
 
+// The command line's own numbers have the pipeline file's limits.
+BOOST_AUTO_TEST_CASE(command_line_limits_match_the_pipeline_files) {
+    Workspace ws(demo_pipeline);
+    write_file(ws.dir / "data/docs/a.txt", "a\n");
+    for (const std::vector<std::string>& bad : {std::vector<std::string>{"--slice-timeout", "inf"}, {"--slice-timeout", "1e300"}, {"--retries", "1000000"}}) {
+        const Result r = ws.run(bad);
+        BOOST_TEST(r.exit_code == 2, bad[0] << " " << bad[1] << ": " << r.err);
+        BOOST_TEST(r.err.find("at most") != std::string::npos, r.err);
+    }
+    const Result slicer = host({"run-slicer", ws.pipeline.string(), "--node", "count", "--slices", "1000000"});
+    BOOST_TEST(slicer.exit_code == 2, slicer.err);
+    BOOST_TEST(slicer.err.find("STEPPAR_MAX_SLICES=1000000") != std::string::npos, slicer.err);
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar/units/count/slices"), "nothing written");
+}
+
 BOOST_AUTO_TEST_CASE(failing_node_names_slice_and_partition_and_keeps_other_outputs) {
     Workspace ws("plugins:\n" + test_nodes_plugin() + R"(  builtin: steppar_builtin
 catalog:

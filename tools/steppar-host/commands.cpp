@@ -6,6 +6,7 @@
 #include <steppar/barrier_wait.hpp>
 #include <steppar/cluster_export.hpp>
 #include <steppar/slurm_runner.hpp>
+#include <steppar/spec.hpp>
 #include <steppar/step_reaper.hpp>
 #include <steppar/error.hpp>
 #include <steppar/events.hpp>
@@ -155,9 +156,11 @@ int run(int argc, char** argv) {
     run_options.host_program = boost::dll::program_location().string();
     run_options.fail_fast = parsed.values["fail-fast"].as<bool>();
     run_options.slice_timeout = parsed.values["slice-timeout"].as<double>();
-    if (run_options.slice_timeout < 0) throw UsageError("--slice-timeout must be 0 (no limit) or more seconds");
+    if (!(run_options.slice_timeout >= 0 && run_options.slice_timeout <= limits::max_timeout_seconds))
+        throw UsageError("--slice-timeout must be 0 (no limit) or more seconds, at most 30 days (2592000)");
     run_options.retries = parsed.values["retries"].as<int>();
-    if (run_options.retries < 0) throw UsageError("--retries must be 0 or more");
+    if (run_options.retries < 0 || run_options.retries > limits::max_retries)
+        throw UsageError("--retries must be 0 or more, at most " + std::to_string(limits::max_retries));
     run_options.force = parsed.values["force"].as<bool>();
     run_options.only_missing = parsed.values["only-missing"].as<bool>();
     run_options.quiet = parsed.values["quiet"].as<bool>();
@@ -276,6 +279,9 @@ int run_slicer_command(int argc, char** argv) {
     const Unit& unit = replicated_unit(*project, parsed);
     const int slices = parsed.values["slices"].as<int>();
     if (slices < 0) throw UsageError("--slices must be 1 or more (0: the unit's own)");
+    if (slices > max_slices())
+        throw UsageError("--slices " + std::to_string(slices) + " is more than the limit of " + std::to_string(max_slices()) +
+                         " slices per unit; use fewer, or raise the limit with STEPPAR_MAX_SLICES=" + std::to_string(slices));
     run_slicer(*project, unit, slices > 0 ? slices : unit.slices.resolve(),
                {parsed.values["force"].as<bool>(), parsed.values["partitions"].as<std::string>(), parsed.values["only-missing"].as<bool>()});
     return 0;
