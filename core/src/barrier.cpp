@@ -111,10 +111,8 @@ void check_barrier(Project& project, const Unit& unit) {
         }
     }
     for (const auto& [slice, names] : unrecorded) {
-        std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 3)));
         problems.push_back("slice " + std::to_string(slice) + ": " + std::to_string(names.size()) +
-                           " partition(s) of its plan have no ledger record of this run (" + join(shown) +
-                           (names.size() > shown.size() ? ", ..." : "") + ")");
+                           " partition(s) of its plan have no ledger record of this run (" + join_first(names, 3) + ")");
     }
     if (!problems.empty())
         throw NodeError(name + ": " + std::to_string(problems.size()) + " of " + std::to_string(plan.slice_sizes.size()) +

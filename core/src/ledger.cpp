@@ -57,17 +57,6 @@ void append_hex64(std::string& out, std::uint64_t value) {
 
 std::uint64_t checksum(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
 
-// Splits a line (without its '\n') at tabs.
-std::vector<std::string_view> fields_of(std::string_view line) {
-    std::vector<std::string_view> fields;
-    for (std::size_t start = 0;;) {
-        const auto tab = line.find('\t', start);
-        fields.push_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
-        if (tab == std::string_view::npos) return fields;
-        start = tab + 1;
-    }
-}
-
 // The first `max` tab-separated fields of a line; returns how many there are (up to max).
 std::size_t split(std::string_view line, std::string_view* out, std::size_t max) {
     std::size_t n = 0;
@@ -183,17 +172,18 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
         std::uint64_t records = 0, through = 0;
         bool intact = false;
         if (text.rfind(header_tag, 0) == 0 && last != std::string::npos && text.back() == '\n') {
-            const auto end = fields_of(std::string_view(text).substr(last + 1, text.size() - last - 2));
+            std::string_view end[4];
+            const std::size_t end_fields = split(std::string_view(text).substr(last + 1, text.size() - last - 2), end, 4);
             std::string sum;
             append_hex64(sum, checksum(std::string_view(text).substr(0, last + 1)));
             const auto header_end = text.find('\n');
-            intact = end.size() == 3 && end[0] == "E" && parse_number(end[1], records) && end[2] == sum &&
+            intact = end_fields == 3 && end[0] == "E" && parse_number(end[1], records) && end[2] == sum &&
                      parse_number(std::string_view(text).substr(header_tag.size(), header_end - header_tag.size()), through);
         }
         if (!intact) {
             ledger.damaged_ = "ledger '" + base.string() + "' is damaged; its partitions run again";
         } else {
-            ledger.through_ = ledger.generation_ = through;
+            ledger.generation_ = through;
             Source& source = ledger.sources_[0];
             source.text = std::move(text);
             ledger.records_.reserve(records);
@@ -202,9 +192,9 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
                 if (line.rfind("R\t", 0) == 0) {
                     ledger.records_.push_back({line.data(), 0});
                 } else if (line.rfind("D\t", 0) == 0) {
-                    const auto f = fields_of(line);
+                    std::string_view f[4];
                     std::uint64_t k = 0;
-                    if (f.size() == 3 && parse_number(f[1], k)) {
+                    if (split(line, f, 4) == 3 && parse_number(f[1], k)) {
                         if (source.definitions.size() <= k) source.definitions.resize(k + 1);
                         source.definitions[k] = ledger.definition_index(f[2]);
                     }
@@ -438,9 +428,9 @@ LedgerAppender::LedgerAppender(fs::path path) : path_(std::move(path)) {
     for_each_line(existing, [&](std::string_view line) {
         std::string_view content;
         if (!checked(line, content)) return;
-        const auto f = fields_of(content);
+        std::string_view f[4];
         std::uint64_t k = 0;
-        if (f[0] == "D" && f.size() == 3 && parse_number(f[1], k)) defined_.emplace(std::string(f[2]), static_cast<std::uint32_t>(k));
+        if (split(content, f, 4) == 3 && f[0] == "D" && parse_number(f[1], k)) defined_.emplace(std::string(f[2]), static_cast<std::uint32_t>(k));
     });
     // A line torn by a killed writer must not swallow the first line written now.
     if (!existing.empty() && existing.back() != '\n') {

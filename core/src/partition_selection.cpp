@@ -8,15 +8,6 @@
 #include <regex>
 
 namespace steppar {
-namespace {
-
-std::string first_few(const std::vector<std::string>& names) {
-    std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 5)));
-    return join(shown) + (names.size() > shown.size() ? ", ..." : "");
-}
-
-}  // namespace
-
 ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps) {
     ZippedInputs zipped;
     zipped.inputs = pipeline.external_partitioned_inputs(unit);
@@ -55,7 +46,7 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
     for (std::size_t k = 0; k < width; ++k) {
         if (alone[k].empty()) continue;
         const std::string what = std::to_string(alone[k].size()) + " partition(s) of '" + zipped.inputs[k] +
-                                 "' left out: no partner of the same name in every other input (" + first_few(alone[k]) + ")";
+                                 "' left out: no partner of the same name in every other input (" + join_first(alone[k], 5) + ")";
         if (unit.options.strict) problems.push_back(what);
         else log("'" + unit.name + "': " + what);
     }
@@ -109,7 +100,7 @@ std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, 
     if (cached) log("'" + unit.name + "': " + std::to_string(cached) + " cached partition(s) left out (cached: true)");
     if (!unconfigured.empty())
         warn("'" + unit.name + "': " + std::to_string(unconfigured.size()) +
-             " partition(s) match no configurator and run without configuration data (" + first_few(unconfigured) + ")");
+             " partition(s) match no configurator and run without configuration data (" + join_first(unconfigured, 5) + ")");
     return chosen;
 }
 

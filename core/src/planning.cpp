@@ -26,11 +26,6 @@ void create_output_folders(const Pipeline& pipeline, const Unit& unit) {
         }
 }
 
-std::string first_few(const std::vector<std::string>& names) {
-    std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(names.size(), 5)));
-    return join(shown) + (names.size() > shown.size() ? ", ..." : "");
-}
-
 // The slicer's own name in messages; a plain node's plan is made without a slicer step.
 std::string who_slices(const Unit& unit) { return unit.replicated() ? slicer_name(unit.name) : unit.name; }
 
@@ -91,10 +86,10 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
     for (const auto* d : outputs)
         if (!d->intermediate) catalog_outputs.push_back(d->name);
     log(unit.name + ": retracted " + count_text(names.size()) + " partition(s) of " +
-        join(catalog_outputs.empty() ? a.outputs : catalog_outputs) + " (" + first_few(names) + "): their input is gone");
+        join(catalog_outputs.empty() ? a.outputs : catalog_outputs) + " (" + join_first(names, 5) + "): their input is gone");
     if (!kept.empty())
         warn(unit.name + ": kept " + count_text(kept.size()) + " output file(s) of retracted partitions because they changed since steppar wrote them: " +
-             first_few(kept));
+             join_first(kept, 5));
 }
 
 }  // namespace
@@ -130,7 +125,7 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const 
     log(unit.name + ": " + summary(a));
     if (!a.foreign.empty())
         warn(unit.name + ": " + count_text(a.foreign.size()) + " file(s) in its output folders that steppar did not write (kept, and read by what reads the folder): " +
-             first_few(a.foreign));
+             join_first(a.foreign, 5));
     if (a.ledger->segment_files() > 64) a.ledger->fold(project.state(), unit.name);  // many runs without a barrier
 
     // Retractions and adoptions go into the ledger first, under this plan's generation.

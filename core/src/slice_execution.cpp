@@ -202,9 +202,8 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     }
     report_progress(partitions.size(), partitions.size());
     if (!vanished.empty()) {
-        std::vector<std::string> shown(vanished.begin(), vanished.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(vanished.size(), 5)));
-        warn(label + ": " + count_text(vanished.size()) + " partition(s) vanished since slicing, left for the next run (" + join(shown) +
-             (vanished.size() > shown.size() ? ", ..." : "") + ")");
+        warn(label + ": " + count_text(vanished.size()) + " partition(s) vanished since slicing, left for the next run (" +
+             join_first(vanished, 5) + ")");
     }
     if (!finished.empty()) log(label + ": " + count_text(finished.size()) + " partition(s) already done by an earlier attempt");
     if (!configurator_use.empty()) {

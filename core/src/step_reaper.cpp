@@ -72,9 +72,8 @@ StepReaper::~StepReaper() { kill_children(); }
 void reap_step_leftovers(const std::string& step) {
     const auto killed = kill_children();
     if (killed.empty()) return;
-    std::vector<std::string> shown(killed.begin(), killed.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(killed.size(), 5)));
-    warn(step + ": killed " + std::to_string(killed.size()) + " process(es) a node left running (" + join(shown) +
-         (killed.size() > shown.size() ? ", ..." : "") + "): nothing a step starts may outlive it");
+    warn(step + ": killed " + std::to_string(killed.size()) + " process(es) a node left running (" + join_first(killed, 5) +
+         "): nothing a step starts may outlive it");
 }
 
 }  // namespace steppar

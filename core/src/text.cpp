@@ -133,6 +133,11 @@ std::string bytes_text(unsigned long long bytes) {
     return text;
 }
 
+std::string join_first(const std::vector<std::string>& items, std::size_t most) {
+    const std::vector<std::string> shown(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), most)));
+    return join(shown) + (items.size() > shown.size() ? ", ..." : "");
+}
+
 std::string count_text(std::size_t n) {
     std::string digits = std::to_string(n), out;
     for (std::size_t i = 0; i < digits.size(); ++i) {

@@ -542,11 +542,6 @@ std::optional<PlannedUnit> plan_now(Project& project, const ExpandedGraph& graph
     return plan_unit(project, unit, unit.replicated() ? slice_count(graph, u) : 1, {false, only, false});
 }
 
-std::string first_names(const std::vector<std::string>& names, std::size_t most = 10) {
-    std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(names.size(), most)));
-    return join(shown) + (names.size() > shown.size() ? ", ..." : "");
-}
-
 // One step of `plan`: what it is, what it waits for, and for a slice which partitions it would
 // run if the pipeline ran now ("?" where an upstream step must run first).
 struct PlannedStep {
@@ -621,7 +616,7 @@ int plan_command(int argc, char** argv) {
         } else if (p.assessment && !p.to_run) {
             what = count_text(p.assessment->dirty.size()) + " partition(s) to run: " + summary(*p.assessment);
         } else if (p.to_run) {
-            what = count_text(p.to_run->size()) + " partition(s)" + (p.to_run->empty() ? "" : ": " + first_names(*p.to_run));
+            what = count_text(p.to_run->size()) + " partition(s)" + (p.to_run->empty() ? "" : ": " + join_first(*p.to_run, 10));
             if (p.assessment) what += " (" + summary(*p.assessment) + ")";
         }
         std::cout << to_string(p.step.kind) << "\t" << p.step.name << "\t<- " << (p.depends_on.empty() ? "-" : join(p.depends_on, ","))
@@ -719,9 +714,9 @@ int status_command(int argc, char** argv) {
                           {"new", a.new_count}, {"changed", a.changed_count}, {"retract", retract}, {"left_out", a.left_out},
                           {"foreign", a.foreign}, {"to_run", a.dirty}});
                 line = std::string(clean ? "done" : "stale") + "\t" + unit.name + "\t" + summary(a);
-                if (!a.dirty.empty()) line += "; to run: " + first_names(a.dirty, 5);
-                if (!retract.empty()) line += "; to retract: " + first_names(retract, 5);
-                if (!a.foreign.empty()) line += "; " + count_text(a.foreign.size()) + " foreign file(s), kept: " + first_names(a.foreign, 5);
+                if (!a.dirty.empty()) line += "; to run: " + join_first(a.dirty, 5);
+                if (!retract.empty()) line += "; to retract: " + join_first(retract, 5);
+                if (!a.foreign.empty()) line += "; " + count_text(a.foreign.size()) + " foreign file(s), kept: " + join_first(a.foreign, 5);
                 if (!a.damaged.empty()) line += "; " + a.damaged;
             }
         } else {

@@ -104,7 +104,7 @@ private:
     std::vector<std::string> definitions_;
     std::map<std::string, std::uint32_t, std::less<>> definition_numbers_;
     std::vector<std::filesystem::path> segment_paths_;
-    std::uint64_t generation_ = 0, through_ = 0;
+    std::uint64_t generation_ = 0;  ///< also what a fold records as folded "through"
     std::size_t base_records_ = 0, segment_lines_ = 0;
     std::string damaged_;
 };

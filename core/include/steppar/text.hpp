@@ -23,6 +23,10 @@ std::string bytes_text(unsigned long long bytes);
 /// A count for people: 20000 -> "20,000".
 std::string count_text(std::size_t n);
 
+/// The first `most` items joined ("a, b, c"), with ", ..." when there are more: how messages
+/// name a few of many partitions or files.
+std::string join_first(const std::vector<std::string>& items, std::size_t most);
+
 /// "a, b, c" (or "(none)" for an empty list).
 std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
 
