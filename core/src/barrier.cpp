@@ -3,6 +3,7 @@
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/freshness.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/stamp.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
@@ -73,6 +74,7 @@ void check_barrier(Project& project, const Unit& unit) {
             return line.kind == 'R' && (configured ? segment.definitions[line.definition] == definitions.of(partition) : right[line.definition] != 0);
         };
         for (auto& partition : part) {
+            interruption_point();
             while (at < segment.lines.size() && segment.lines[at].name != partition) {
                 others.emplace(segment.lines[at].name, &segment.lines[at]);
                 ++at;
@@ -92,6 +94,7 @@ void check_barrier(Project& project, const Unit& unit) {
         const bool walk = rest.size() * 32 >= ledger.size();  // few partitions: binary searches
         std::size_t at = 0;
         for (const auto& [partition, slice] : rest) {
+            interruption_point();
             std::size_t i = ledger.size();
             if (walk) {
                 while (at < ledger.size() && ledger.entry(at).name < partition) ++at;

@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/text.hpp"
 
 #include <algorithm>
@@ -69,6 +70,7 @@ public:
         std::vector<std::string> entries;
         errno = 0;
         while (const dirent* entry = ::readdir(dir)) {
+            interruption_point();  // a million entries, or a slow network filesystem
             const std::string_view name = entry->d_name;
             if (name.empty() || name.front() == '.') {  // ".", "..", hidden files and temporaries
                 if (temporaries_ && AtomicFile::is_temporary_name(name))
@@ -95,6 +97,7 @@ public:
         std::sort(entries.begin(), entries.end());
         std::string disk;
         for (auto& key : entries) {
+            interruption_point();
             if (key.back() == '/') {
                 disk.assign(key, 0, key.size() - 1).append(dataset_.folder_suffix);
                 const int sub = ::openat(::dirfd(dir), disk.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

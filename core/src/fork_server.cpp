@@ -133,7 +133,11 @@ int run_step(Project& project, const Step& step) {
     sigset_t child_signal;
     sigemptyset(&child_signal);
     sigaddset(&child_signal, SIGCHLD);
-    ::sigprocmask(SIG_BLOCK, &child_signal, nullptr);
+    // Also blocked, not only ignored: a step inherits the mask, so a stop the host sends in the
+    // instant after fork waits (an ignored signal would be lost) until the step unblocks it.
+    sigset_t blocked = child_signal;
+    for (const int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&blocked, s);
+    ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
     const int signals = ::signalfd(-1, &child_signal, SFD_NONBLOCK | SFD_CLOEXEC);
     if (signals < 0) ::_exit(1);
     // The run lock and whatever else the host had open stay with the host.

@@ -1,6 +1,7 @@
 #include "steppar/freshness.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/partition_selection.hpp"
@@ -163,6 +164,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     };
     next_record();
     while (z < zipped.names.size() || have_record) {
+        interruption_point();
         const int order = z >= zipped.names.size() ? 1 : !have_record ? -1 : zipped.names[z].compare(record.name);
         if (order > 0) {  // recorded, but its input is gone
             outputs_of(record.name);

@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/interruption.hpp"
 
 #include <xxhash.h>
 
@@ -95,6 +96,7 @@ bool parse_number(std::string_view text, std::uint64_t& value) {
 template <class F>
 void for_each_line(std::string_view text, F&& each) {
     for (std::size_t start = 0; start < text.size();) {
+        interruption_point();  // a million lines
         const auto end = text.find('\n', start);
         if (end == std::string_view::npos) return;  // a torn last line
         each(text.substr(start, end - start));

@@ -1,6 +1,7 @@
 #include "steppar/partition_selection.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/log.hpp"
 #include "steppar/text.hpp"
 
@@ -78,6 +79,7 @@ std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, 
     std::size_t narrowed = 0, cached = 0;
     std::vector<std::string> unconfigured;
     for (std::size_t i = 0; i < names.size(); ++i) {
+        interruption_point();
         const std::string& name = names[i];
         if ((!filters.empty() && !any_of(filters, name)) || any_of(excludes, name) || (!narrow.empty() && !any_of(narrow, name))) {
             chosen[i] = false;

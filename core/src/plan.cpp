@@ -4,6 +4,7 @@
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/hash.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/slicer.hpp"
 #include "steppar/text.hpp"
 
@@ -169,6 +170,7 @@ void write_plan(const StateLayout& state, const SlicePlan& plan) {
     fs::remove_all(state.plan_parts_dir(plan.unit), ec);  // parts of an older, longer plan must go
     std::vector<std::string> digests;
     for (std::size_t i = 0; i < plan.slices.size(); ++i) {
+        interruption_point();  // before the index: an interrupted plan is never vouched for
         const std::string part = part_json(plan, static_cast<int>(i));
         digests.push_back(sha256_hex(part));
         write_file_atomically(state.plan_part(plan.unit, static_cast<int>(i)), part);

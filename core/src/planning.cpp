@@ -3,6 +3,7 @@
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
 #include "steppar/slicer.hpp"
@@ -71,6 +72,7 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
     std::vector<std::string> names, kept;
     std::vector<FileStamp> recorded;
     for (const auto& [name, text] : a.retract) {
+        interruption_point();  // what was removed is recorded as retracted; the rest is left for the rerun
         const bool parsed = parse_stamps(text, recorded, outputs.size());
         for (std::size_t k = 0; k < outputs.size(); ++k) {
             const std::string path = outputs[k]->partition_path(name);

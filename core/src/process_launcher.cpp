@@ -5,6 +5,7 @@
 #include "steppar/error.hpp"
 #include "steppar/events.hpp"
 #include "steppar/fork_server.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
@@ -12,7 +13,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
@@ -32,11 +32,6 @@ namespace asio = boost::asio;
 
 namespace steppar {
 namespace {
-
-std::string signal_name(int signal) {
-    const char* abbrev = sigabbrev_np(signal);
-    return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
-}
 
 /// Runs in the child between fork and exec: its own process group (so a timeout or an
 /// interrupt can kill everything it started), and death with the host (so a host killed with
@@ -58,12 +53,12 @@ class ProcessLauncher final : public Launcher {
 public:
     ProcessLauncher(Project& project, const ExpandedGraph& graph, const RunOptions& options)
         : project_(project), graph_(graph), options_(options),
-          // Before anything else (asio's signal handlers, the listing): the server must be small.
+          // Before anything else (the signal handlers, the listing): the server must be small.
           server_(options.launch == LaunchKind::fork_server ? ForkServer::start(project, graph) : nullptr),
           capacity_(options.runner == RunnerKind::sequential ? 1
                     : options.max_workers > 0                ? static_cast<std::size_t>(options.max_workers)
-                                                             : std::max(1u, std::thread::hardware_concurrency())),
-          signals_(io_, SIGINT, SIGTERM, SIGHUP) {
+                                                             : std::max(1u, std::thread::hardware_concurrency())) {
+        wake_.assign(::dup(interrupts_.wake_fd()));
         watch_signals();
         if (server_) {
             channel_.assign(::dup(server_->channel()));
@@ -131,14 +126,14 @@ public:
     }
 
     std::optional<StepResult> wait_any() override {
-        const int interrupted_before = interrupted_;
+        const int interrupted_before = handled_;
         collect_server_exits();  // some may have arrived while launch() waited for a pid
         while (ended_.empty()) {
             // An io_context that ran out of work stays stopped until restarted.
             if (io_.stopped()) io_.restart();
             if (io_.run_one() == 0 && ended_.empty())
                 throw StateError("internal: waiting for child processes but none is being watched");
-            if (interrupted_ != interrupted_before) return std::nullopt;
+            if (handled_ != interrupted_before) return std::nullopt;
         }
         const std::size_t index = ended_.front();
         ended_.pop_front();
@@ -154,7 +149,7 @@ public:
 
     std::size_t running() const override { return children_.size(); }
     std::size_t capacity() const override { return capacity_; }
-    int interrupted_by() const override { return interrupted_; }
+    int interrupted_by() const override { return interrupt_signal(); }
 
     void stop_all() override {
         for (auto& [_, child] : children_) {
@@ -260,16 +255,23 @@ private:
         });
     }
 
+    // The signals themselves were recorded by the watch (interruption.hpp); here the children
+    // hear of them: TERM first, KILL at once on a second signal.
     void watch_signals() {
-        signals_.async_wait([this](boost::system::error_code ec, int signal) {
+        wake_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
             if (ec) return;
-            if (interrupted_ == 0) {
-                interrupted_ = signal;
-                warn("received " + signal_name(signal) + ": stopping " + std::to_string(children_.size()) +
-                    " running step(s)");
-                stop_all();
-            } else {
-                for (auto& [_, child] : children_) kill_group(*child, SIGKILL);  // second signal: no grace
+            char received[64];
+            ssize_t n;
+            while ((n = ::read(wake_.native_handle(), received, sizeof received)) > 0) {
+                for (ssize_t k = 0; k < n; ++k) {
+                    if (handled_ == 0) {
+                        handled_ = received[k];
+                        warn("received " + signal_name(handled_) + ": stopping " + std::to_string(children_.size()) + " running step(s)");
+                        stop_all();
+                    } else {
+                        for (auto& [_, child] : children_) kill_group(*child, SIGKILL);  // second signal: no grace
+                    }
+                }
             }
             watch_signals();
         });
@@ -329,12 +331,13 @@ private:
     std::size_t capacity_;
     asio::io_context io_;
     asio::posix::stream_descriptor channel_{io_};  ///< the fork server's channel (a dup)
-    asio::signal_set signals_;
+    InterruptWatch interrupts_;
+    asio::posix::stream_descriptor wake_{io_};  ///< the watch's pipe (a dup)
     asio::steady_timer grace_timer_{io_};
     asio::steady_timer tick_timer_{io_};  ///< redraws a live display
     std::map<std::size_t, std::unique_ptr<Child>> children_;
     std::deque<std::size_t> ended_;
-    int interrupted_ = 0;
+    int handled_ = 0;  ///< the signal the children were stopped for
 };
 
 }  // namespace

@@ -226,6 +226,13 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
         }
     };
 
+    // Ended by a stop request, without failing: what it did is kept for the rerun.
+    auto stopped = [&](std::size_t i, const std::string& message) {
+        finish(i, State::skipped);
+        const int attempt = std::max(attempts[i], 1);  // a slicer or barrier has no launches
+        events().step_ended(info(i), {StepStatus::stopped, seconds_since(i), -1, message, attempt, attempt});
+    };
+
     while (open > 0) {
         bool progressed = false;
         for (std::size_t i = 0; i < steps.size() && !launcher.interrupted_by(); ++i) {
@@ -263,6 +270,8 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                     }
                     finish(i, State::done);
                     events().step_ended(info(i), {StepStatus::done, seconds_since(i), -1, {}, 1, 1});
+                } catch (const Interrupted& e) {  // stopped at an interruption point
+                    stopped(i, e.what());
                 } catch (const Error& e) {
                     if (e.exit_code() == 2) throw;  // bad input (e.g. strict zipping): stop, like validation
                     fail(i, e.what());
@@ -291,6 +300,11 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                         // Only the node's own marker, written by this attempt, may vouch for it.
                         if (work) fs::remove(project.state().node_marker(unit.name), ec);
                     }
+                } catch (const Interrupted& e) {
+                    began[i] = clock::now();
+                    stopped(i, e.what());
+                    progressed = true;
+                    continue;
                 } catch (const Error& e) {
                     if (e.exit_code() == 2) throw;
                     began[i] = clock::now();
@@ -334,8 +348,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                 const long long partitions = steps[i].kind == StepKind::slice ? partitions_of(i) : result->partitions;
                 events().step_ended(info(i), {StepStatus::done, seconds_since(i), partitions, {}, attempts[i], attempts[i]});
             } else if (result->stopped || launcher.interrupted_by()) {
-                finish(i, State::skipped);
-                events().step_ended(info(i), {StepStatus::stopped, seconds_since(i), -1, result->message, attempts[i], attempts[i]});
+                stopped(i, result->message);
             } else if (attempts[i] <= retries && !stopping) {
                 events().step_ended(info(i), {StepStatus::retrying, seconds_since(i), -1, result->message, attempts[i], retries + 1});
                 state[i] = State::waiting;
@@ -352,8 +365,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
         tally.not_run += state[i] == State::skipped || state[i] == State::waiting;
     }
     if (const int signal = launcher.interrupted_by()) {
-        const char* name = sigabbrev_np(signal);
-        throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") + ": " + std::to_string(tally.slices_done) +
+        throw Interrupted("interrupted by " + signal_name(signal) + ": " + std::to_string(tally.slices_done) +
                               " slice(s) finished and are kept; rerun the same command to resume",
                           signal);
     }

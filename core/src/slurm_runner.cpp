@@ -2,19 +2,19 @@
 
 #include "steppar/error.hpp"
 #include "steppar/executor.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/run_lock.hpp"
 #include "steppar/text.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <poll.h>
 #include <set>
 #include <sstream>
-#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -36,9 +36,6 @@ std::string slurm(const std::string& command) {
     }
     return out;
 }
-
-std::atomic<int> interrupted{0};
-extern "C" void on_signal(int signal) { interrupted = signal; }
 
 const std::set<std::string> active_states = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"};
 
@@ -136,24 +133,18 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     std::string id_list;
     for (const auto j : submitted) id_list += (id_list.empty() ? "" : ",") + ids[j];
 
-    struct sigaction action = {}, old_int = {}, old_term = {};
-    action.sa_handler = on_signal;
-    ::sigaction(SIGINT, &action, &old_int);
-    ::sigaction(SIGTERM, &action, &old_term);
+    std::optional<InterruptWatch> interrupts(std::in_place);  // while waiting: a stop cancels the jobs
 
     // Wait: poll squeue (finished records stay for MinJobAge), report and cancel the hopeless.
     std::map<std::string, std::string> final_state;  // "id" or "id_task" -> state, for ended ones
     std::string last_progress;
     std::set<std::size_t> cancelled_jobs;
     while (true) {
-        if (interrupted) {
+        if (const int signal = interrupt_signal()) {
             slurm("scancel " + id_list);
-            ::sigaction(SIGINT, &old_int, nullptr);
-            ::sigaction(SIGTERM, &old_term, nullptr);
-            const char* name = sigabbrev_np(interrupted);
-            throw Interrupted(std::string("interrupted by SIG") + (name ? name : "?") +
-                                  ": cancelled the Slurm jobs; finished slices are kept, rerun to resume",
-                              interrupted);
+            interrupts.reset();
+            throw Interrupted("interrupted by " + signal_name(signal) + ": cancelled the Slurm jobs; finished slices are kept, rerun to resume",
+                              signal);
         }
         const std::string table = slurm("squeue -h -t all -j " + id_list + " -o '%i|%T'");
         bool active = false;
@@ -220,10 +211,10 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         if (line != last_progress) log(line);
         last_progress = line;
         if (!active) break;
-        std::this_thread::sleep_for(std::chrono::duration<double>(options.poll_seconds));
+        pollfd wake{interrupts->wake_fd(), POLLIN, 0};  // the poll interval, or a stop request
+        ::poll(&wake, 1, static_cast<int>(options.poll_seconds * 1000));
     }
-    ::sigaction(SIGINT, &old_int, nullptr);
-    ::sigaction(SIGTERM, &old_term, nullptr);
+    interrupts.reset();
 
     // Outcome: every job must have COMPLETED; say why the others did not.
     std::vector<std::string> failures;

@@ -79,3 +79,36 @@ diff -r "$work/slurm/out" "$work/clean/out"
 grep -q "everything is up to date" "$work/slurm/err2"
 ! grep -q "submitted" "$work/slurm/err2"
 echo "[${SECONDS}s] incremental on Slurm: OK"
+
+# 4. SIGTERM while the host waits on Slurm: it cancels the jobs and stops within half a second
+# (exit 143); the rerun resumes, and its outputs equal a clean sequential run.
+mkdir -p "$work/stop/docs"
+for i in $(seq -w 0 7); do echo "doc $i" > "$work/stop/docs/p$i.txt"; done
+cat > "$work/stop/pipeline.yml" <<YAML
+plugins: {test: $fixtures/steppar_test_nodes.so}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {mode: throw, bad: none, delay_ms: 500, flag: $work/stop/no-flag}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 2}
+YAML
+"$host" run "$work/stop/pipeline.yml" --runner slurm 2> "$work/stop/err" &
+pid=$!
+for _ in $(seq 100); do grep -q "submitted copy-slices" "$work/stop/err" && break; sleep 0.1; done
+sleep 0.5
+started=$(date +%s%N)
+kill -TERM "$pid"
+set +e; wait "$pid"; code=$?; set -e
+ms=$(( ($(date +%s%N) - started) / 1000000 ))
+cat "$work/stop/err"
+[ "$code" = 143 ]
+grep -q "interrupted by SIGTERM: cancelled the Slurm jobs" "$work/stop/err"
+[ "$ms" -lt 500 ] || { echo "the host took $ms ms to stop"; exit 1; }
+for _ in $(seq 100); do [ -z "$(squeue -h)" ] && break; sleep 0.1; done
+[ -z "$(squeue -h)" ] || { squeue; echo "jobs left running after SIGTERM"; exit 1; }
+"$host" run "$work/stop/pipeline.yml" --runner slurm -q
+rm -rf "$work/stop-clean" && mkdir -p "$work/stop-clean" && cp -r "$work/stop/docs" "$work/stop/pipeline.yml" "$work/stop-clean/"
+"$host" run "$work/stop-clean/pipeline.yml" --runner sequential -q
+diff -r "$work/stop/out" "$work/stop-clean/out"
+echo "[${SECONDS}s] SIGTERM while waiting on Slurm ($ms ms): OK"

@@ -12,6 +12,7 @@
 
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/project.hpp"
 
 #include <filesystem>
@@ -46,16 +47,6 @@ struct RunOptions {
     std::vector<std::string> from_nodes; ///< run only these units and what depends on them (empty: all)
     std::vector<std::string> to_nodes;   ///< run only these units and what they depend on (empty: all)
     std::vector<std::string> params;     ///< --param NAME=VALUE overrides, handed to exec'd children
-};
-
-/// A run stopped by SIGINT/SIGTERM: exit code 128 + signal, like a shell.
-class Interrupted : public Error {
-public:
-    Interrupted(const std::string& message, int signal) : Error(message), signal_(signal) {}
-    int exit_code() const noexcept override { return 128 + signal_; }
-
-private:
-    int signal_;
 };
 
 /// Outcome of one child process.
