@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(g++ cmake make ca-certificates
           libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
-          nlohmann-json3-dev libyaml-cpp-dev libssl-dev libxxhash-dev
+          nlohmann-json3-dev libyaml-cpp-dev libssl-dev libxxhash-dev libpcre2-dev
           coreutils findutils
           slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
 # --test: also what only the test suite uses: Graphviz (graph --format svg|png) and Doxygen

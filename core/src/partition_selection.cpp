@@ -3,10 +3,10 @@
 #include "steppar/error.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/log.hpp"
+#include "steppar/regex.hpp"
 #include "steppar/text.hpp"
 
 #include <algorithm>
-#include <regex>
 
 namespace steppar {
 ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps) {
@@ -58,20 +58,16 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
 
 std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names,
                                     const std::string& only) {
-    auto compile = [](const std::vector<std::string>& expressions) {
-        std::vector<std::regex> out;
-        for (const auto& e : expressions) out.emplace_back(e, std::regex::ECMAScript | std::regex::optimize);
-        return out;
-    };
+    auto compile = [](const std::vector<std::string>& expressions) { return std::vector<Regex>(expressions.begin(), expressions.end()); };
     const auto filters = compile(unit.options.filter), excludes = compile(unit.options.exclude);
-    std::vector<std::regex> narrow;
+    std::vector<Regex> narrow;
     try {
-        if (!only.empty()) narrow.emplace_back(only, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-        throw UsageError("--partitions '" + only + "' is not a valid regular expression (" + e.what() + ")");
+        if (!only.empty()) narrow.emplace_back(only);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--partitions: ") + e.what());
     }
-    auto any_of = [](const std::vector<std::regex>& res, const std::string& name) {
-        return std::any_of(res.begin(), res.end(), [&](const std::regex& re) { return std::regex_search(name, re); });
+    auto any_of = [](const std::vector<Regex>& res, const std::string& name) {
+        return std::any_of(res.begin(), res.end(), [&](const Regex& re) { return re.search(name); });
     };
     const ConfiguratorSet* configurators = pipeline.configurators(unit);
     std::vector<bool> chosen(names.size(), true);

@@ -1,11 +1,11 @@
 #include "steppar/pipeline.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/regex.hpp"
 #include "steppar/spec.hpp"  // the slice and step limits
 #include "steppar/text.hpp"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -182,22 +182,24 @@ void Pipeline::validate(const KindResolver& kind_of) {
         }
         for (const auto* list : {&unit.options.filter, &unit.options.exclude})
             for (const auto& expression : *list) try {
-                    std::regex(expression, std::regex::ECMAScript);
-                } catch (const std::regex_error& e) {
-                    fail(unit.line, "'" + unit.name + "': '" + expression + "' is not a valid regular expression (" + e.what() + ")");
+                    Regex{expression};
+                } catch (const std::invalid_argument& e) {
+                    fail(unit.line, "'" + unit.name + "': " + e.what());
                 }
         if (!unit.options.configurator.empty()) {
-            const auto it = params_.find(unit.options.configurator);
+            // `params:NAME`, as kedro-partitioned and `inputs:` write it, or just NAME.
+            const std::string& given = unit.options.configurator;
+            const std::string name = Node::is_param(given) ? Node::param_name(given) : given;
+            const auto it = params_.find(name);
             if (it == params_.end()) {
                 std::vector<std::string> names;
-                for (const auto& [name, _] : params_) names.push_back(name);
-                fail(unit.line, "'" + unit.name + "': configurator parameter '" + unit.options.configurator + "' is not in 'params'" +
-                                    suggestion(unit.options.configurator, names));
+                for (const auto& [param, _] : params_) names.push_back(param);
+                fail(unit.line, "'" + unit.name + "': configurator parameter '" + name + "' is not in 'params'" + suggestion(name, names));
             }
             try {
                 configurators_[unit.name] = std::make_shared<const ConfiguratorSet>(ConfiguratorSet::parse(it->second));
             } catch (const std::exception& e) {
-                fail(unit.line, "'" + unit.name + "': configurator parameter '" + unit.options.configurator + "': " + e.what());
+                fail(unit.line, "'" + unit.name + "': configurator parameter '" + name + "': " + e.what());
             }
         }
         if (unit.kind == UnitKind::multipipeline) {

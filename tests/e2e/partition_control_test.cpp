@@ -17,7 +17,7 @@ params:
   sales_config:
     template:
       pattern: "{region}/{store}"
-      hierarchy: [region, store]
+      hierarchy: [store, region]   # the last counts most: a named region beats a named store
       any: {store: "[0-9]+"}
     configurators:
       - {name: default, target: ["*", "*"], data: {rate: 1}}
@@ -25,7 +25,7 @@ params:
       - {name: store7, target: {region: "*", store: "7"}, data: {rate: 3}}
       - {name: closed, target: [east, "*"], cached: true}
 nodes:
-  - {name: report, func: test.configured, inputs: [sales], outputs: [report], slices: 2, configurator: sales_config}
+  - {name: report, func: test.configured, inputs: [sales], outputs: [report], slices: 2, configurator: "params:sales_config"}
 )";
 
 fs::path write_sales(const TempDir& dir, const std::string& spec) {
@@ -65,8 +65,19 @@ BOOST_AUTO_TEST_CASE(ambiguous_configurators_are_rejected_before_anything_runs) 
     const fs::path pipeline = write_sales(dir, spec);
     const Result r = host({"run", pipeline.string()});
     BOOST_TEST(r.exit_code == 2);
-    BOOST_TEST(r.err.find("configurators 'north' and 'north2' are equally specific") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("configurators 'north' and 'north2' have the same target") != std::string::npos, r.err);
     BOOST_TEST(!fs::exists(dir / "out"));
+
+    // Targets are regular expressions, so whether two can match the same partition is known only
+    // per partition: the slicer refuses the first partition both match, before anything runs.
+    spec = sales_pipeline;
+    spec.replace(spec.find(store7), store7.size(), R"({name: north-or-south, target: ["north|south", "*"], data: {rate: 3}})");
+    const Result tie = host({"run", write_sales(dir, spec).string()});
+    BOOST_TEST(tie.exit_code == 2);
+    BOOST_TEST(tie.err.find("partition 'north/1' is matched by configurators 'north' and 'north-or-south', which are equally specific") !=
+                   std::string::npos,
+               tie.err);
+    BOOST_TEST(snapshot(dir / "out").empty());
 }
 
 BOOST_AUTO_TEST_CASE(filter_exclude_and_partitions_option_narrow_the_slices) {

@@ -578,6 +578,13 @@ BOOST_AUTO_TEST_CASE(filters_configurators_and_tags_are_checked_up_front) {
     not_a_configurator.configurator = "min_length";
     BOOST_CHECK(contains(validation_error(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), not_a_configurator)),
                          "needs 'template' and 'configurators'"));
+    // `params:NAME`, as kedro-partitioned writes it, names the same parameter.
+    not_a_configurator.configurator = "params:min_length";
+    BOOST_CHECK(contains(validation_error(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), not_a_configurator)),
+                         "configurator parameter 'min_length': a configurator parameter needs 'template' and 'configurators'"));
+    missing.configurator = "params:min_lenght";
+    BOOST_CHECK(contains(validation_error(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), missing)),
+                         "configurator parameter 'min_lenght' is not in 'params' (did you mean 'min_length'?)"));
     steppar::UnitOptions on_plain;
     on_plain.filter = {"a"};
     BOOST_CHECK(contains(validation_error(node({"count", "builtin.wc", {"docs"}, {"counts"}}, on_plain)), "need a multinode"));

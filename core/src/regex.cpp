@@ -1,0 +1,58 @@
+#include "steppar/regex.hpp"
+
+#include "steppar/error.hpp"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <stdexcept>
+
+namespace steppar {
+namespace {
+
+std::string pcre2_message(int code) {
+    PCRE2_UCHAR buffer[256];
+    return pcre2_get_error_message(code, buffer, sizeof buffer) < 0 ? "error " + std::to_string(code)
+                                                                    : std::string(reinterpret_cast<const char*>(buffer));
+}
+
+// One per thread, reused: matching a million names must not allocate a million times.
+struct MatchData {
+    pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
+    ~MatchData() { pcre2_match_data_free(data); }
+};
+
+}  // namespace
+
+struct Regex::Compiled {
+    pcre2_code* code = nullptr;
+    ~Compiled() { pcre2_code_free(code); }
+};
+
+Regex::Regex(const std::string& pattern) : pattern_(pattern) {
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    auto compiled = std::make_shared<Compiled>();
+    compiled->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF, &error, &offset, nullptr);
+    if (!compiled->code)
+        throw std::invalid_argument("'" + pattern + "' is not a valid regular expression: " + pcre2_message(error) + " at character " +
+                                    std::to_string(offset + 1));
+    pcre2_jit_compile(compiled->code, PCRE2_JIT_COMPLETE);  // where JIT is missing, the interpreter does
+    code_ = std::move(compiled);
+}
+
+bool Regex::search(std::string_view text) const { return run(text, false); }
+bool Regex::match_at_start(std::string_view text) const { return run(text, true); }
+
+bool Regex::run(std::string_view text, bool anchored) const {
+    thread_local MatchData match;
+    const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, anchored ? PCRE2_ANCHORED : 0,
+                               match.data, nullptr);
+    if (rc >= 0) return true;
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    // The match limit (backtracking that would take hours), or a name that is not UTF-8.
+    throw InputError("regular expression '" + pattern_ + "' gave up on '" + std::string(text) + "': " + pcre2_message(rc) +
+                     "; simplify the expression");
+}
+
+}  // namespace steppar
