@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <set>
 #include <stdexcept>
-#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -27,10 +26,7 @@ Node::Node(std::string name_, std::string_view function_, std::vector<std::strin
     : name(std::move(name_)), function(FunctionRef::parse(function_)), inputs(std::move(inputs_)),
       outputs(std::move(outputs_)), line(line_) {}
 
-int Slices::resolve() const {
-    if (!per_core) return count;
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+int Slices::resolve() const { return per_core ? auto_slices() : count; }
 
 Fragment operator+(Fragment a, Fragment b) {
     for (auto& unit : b.units) a.units.push_back(std::move(unit));
@@ -212,6 +208,9 @@ void Pipeline::validate(const KindResolver& kind_of) {
                                 std::to_string(unit.slices.count));
         if (unit.replicated() && !unit.slices.per_core && unit.slices.count > max_slices())
             fail(unit.line, too_many_slices(unit.name, unit.slices.count, "", "use fewer"));
+        if (unit.replicated() && unit.slices.per_core && unit.slices.resolve() > max_slices())
+            fail(unit.line, too_many_slices(unit.name, unit.slices.resolve(), " ('auto': STEPPAR_NODES x STEPPAR_WORKERS)",
+                                            "lower STEPPAR_NODES or STEPPAR_WORKERS"));
     }
 
     for (const auto& [name, d] : catalog_.all())

@@ -1,6 +1,7 @@
 #include "steppar/slicer.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <queue>
 #include <stdexcept>
@@ -10,16 +11,14 @@ namespace steppar {
 
 std::vector<SliceRange> slice_evenly(std::size_t partitions, int slices) {
     if (slices < 1) throw std::invalid_argument("slice count must be at least 1");
-    const auto n = static_cast<std::size_t>(slices);
-    const std::size_t base = partitions / n, extra = partitions % n;
+    // kedro-partitioned's bound, to the bit: ceil((n / k) * i) in double precision, so slice i
+    // holds the same partitions as there (even where rounding makes 14 over 50 cut at 8, not 7).
+    const double per_slice = static_cast<double>(partitions) / slices;
+    auto bound = [&](int i) { return std::min(partitions, static_cast<std::size_t>(std::ceil(per_slice * i))); };
     std::vector<SliceRange> ranges;
-    ranges.reserve(n);
-    std::size_t begin = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t size = base + (i < extra ? 1 : 0);
-        ranges.push_back({begin, begin + size});
-        begin += size;
-    }
+    ranges.reserve(static_cast<std::size_t>(slices));
+    for (int i = 0; i < slices; ++i) ranges.push_back({bound(i), bound(i + 1)});
+    ranges.back().end = partitions;  // as a Python slice past the end: the last one runs to n
     return ranges;
 }
 

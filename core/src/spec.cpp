@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 namespace fs = std::filesystem;
@@ -584,6 +585,18 @@ int max_slices() {
 int max_steps() {
     static const EnvLimit limit = env_limit("STEPPAR_MAX_STEPS", limits::default_max_steps);
     return checked(limit);
+}
+
+int auto_slices() {
+    // steppar's own name first, then kedro-partitioned's, so a migrated cron line keeps its count.
+    auto first_set = [](const char* ours, const char* peers, int fallback) {
+        const char* text = std::getenv(ours);
+        return env_limit(text && *text ? ours : peers, fallback);
+    };
+    static const EnvLimit nodes = first_set("STEPPAR_NODES", "MAX_NODES", 1);
+    static const EnvLimit workers = first_set("STEPPAR_WORKERS", "MAX_WORKERS", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    const long long slices = static_cast<long long>(checked(nodes)) * checked(workers);
+    return static_cast<int>(std::min<long long>(slices, INT_MAX));
 }
 
 PipelineFile parse_pipeline_text(const std::string& text, const fs::path& file, const fs::path& intermediate_root) {

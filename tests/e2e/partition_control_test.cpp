@@ -277,4 +277,62 @@ nodes:
     BOOST_TEST((snapshot(dir / "out/a") == snapshot(dir / "out/b")));
 }
 
+// The slice cut is kedro-partitioned's: slice i of k owns the sorted partitions from
+// ceil(n * i / k) up to ceil(n * (i + 1) / k), so slice numbers mean the same partitions there
+// and here. Checked on every (n, k) in 1..12 x 1..5 through the real slicer's plan files.
+BOOST_AUTO_TEST_CASE(slices_hold_the_partitions_kedro_partitioned_gives_them) {
+    TempDir dir;
+    const fs::path pipeline = dir / "pipeline.yml";
+    auto ceil_div = [](int a, int b) { return (a + b - 1) / b; };
+    for (int n = 1; n <= 12; ++n) {
+        write_file(dir / ("docs/p" + std::string(n <= 10 ? "0" : "") + std::to_string(n - 1) + ".txt"), "x\n");
+        for (int k = 1; k <= 5; ++k) {
+            write_file(pipeline, R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: )" + std::to_string(k) + "}\n");
+            const Result r = host({"run-slicer", pipeline.string(), "--node", "count", "--force"});
+            BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+            for (int i = 0; i < k; ++i) {
+                const YAML::Node part = YAML::LoadFile((dir / (".steppar/units/count/slices/slice-" + std::to_string(i) + ".json")).string());
+                std::vector<std::string> expected;
+                for (int p = ceil_div(n * i, k); p < ceil_div(n * (i + 1), k); ++p)
+                    expected.push_back("p" + std::string(p < 10 ? "0" : "") + std::to_string(p));
+                BOOST_TEST((part["partitions"].as<std::vector<std::string>>() == expected), "n=" << n << " k=" << k << " slice " << i);
+            }
+        }
+    }
+}
+
+// `slices: auto` is machines x workers, as kedro-partitioned's default n_slices: STEPPAR_NODES x
+// STEPPAR_WORKERS, else its MAX_NODES x MAX_WORKERS, else this machine's cores.
+BOOST_AUTO_TEST_CASE(auto_slices_come_from_the_environment) {
+    TempDir dir;
+    const fs::path pipeline = dir / "pipeline.yml";
+    write_file(pipeline, R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: auto}
+)");
+    fs::create_directories(dir / "docs");
+    auto slices_with = [&](const std::string& env) {
+        const Result r = shell("env -u STEPPAR_NODES -u STEPPAR_WORKERS -u MAX_NODES -u MAX_WORKERS " + env + " " + quote(host_program()) +
+                               " graph " + quote(pipeline.string()));
+        if (r.exit_code != 0) return r.err;
+        std::size_t n = 0;
+        for (std::size_t at = r.out.find("slice\tcount-slice-"); at != std::string::npos; at = r.out.find("slice\tcount-slice-", at + 1)) ++n;
+        return std::to_string(n);
+    };
+    BOOST_TEST(slices_with("") == shell("nproc").out.substr(0, shell("nproc").out.find('\n')));
+    BOOST_TEST(slices_with("STEPPAR_NODES=2 STEPPAR_WORKERS=3") == "6");
+    BOOST_TEST(slices_with("MAX_NODES=3 MAX_WORKERS=1") == "3");
+    BOOST_TEST(slices_with("STEPPAR_WORKERS=5 MAX_WORKERS=1") == "5");
+    BOOST_TEST(slices_with("STEPPAR_WORKERS=lots").find("STEPPAR_WORKERS must be a whole number from 1") != std::string::npos);
+    BOOST_TEST(slices_with("STEPPAR_NODES=200 STEPPAR_WORKERS=100").find("lower STEPPAR_NODES or STEPPAR_WORKERS") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

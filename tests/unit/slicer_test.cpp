@@ -35,22 +35,36 @@ std::string broken_promise(std::size_t n, int k, const std::vector<SliceRange>& 
         expected_begin = r.end;
         smallest = std::min(smallest, r.size());
         largest = std::max(largest, r.size());
-        // The first slices are the larger ones.
-        if (i > 0 && r.size() > ranges[i - 1].size()) return why.str() + "slice " + std::to_string(i) + " larger than its predecessor";
     }
     if (expected_begin != n) return why.str() + "slices cover " + std::to_string(expected_begin) + " partitions";
     if (largest - smallest > 1) return why.str() + "sizes differ by more than one";
     return {};
 }
 
+std::vector<std::size_t> sizes_of(const std::vector<SliceRange>& ranges) {
+    std::vector<std::size_t> sizes;
+    for (const auto& r : ranges) sizes.push_back(r.size());
+    return sizes;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(slicer)
 
-BOOST_AUTO_TEST_CASE(ten_partitions_into_three_slices_gives_4_3_3) {
-    const auto ranges = slice_evenly(10, 3);
-    const std::vector<SliceRange> expected = {{0, 4}, {4, 7}, {7, 10}};
-    BOOST_TEST(ranges == expected, boost::test_tools::per_element());
+// kedro-partitioned's _SlicerNode cuts slice i at ceil((n / k) * i): the values below are what
+// its formula gives (and its doctests: 2 over 2 is [a], [b]; 3 over 2 is [a, b], [c]).
+BOOST_AUTO_TEST_CASE(the_cut_is_kedro_partitioneds) {
+    BOOST_TEST((sizes_of(slice_evenly(10, 4)) == std::vector<std::size_t>{3, 2, 3, 2}));
+    BOOST_TEST((sizes_of(slice_evenly(10, 3)) == std::vector<std::size_t>{4, 3, 3}));
+    BOOST_TEST((sizes_of(slice_evenly(2, 2)) == std::vector<std::size_t>{1, 1}));
+    BOOST_TEST((sizes_of(slice_evenly(3, 2)) == std::vector<std::size_t>{2, 1}));
+    BOOST_TEST((sizes_of(slice_evenly(3, 3)) == std::vector<std::size_t>{1, 1, 1}));
+    BOOST_TEST((sizes_of(slice_evenly(1, 2)) == std::vector<std::size_t>{1, 0}));
+    BOOST_TEST((sizes_of(slice_evenly(3, 5)) == std::vector<std::size_t>{1, 1, 0, 1, 0}));
+    BOOST_TEST((sizes_of(slice_evenly(0, 3)) == std::vector<std::size_t>{0, 0, 0}));
+    // Double precision as in Python: (14 / 50) * 25 is 7.000000000000001, so the cut is at 8.
+    BOOST_TEST(slice_evenly(14, 50)[25].begin == 8u);
+    BOOST_TEST(slice_evenly(14, 50)[24].end == 8u);
 }
 
 BOOST_AUTO_TEST_CASE(even_division_gives_equal_slices) {
@@ -68,16 +82,6 @@ BOOST_AUTO_TEST_CASE(every_partition_is_owned_by_exactly_one_slice) {
     for (const auto& r : slice_evenly(n, 5))
         for (std::size_t p = r.begin; p < r.end; ++p) ++owners[p];
     for (std::size_t p = 0; p < n; ++p) BOOST_TEST(owners[p] == 1, "partition " << p << " owned " << owners[p] << " times");
-}
-
-BOOST_AUTO_TEST_CASE(more_slices_than_partitions_leaves_the_last_slices_empty) {
-    const auto ranges = slice_evenly(3, 5);
-    BOOST_TEST_REQUIRE(ranges.size() == 5u);
-    for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(ranges[i] == (SliceRange{i, i + 1}));
-    BOOST_TEST(ranges[3].size() == 0u);
-    BOOST_TEST(ranges[4].size() == 0u);
-    BOOST_TEST(ranges[4].begin == 3u);
-    BOOST_TEST(ranges[4].end == 3u);
 }
 
 // --- balance: size ---------------------------------------------------------------------------
@@ -177,7 +181,7 @@ BOOST_AUTO_TEST_CASE(a_million_partitions_into_seven_slices) {
     const auto ranges = slice_evenly(n, 7);
     const std::string problem = broken_promise(n, 7, ranges);
     BOOST_TEST(problem.empty(), problem);
-    // 1,000,000 = 7 * 142,857 + 1: the first slice gets the one extra partition.
+    // 1,000,000 = 7 * 142,857 + 1: ceil cuts give the first slice the one extra partition.
     BOOST_TEST(ranges[0].size() == 142'858u);
     for (std::size_t i = 1; i < 7; ++i) BOOST_TEST(ranges[i].size() == 142'857u);
     BOOST_TEST(ranges[6].end == n);

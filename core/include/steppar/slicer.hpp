@@ -21,8 +21,8 @@ struct SliceRange {
     bool operator==(const SliceRange&) const = default;
 };
 
-/// Cuts `partitions` items into `slices` (>= 1) contiguous ranges, the first ones one larger
-/// when it does not divide evenly.
+/// Cuts `partitions` items into `slices` (>= 1) contiguous ranges, slice i from ceil(n*i/k), as
+/// kedro-partitioned cuts (10 over 4: 3, 2, 3, 2), so slice numbers mean the same partitions.
 std::vector<SliceRange> slice_evenly(std::size_t partitions, int slices);
 
 /// Cuts partitions of the given sizes into `slices` (>= 1) groups of nearly equal total size

@@ -53,6 +53,11 @@ inline constexpr int default_max_steps = 100000;
 int max_slices();
 /// The step limit: STEPPAR_MAX_STEPS when set (read once per process), else the default.
 int max_steps();
+/// What `slices: auto` means: machines x workers per machine, as kedro-partitioned's default
+/// n_slices (MAX_NODES x MAX_WORKERS). Machines: STEPPAR_NODES, else MAX_NODES, else 1. Workers:
+/// STEPPAR_WORKERS, else MAX_WORKERS, else this machine's cores. Throws UsageError naming a
+/// variable that is set but not a whole number >= 1.
+int auto_slices();
 
 struct PluginDeclaration {
     std::string alias;
