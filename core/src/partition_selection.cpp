@@ -7,6 +7,7 @@
 #include "steppar/text.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace steppar {
 ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps) {
@@ -66,18 +67,21 @@ std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, 
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("--partitions: ") + e.what());
     }
+    std::optional<DateRange> dates;
+    if (unit.options.date_range) dates.emplace(*unit.options.date_range);
     auto any_of = [](const std::vector<Regex>& res, const std::string& name) {
         return std::any_of(res.begin(), res.end(), [&](const Regex& re) { return re.search(name); });
     };
     const ConfiguratorSet* configurators = pipeline.configurators(unit);
     std::vector<bool> chosen(names.size(), true);
-    if (filters.empty() && excludes.empty() && narrow.empty() && !configurators) return chosen;
+    if (filters.empty() && excludes.empty() && narrow.empty() && !dates && !configurators) return chosen;
     std::size_t narrowed = 0, cached = 0;
     std::vector<std::string> unconfigured;
     for (std::size_t i = 0; i < names.size(); ++i) {
         interruption_point();
         const std::string& name = names[i];
-        if ((!filters.empty() && !any_of(filters, name)) || any_of(excludes, name) || (!narrow.empty() && !any_of(narrow, name))) {
+        if ((!filters.empty() && !any_of(filters, name)) || any_of(excludes, name) || (!narrow.empty() && !any_of(narrow, name)) ||
+            (dates && !dates->admits(name))) {
             chosen[i] = false;
             ++narrowed;
             continue;
@@ -94,7 +98,7 @@ std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, 
     }
     if (narrowed)
         log("'" + unit.name + "': " + std::to_string(narrowed) + " of " + std::to_string(names.size()) +
-            " partition(s) left out by filter/exclude/--partitions");
+            " partition(s) left out by filter/exclude/date_range/--partitions");
     if (cached) log("'" + unit.name + "': " + std::to_string(cached) + " cached partition(s) left out (cached: true)");
     if (!unconfigured.empty())
         warn("'" + unit.name + "': " + std::to_string(unconfigured.size()) +

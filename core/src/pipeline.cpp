@@ -173,8 +173,8 @@ void Pipeline::validate(const KindResolver& kind_of) {
             if (!valid_name(tag)) fail(unit.line, "'" + unit.name + "': tag '" + tag + "' is not valid: use letters, digits, '_', '-' and '.'");
         if (!unit.replicated()) {
             const auto& o = unit.options;
-            if (!o.filter.empty() || !o.exclude.empty() || o.strict || !o.configurator.empty() || o.balance != Balance::count)
-                fail(unit.line, "'" + unit.name + "': filter, exclude, strict, balance and configurator need a multinode (add 'slices')");
+            if (!o.filter.empty() || !o.exclude.empty() || o.date_range || o.strict || !o.configurator.empty() || o.balance != Balance::count)
+                fail(unit.line, "'" + unit.name + "': filter, exclude, date_range, strict, balance and configurator need a multinode (add 'slices')");
         }
         for (const auto* list : {&unit.options.filter, &unit.options.exclude})
             for (const auto& expression : *list) try {
@@ -182,6 +182,11 @@ void Pipeline::validate(const KindResolver& kind_of) {
                 } catch (const std::invalid_argument& e) {
                     fail(unit.line, "'" + unit.name + "': " + e.what());
                 }
+        if (unit.options.date_range) try {
+                DateRange{*unit.options.date_range};
+            } catch (const std::invalid_argument& e) {
+                fail(unit.line, "'" + unit.name + "': " + e.what());
+            }
         if (!unit.options.configurator.empty()) {
             // `params:NAME`, as kedro-partitioned and `inputs:` write it, or just NAME.
             const std::string& given = unit.options.configurator;

@@ -44,15 +44,32 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
 bool Regex::search(std::string_view text) const { return run(text, false); }
 bool Regex::match_at_start(std::string_view text) const { return run(text, true); }
 
+bool Regex::search(std::string_view text, std::vector<std::string_view>& groups) const {
+    std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> match(pcre2_match_data_create_from_pattern(code_->code, nullptr),
+                                                                        pcre2_match_data_free);
+    const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, match.get(), nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    if (rc < 0) fail(text, rc);
+    const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match.get());
+    groups.assign(pcre2_get_ovector_count(match.get()), std::string_view());
+    for (std::size_t i = 0; i < groups.size(); ++i)
+        if (ovector[2 * i] != PCRE2_UNSET) groups[i] = text.substr(ovector[2 * i], ovector[2 * i + 1] - ovector[2 * i]);
+    return true;
+}
+
+void Regex::fail(std::string_view text, int code) const {
+    // The match limit (backtracking that would take hours), or a name that is not UTF-8.
+    throw InputError("regular expression '" + pattern_ + "' gave up on '" + std::string(text) + "': " + pcre2_message(code) +
+                     "; simplify the expression");
+}
+
 bool Regex::run(std::string_view text, bool anchored) const {
     thread_local MatchData match;
     const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, anchored ? PCRE2_ANCHORED : 0,
                                match.data, nullptr);
     if (rc >= 0) return true;
     if (rc == PCRE2_ERROR_NOMATCH) return false;
-    // The match limit (backtracking that would take hours), or a name that is not UTF-8.
-    throw InputError("regular expression '" + pattern_ + "' gave up on '" + std::string(text) + "': " + pcre2_message(rc) +
-                     "; simplify the expression");
+    fail(text, rc);
 }
 
 }  // namespace steppar

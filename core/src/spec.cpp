@@ -371,7 +371,7 @@ private:
         if (!entry.IsMap()) fail(entry, "a node must be a mapping with name, func, inputs and outputs");
         std::vector<std::string> valid = {"name", "func", "inputs", "outputs"};
         if (allow_slices)
-            valid.insert(valid.end(), {"slices", "timeout", "retries", "filter", "exclude", "strict", "tags", "namespace",
+            valid.insert(valid.end(), {"slices", "timeout", "retries", "filter", "exclude", "date_range", "strict", "tags", "namespace",
                                        "configurator", "balance"});
         check_keys(entry, valid, "node" + (entry["name"] && entry["name"].IsScalar() ? " '" + entry["name"].Scalar() + "'" : std::string()));
         if (!entry["name"]) fail(entry, "node without 'name'");
@@ -459,6 +459,15 @@ private:
         if (map["retries"]) o.retries = parse_retries(map["retries"], unit.name);
         if (map["filter"]) o.filter = names(map["filter"], "filter");
         if (map["exclude"]) o.exclude = names(map["exclude"], "exclude");
+        if (const auto range = map["date_range"]) {
+            if (!range.IsMap()) fail(range, "'" + unit.name + "': date_range is a mapping: {min: ..., max: ..., format: \"%Y-%m-%d\"}");
+            check_keys(range, {"min", "max", "format"}, "date_range");
+            DateRangeSpec spec;
+            if (range["min"]) spec.min = scalar(range["min"], "min");
+            if (range["max"]) spec.max = scalar(range["max"], "max");
+            if (range["format"]) spec.format = scalar(range["format"], "format");
+            o.date_range = spec;
+        }
         if (map["strict"]) o.strict = boolean(map["strict"], "strict");
         if (map["balance"]) {
             const std::string text = scalar(map["balance"], "balance");
@@ -487,7 +496,7 @@ private:
             check_keys(entry, {"multipipeline"}, "a multipipeline entry");
             const auto body = entry["multipipeline"];
             if (!body.IsMap()) fail(body, "'multipipeline' must be a mapping with name, slices and nodes");
-            check_keys(body, {"name", "slices", "max_simultaneous_steps", "nodes", "timeout", "retries", "filter", "exclude",
+            check_keys(body, {"name", "slices", "max_simultaneous_steps", "nodes", "timeout", "retries", "filter", "exclude", "date_range",
                               "strict", "tags", "namespace", "configurator", "balance"},
                        "multipipeline");
             if (!body["name"]) fail(body, "multipipeline without 'name'");

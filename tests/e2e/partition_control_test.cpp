@@ -95,13 +95,50 @@ nodes:
     BOOST_TEST(out.size() == 2u);
     BOOST_TEST(out.count("north/1.json") == 1u);
     BOOST_TEST(out.count("south/2.json") == 1u);
-    BOOST_TEST(r.err.find("5 of 7 partition(s) left out by filter/exclude/--partitions") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("5 of 7 partition(s) left out by filter/exclude/date_range/--partitions") != std::string::npos, r.err);
     fs::remove_all(dir / "out");
     const Result narrowed = host({"run", pipeline.string(), "--partitions", "^south"});
     BOOST_REQUIRE_MESSAGE(narrowed.exit_code == 0, narrowed.err);
     out = snapshot(dir / "out/counts");
     BOOST_TEST(out.size() == 1u);
     BOOST_TEST(out.count("south/2.json") == 1u);
+}
+
+// date_range, like kedro-partitioned's date_range_filter: only names holding a date in range
+// (both ends inclusive) are sliced; exclude is applied first; an impossible date is exit 2.
+BOOST_AUTO_TEST_CASE(date_range_keeps_partitions_whose_date_is_in_range) {
+    TempDir dir;
+    for (const char* p : {"p1/2020-01-01/s", "p1/2020-02-03/s", "p2/2020-05-03/s", "p2/2020-02-02/s", "p3/latest", "p3/2021-02-30"})
+        write_file(dir / (std::string("docs/") + p + ".txt"), "x\n");
+    const fs::path pipeline = dir / "pipeline.yml";
+    write_file(pipeline, R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2, exclude: "^p3/2021",
+     date_range: {min: "2020-02-02", max: "2020-05-03"}}
+)");
+    const Result r = host({"run", pipeline.string()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    const auto out = snapshot(dir / "out/counts");
+    BOOST_TEST(out.size() == 3u);
+    for (const char* kept : {"p1/2020-02-03/s.json", "p2/2020-05-03/s.json", "p2/2020-02-02/s.json"}) BOOST_TEST(out.count(kept) == 1u, kept);
+    BOOST_TEST(r.err.find("3 of 6 partition(s) left out by filter/exclude/date_range/--partitions") != std::string::npos, r.err);
+
+    std::string text = read_file(pipeline);
+    text.replace(text.find(R"(, exclude: "^p3/2021")"), 21, "");
+    write_file(pipeline, text);
+    const Result impossible = host({"run", pipeline.string()});
+    BOOST_TEST(impossible.exit_code == 2);
+    BOOST_TEST(impossible.err.find("partition 'p3/2021-02-30': '2021-02-30' fits the date_range format '%Y-%m-%d' but is not a calendar date") !=
+                   std::string::npos,
+               impossible.err);
+    text.replace(text.find(R"(max: "2020-05-03")"), 17, R"(max: "2020-05-33")");
+    write_file(pipeline, text);
+    const Result bad = host({"validate", pipeline.string()});
+    BOOST_TEST(bad.exit_code == 2);
+    BOOST_TEST(bad.err.find("pipeline.yml:6: 'count': date_range max '2020-05-33' is not a date of format '%Y-%m-%d'") != std::string::npos, bad.err);
 }
 
 // balance: size gives the giant partitions slices of their own; count cuts by position.

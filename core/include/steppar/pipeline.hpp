@@ -18,6 +18,7 @@
 
 #include "steppar/catalog.hpp"
 #include "steppar/configurator.hpp"
+#include "steppar/date_range.hpp"
 
 #include <steppar/sdk.hpp>
 
@@ -25,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,7 @@ enum class Balance { count, size };
 struct UnitOptions {
     std::vector<std::string> filter;   ///< only partitions matching one of these regexes are sliced
     std::vector<std::string> exclude;  ///< partitions matching one of these are left out
+    std::optional<DateRangeSpec> date_range;  ///< only partitions whose name holds a date in it
     bool strict = false;               ///< zipped inputs must have the same partitions
     Balance balance = Balance::count;  ///< how the slicer cuts
     std::vector<std::string> tags;     ///< extra tags; the unit's name is always one

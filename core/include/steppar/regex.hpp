@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace steppar {
 
@@ -21,11 +22,15 @@ public:
     bool search(std::string_view text) const;
     /// Whether it matches from the start of `text` (like Python's re.match; `$` decides the end).
     bool match_at_start(std::string_view text) const;
+    /// Searches `text`; on a match, `groups[i]` is capture group i (0: the whole match; empty
+    /// for a group that took no part).
+    bool search(std::string_view text, std::vector<std::string_view>& groups) const;
 
     const std::string& pattern() const noexcept { return pattern_; }
 
 private:
     bool run(std::string_view text, bool anchored) const;
+    [[noreturn]] void fail(std::string_view text, int pcre2_code) const;
 
     struct Compiled;
     std::string pattern_;
