@@ -36,6 +36,13 @@ fs::path write_sales(const TempDir& dir, const std::string& spec) {
     return pipeline;
 }
 
+// builtin.wc over docs/*.txt into out/counts as a multinode with `keys` (slices and the rest).
+std::string count_pipeline(const std::string& keys) {
+    return "plugins: {builtin: steppar_builtin}\ncatalog:\n  docs:   {type: partitioned, path: docs, suffix: .txt}\n"
+           "  counts: {type: partitioned, path: out/counts, suffix: .json}\nnodes:\n"
+           "  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], " + keys + "}\n";
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(partition_control)
@@ -111,14 +118,7 @@ BOOST_AUTO_TEST_CASE(date_range_keeps_partitions_whose_date_is_in_range) {
     for (const char* p : {"p1/2020-01-01/s", "p1/2020-02-03/s", "p2/2020-05-03/s", "p2/2020-02-02/s", "p3/latest", "p3/2021-02-30"})
         write_file(dir / (std::string("docs/") + p + ".txt"), "x\n");
     const fs::path pipeline = dir / "pipeline.yml";
-    write_file(pipeline, R"(plugins: {builtin: steppar_builtin}
-catalog:
-  docs:   {type: partitioned, path: docs, suffix: .txt}
-  counts: {type: partitioned, path: out/counts, suffix: .json}
-nodes:
-  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2, exclude: "^p3/2021",
-     date_range: {min: "2020-02-02", max: "2020-05-03"}}
-)");
+    write_file(pipeline, count_pipeline(R"(slices: 2, exclude: "^p3/2021", date_range: {min: "2020-02-02", max: "2020-05-03"})"));
     const Result r = host({"run", pipeline.string()});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     const auto out = snapshot(dir / "out/counts");
@@ -324,12 +324,7 @@ BOOST_AUTO_TEST_CASE(slices_hold_the_partitions_kedro_partitioned_gives_them) {
     for (int n = 1; n <= 12; ++n) {
         write_file(dir / ("docs/p" + std::string(n <= 10 ? "0" : "") + std::to_string(n - 1) + ".txt"), "x\n");
         for (int k = 1; k <= 5; ++k) {
-            write_file(pipeline, R"(plugins: {builtin: steppar_builtin}
-catalog:
-  docs:   {type: partitioned, path: docs, suffix: .txt}
-  counts: {type: partitioned, path: out/counts, suffix: .json}
-nodes:
-  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: )" + std::to_string(k) + "}\n");
+            write_file(pipeline, count_pipeline("slices: " + std::to_string(k)));
             const Result r = host({"run-slicer", pipeline.string(), "--node", "count", "--force"});
             BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
             for (int i = 0; i < k; ++i) {
@@ -348,13 +343,7 @@ nodes:
 BOOST_AUTO_TEST_CASE(auto_slices_come_from_the_environment) {
     TempDir dir;
     const fs::path pipeline = dir / "pipeline.yml";
-    write_file(pipeline, R"(plugins: {builtin: steppar_builtin}
-catalog:
-  docs:   {type: partitioned, path: docs, suffix: .txt}
-  counts: {type: partitioned, path: out/counts, suffix: .json}
-nodes:
-  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: auto}
-)");
+    write_file(pipeline, count_pipeline("slices: auto"));
     fs::create_directories(dir / "docs");
     auto slices_with = [&](const std::string& env) {
         const Result r = shell("env -u STEPPAR_NODES -u STEPPAR_WORKERS -u MAX_NODES -u MAX_WORKERS " + env + " " + quote(host_program()) +
