@@ -30,13 +30,7 @@ ExpandedGraph expand(const Pipeline& pipeline) {
     for (std::size_t u = 0; u < pipeline.units().size(); ++u) {  // units are in dependency order
         const Unit& unit = pipeline.units()[u];
         std::vector<std::size_t> upstream;
-        for (const auto& n : unit.nodes)
-            for (const auto& in : n.inputs) {
-                const int p = pipeline.producer(in);
-                if (p < 0 || static_cast<std::size_t>(p) == u) continue;
-                const std::size_t step = done_step[static_cast<std::size_t>(p)];
-                if (std::find(upstream.begin(), upstream.end(), step) == upstream.end()) upstream.push_back(step);
-            }
+        for (const auto on : pipeline.upstream(u)) upstream.push_back(done_step[on]);
         if (!unit.replicated()) {
             graph.steps.push_back(Step{StepKind::node, unit.name, u, -1, upstream});
             done_step[u] = graph.steps.size() - 1;

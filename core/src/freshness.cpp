@@ -1,15 +1,17 @@
 #include "steppar/freshness.hpp"
 
 #include "steppar/error.hpp"
-#include "steppar/interruption.hpp"
 #include "steppar/hash.hpp"
+#include "steppar/interruption.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/partition_selection.hpp"
 #include "steppar/text.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <exception>
+#include <map>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -49,7 +51,8 @@ std::string unit_definition(Project& project, const Unit& unit) {
             j["datasets"][name] = {d.partitioned() ? "partitioned" : "file", d.path.string(), d.suffix, d.folder_suffix};
             // A whole-file input (a lookup table) counts as definition: when it changes, every
             // partition runs again.
-            if (!d.partitioned() && pipeline.producer(name) != static_cast<int>(&unit - pipeline.units().data())) {
+            const auto& producers = pipeline.producers(name);
+            if (!d.partitioned() && std::find(producers.begin(), producers.end(), static_cast<int>(&unit - pipeline.units().data())) == producers.end()) {
                 std::string stamp;
                 append_stamp(stamp, stamp_of(d.path.string()));
                 j["files"][name] = stamp;
@@ -88,6 +91,53 @@ bool adoptable(const FileStamp* inputs, std::size_t input_count, const std::vect
 
 }  // namespace
 
+namespace {
+
+// Other units that write one of this unit's outputs (several producers, pipeline.hpp): no
+// partition may come from two of them. Returns, per output, what the others claim now or
+// recorded last time, which this unit neither calls foreign nor retracts.
+std::vector<std::vector<std::string>> co_producer_claims(Project& project, const Unit& unit, const std::vector<const Dataset*>& outputs,
+                                                         const std::vector<std::string>& names, const std::vector<bool>& chosen) {
+    const Pipeline& pipeline = project.pipeline();
+    const int self = static_cast<int>(&unit - pipeline.units().data());
+    std::vector<std::vector<std::string>> claimed(outputs.size());
+    std::map<int, std::vector<std::string>> claims;  // other unit -> its partitions, now and recorded
+    for (std::size_t k = 0; k < outputs.size(); ++k)
+        for (const int other : pipeline.producers(outputs[k]->name)) {
+            if (other == self) continue;
+            const Unit& them = pipeline.units()[static_cast<std::size_t>(other)];
+            auto found = claims.find(other);
+            if (found == claims.end()) {
+                std::vector<std::string> now = claimed_partitions(pipeline, them);
+                // Where this unit's partitions meet theirs (both sorted), the first is the error.
+                for (std::size_t i = 0, j = 0; i < names.size() && j < now.size();) {
+                    const int order = names[i].compare(now[j]);
+                    if (order == 0 && chosen[i])
+                        throw InputError("partition '" + names[i] + "' of '" + outputs[k]->name + "' would be written by both '" + unit.name +
+                                         "' and '" + them.name +
+                                         "': each partition of a dataset several nodes write must come from one of them; leave it out of one "
+                                         "(filter, exclude, date_range) or give one another output");
+                    if (order <= 0) ++i;
+                    if (order >= 0) ++j;
+                }
+                const Ledger recorded = Ledger::load(project.state(), them.name);
+                for (std::size_t r = 0; r < recorded.size(); ++r) now.emplace_back(recorded.entry(r).name);
+                std::sort(now.begin(), now.end());
+                now.erase(std::unique(now.begin(), now.end()), now.end());
+                found = claims.emplace(other, std::move(now)).first;
+            }
+            auto& mine = claimed[k];
+            mine.insert(mine.end(), found->second.begin(), found->second.end());
+        }
+    for (auto& list : claimed) {
+        std::sort(list.begin(), list.end());
+        list.erase(std::unique(list.begin(), list.end()), list.end());
+    }
+    return claimed;
+}
+
+}  // namespace
+
 Assessment assess(Project& project, const Unit& unit, const AssessOptions& options) {
     const Pipeline& pipeline = project.pipeline();
     Assessment a;
@@ -121,6 +171,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
         zipped = zip_inputs(pipeline, unit, stamps);
         check_output_collisions(pipeline, unit, zipped.names);  // before anything runs
         chosen = select_partitions(pipeline, unit, zipped.names, options.only);
+        a.claimed = co_producer_claims(project, unit, outputs, zipped.names, chosen);
         a.definition = unit_definition(project, unit);
     } catch (...) {
         scanner.join();
@@ -139,10 +190,14 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     // One walk over the sorted inputs, ledger and output folders together.
     std::vector<std::size_t> at(output_count, 0);
     std::vector<FileStamp> now(output_count);
+    auto add_foreign = [&](std::size_t k, const std::string& partition) {
+        const auto& claimed = a.claimed[k];
+        if (!std::binary_search(claimed.begin(), claimed.end(), partition)) a.foreign.push_back(outputs[k]->partition_path(partition));
+    };
     auto outputs_of = [&](const std::string& name) {
         for (std::size_t k = 0; k < output_count; ++k) {
             const auto& scan = scans[k];
-            for (; at[k] < scan.names.size() && scan.names[at[k]] < name; ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scan.names[at[k]]));
+            for (; at[k] < scan.names.size() && scan.names[at[k]] < name; ++at[k]) add_foreign(k, scan.names[at[k]]);
             now[k] = at[k] < scan.names.size() && scan.names[at[k]] == name ? scan.stamps[at[k]++] : FileStamp{};
         }
     };
@@ -218,7 +273,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
         }
     }
     for (std::size_t k = 0; k < output_count; ++k)
-        for (; at[k] < scans[k].names.size(); ++at[k]) a.foreign.push_back(outputs[k]->partition_path(scans[k].names[at[k]]));
+        for (; at[k] < scans[k].names.size(); ++at[k]) add_foreign(k, scans[k].names[at[k]]);
     return a;
 }
 

@@ -10,7 +10,7 @@
 #include <optional>
 
 namespace steppar {
-ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps) {
+ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps, bool quiet) {
     ZippedInputs zipped;
     zipped.inputs = pipeline.external_partitioned_inputs(unit);
     const std::size_t width = zipped.inputs.size();
@@ -50,7 +50,7 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
         const std::string what = std::to_string(alone[k].size()) + " partition(s) of '" + zipped.inputs[k] +
                                  "' left out: no partner of the same name in every other input (" + join_first(alone[k], 5) + ")";
         if (unit.options.strict) problems.push_back(what);
-        else log("'" + unit.name + "': " + what);
+        else if (!quiet) log("'" + unit.name + "': " + what);
     }
     if (!problems.empty())
         throw SpecError(pipeline.source().string(), unit.line, "'" + unit.name + "' (strict): " + join(problems, "; "));
@@ -58,7 +58,7 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
 }
 
 std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names,
-                                    const std::string& only) {
+                                    const std::string& only, bool quiet) {
     auto compile = [](const std::vector<std::string>& expressions) { return std::vector<Regex>(expressions.begin(), expressions.end()); };
     const auto filters = compile(unit.options.filter), excludes = compile(unit.options.exclude);
     std::vector<Regex> narrow;
@@ -96,6 +96,7 @@ std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, 
             if (!c) unconfigured.push_back(name);
         }
     }
+    if (quiet) return chosen;
     if (narrowed)
         log("'" + unit.name + "': " + std::to_string(narrowed) + " of " + std::to_string(names.size()) +
             " partition(s) left out by filter/exclude/date_range/--partitions");
@@ -104,6 +105,15 @@ std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, 
         warn("'" + unit.name + "': " + std::to_string(unconfigured.size()) +
              " partition(s) match no configurator and run without configuration data (" + join_first(unconfigured, 5) + ")");
     return chosen;
+}
+
+std::vector<std::string> claimed_partitions(const Pipeline& pipeline, const Unit& unit) {
+    ZippedInputs zipped = zip_inputs(pipeline, unit, /*with_stamps=*/false, /*quiet=*/true);
+    const std::vector<bool> chosen = select_partitions(pipeline, unit, zipped.names, "", /*quiet=*/true);
+    std::vector<std::string> claimed;
+    for (std::size_t i = 0; i < zipped.names.size(); ++i)
+        if (chosen[i]) claimed.push_back(std::move(zipped.names[i]));
+    return claimed;
 }
 
 void check_output_collisions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names) {

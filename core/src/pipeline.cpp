@@ -238,18 +238,31 @@ void Pipeline::validate(const KindResolver& kind_of) {
             kinds_[n.name] = kind;
         }
 
-    // Producers: each dataset is written by exactly one node.
+    // Producers: a dataset has one writer, except a partitioned one written by partition
+    // functions of different units: each of its partitions must come from one of them (checked
+    // when slicing, see freshness.hpp), and what reads it waits for all of them.
     producers_.clear();
-    std::map<std::string, std::string, std::less<>> writer;
+    std::map<std::string, std::string, std::less<>> first_writer;
     for (std::size_t u = 0; u < units_.size(); ++u)
         for (const auto& n : units_[u].nodes) {
             if (n.outputs.empty()) fail(n.line, "node '" + n.name + "' has no outputs");
             for (const auto& out : n.outputs) {
                 if (Node::is_param(out)) fail(n.line, "node '" + n.name + "': params cannot be outputs ('" + out + "')");
-                if (auto [it, fresh] = writer.emplace(out, n.name); !fresh)
-                    fail(n.line, "dataset '" + out + "' is written by two nodes, '" + it->second + "' and '" + n.name +
-                                     "' (give one of them another output)");
-                producers_[out] = static_cast<int>(u);
+                auto& writers = producers_[out];
+                if (!writers.empty()) {
+                    const std::string& other = first_writer[out];
+                    const bool file = catalog_.contains(out) && !catalog_.at(out).partitioned();
+                    if (writers.back() == static_cast<int>(u))
+                        fail(n.line, "dataset '" + out + "' is written twice in '" + units_[u].name + "', by '" + other + "' and '" + n.name +
+                                         "' (give one of them another output)");
+                    if (file || kinds_[n.name] != NodeKind::partition || kinds_[other] != NodeKind::partition)
+                        fail(n.line, "dataset '" + out + "' is written by two nodes, '" + other + "' and '" + n.name +
+                                         "'; only a partitioned dataset may have several producers, each a partition function "
+                                         "(give one of them another output)");
+                } else {
+                    first_writer[out] = n.name;
+                }
+                writers.push_back(static_cast<int>(u));
             }
         }
 
@@ -384,12 +397,24 @@ void Pipeline::validate(const KindResolver& kind_of) {
         }
     }
 
+    // A unit depends on every producer of what it reads. Co-producers of a dataset also wait for
+    // each other's inputs: each slicer checks that no partition has two producers, which needs
+    // the other producers' partitions final.
     std::vector<std::vector<std::size_t>> deps(units_.size());
+    auto depend = [&](std::size_t u, std::size_t on) {
+        if (on != u && std::find(deps[u].begin(), deps[u].end(), on) == deps[u].end()) deps[u].push_back(on);
+    };
     for (std::size_t u = 0; u < units_.size(); ++u)
         for (const auto& n : units_[u].nodes)
             for (const auto& in : n.inputs)
-                if (auto it = producers_.find(in); it != producers_.end() && it->second != static_cast<int>(u))
-                    deps[u].push_back(static_cast<std::size_t>(it->second));
+                if (auto it = producers_.find(in); it != producers_.end())
+                    for (const int p : it->second) depend(u, static_cast<std::size_t>(p));
+    const auto direct = deps;
+    for (const auto& [_, writers] : producers_)
+        for (const int u : writers)
+            for (const int other : writers)
+                if (other != u)
+                    for (const auto on : direct[static_cast<std::size_t>(other)]) depend(static_cast<std::size_t>(u), on);
     std::vector<std::size_t> cycle;
     const auto order = topological_order(deps, cycle);
     if (order.empty()) {
@@ -398,11 +423,17 @@ void Pipeline::validate(const KindResolver& kind_of) {
         fail(units_[cycle.front()].line, "cycle between nodes: " + join(names, " -> "));
     }
     std::vector<Unit> sorted;
+    std::vector<std::size_t> position(units_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
     for (auto u : order) sorted.push_back(std::move(units_[u]));
     units_ = std::move(sorted);
+    upstream_.assign(units_.size(), {});
+    for (std::size_t u = 0; u < order.size(); ++u)
+        for (const auto on : deps[order[u]]) upstream_[u].push_back(position[on]);
+    producers_.clear();
     for (std::size_t u = 0; u < units_.size(); ++u)
         for (const auto& n : units_[u].nodes)
-            for (const auto& out : n.outputs) producers_[out] = static_cast<int>(u);
+            for (const auto& out : n.outputs) producers_[out].push_back(static_cast<int>(u));
 }
 
 int max_simultaneous_slices(int cap, int widest_layer) { return std::max(1, cap / std::max(1, widest_layer)); }
@@ -447,9 +478,10 @@ std::vector<std::string> Pipeline::external_partitioned_inputs(const Unit& unit)
     return external;
 }
 
-int Pipeline::producer(std::string_view dataset) const {
+const std::vector<int>& Pipeline::producers(std::string_view dataset) const {
+    static const std::vector<int> none;
     const auto it = producers_.find(dataset);
-    return it == producers_.end() ? -1 : it->second;
+    return it == producers_.end() ? none : it->second;
 }
 
 }  // namespace steppar

@@ -75,6 +75,8 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
         interruption_point();  // what was removed is recorded as retracted; the rest is left for the rerun
         const bool parsed = parse_stamps(text, recorded, outputs.size());
         for (std::size_t k = 0; k < outputs.size(); ++k) {
+            // Another producer of this output writes the partition now: the file is theirs.
+            if (std::binary_search(a.claimed[k].begin(), a.claimed[k].end(), name)) continue;
             const std::string path = outputs[k]->partition_path(name);
             const FileStamp now = stamp_of(path);
             if (!now.exists()) continue;
@@ -116,8 +118,8 @@ PlannedUnit plan_unit(Project& project, const Unit& unit, int slice_count, const
 }
 
 SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const SlicerOptions& options) {
+    PlannedUnit planned = plan_unit(project, unit, slice_count, options);  // may refuse: nothing made yet
     create_output_folders(project.pipeline(), unit);
-    PlannedUnit planned = plan_unit(project, unit, slice_count, options);
     const Assessment& a = planned.assessment;
     SlicePlan& plan = planned.plan;
     if (!a.damaged.empty()) warn(a.damaged);

@@ -39,7 +39,7 @@ std::unique_ptr<Project> Project::open(const fs::path& pipeline_file, const std:
     for (const auto& unit : project->pipeline_.units())
         for (const auto& n : unit.nodes)
             for (const auto& in : n.inputs) {
-                if (Node::is_param(in) || project->pipeline_.producer(in) >= 0) continue;
+                if (Node::is_param(in) || !project->pipeline_.producers(in).empty()) continue;
                 const Dataset& d = project->pipeline_.catalog().at(in);
                 std::error_code ec;
                 const bool present = d.partitioned() ? fs::is_directory(d.path, ec) : fs::is_regular_file(d.path, ec);

@@ -84,11 +84,21 @@ BOOST_AUTO_TEST_CASE(cycle_is_named) {
 )", {"cycle", "a -> ", "b", "c"});
 }
 
+// Several producers are for partitioned datasets written by partition functions of different
+// units (see incremental_test.cpp); anything else is refused before anything runs.
 BOOST_AUTO_TEST_CASE(two_producers_of_one_dataset) {
     expect_rejected(std::string(header) + R"(nodes:
   - {name: one, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2}
-  - {name: two, func: builtin.sha256, inputs: [docs], outputs: [counts]}
-)", {"'counts' is written by two nodes", "'one'", "'two'"});
+  - {name: two, func: builtin.wc_total, inputs: [docs], outputs: [counts]}
+)", {"'counts' is written by two nodes", "'one'", "'two'", "each a partition function"});
+    expect_rejected(std::string(header) + R"(nodes:
+  - multipipeline:
+      name: both
+      slices: 2
+      nodes:
+        - {name: one, func: builtin.wc, inputs: [docs], outputs: [counts]}
+        - {name: two, func: builtin.sha256, inputs: [docs], outputs: [counts]}
+)", {"'counts' is written twice in 'both', by 'one' and 'two'"});
 }
 
 BOOST_AUTO_TEST_CASE(output_inside_an_input_folder) {

@@ -197,10 +197,31 @@ BOOST_AUTO_TEST_CASE(unknown_function_is_a_spec_error_naming_the_node) {
 
 BOOST_AUTO_TEST_CASE(two_producers_of_one_dataset_name_both_nodes) {
     const auto message = validation_error(node({"first_writer", "builtin.wc", {"docs"}, {"counts"}}) +
-                                          node({"second_writer", "builtin.wc", {"docs2"}, {"counts"}}));
+                                          node({"second_writer", "builtin.wc_total", {"docs2"}, {"counts"}}));
     BOOST_CHECK(contains(message, "'counts'"));
     BOOST_CHECK(contains(message, "first_writer"));
     BOOST_CHECK(contains(message, "second_writer"));
+}
+
+// Partition functions of different units may share a partitioned output; what reads it waits
+// for all of them, and each waits for what the others read (their slicers compare partitions).
+BOOST_AUTO_TEST_CASE(several_producers_of_a_partitioned_dataset) {
+    const Pipeline p = validated(node({"sum", "builtin.wc_total", {"counts"}, {"total"}}) +
+                                 multinode({"early", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2)) +
+                                 node({"prepare", "builtin.lowercase", {"docs2"}, {"lowered"}}) +
+                                 node({"late", "builtin.wc", {"lowered"}, {"counts"}}));
+    auto index = [&](const std::string& name) {
+        for (std::size_t u = 0; u < p.units().size(); ++u)
+            if (p.units()[u].name == name) return u;
+        return p.units().size();
+    };
+    const auto& producers = p.producers("counts");
+    BOOST_TEST(producers.size() == 2u);
+    const auto& sum = p.upstream(index("sum"));
+    BOOST_TEST((std::count(sum.begin(), sum.end(), index("early")) == 1 && std::count(sum.begin(), sum.end(), index("late")) == 1));
+    const auto& early = p.upstream(index("early"));
+    BOOST_TEST(std::count(early.begin(), early.end(), index("prepare")) == 1, "early waits for what late reads");
+    BOOST_TEST(index("prepare") < index("early"));
 }
 
 BOOST_AUTO_TEST_CASE(two_producers_inside_a_multipipeline_are_an_error) {
@@ -464,29 +485,29 @@ BOOST_AUTO_TEST_CASE(unit_order_puts_every_producer_before_its_readers) {
     BOOST_TEST(at("right") < at("bottom"));
 }
 
-BOOST_AUTO_TEST_CASE(producer_gives_the_unit_index_after_reordering) {
+BOOST_AUTO_TEST_CASE(producers_give_the_unit_index_after_reordering) {
     const Pipeline p = validated(node({"sum", "builtin.wc_total", {"counts"}, {"total"}}) +
                                  multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(3)));
     BOOST_TEST_REQUIRE(unit_names(p) == (names{"count", "sum"}), boost::test_tools::per_element());
-    BOOST_TEST(p.producer("counts") == 0);
-    BOOST_TEST(p.producer("total") == 1);
+    BOOST_TEST((p.producers("counts") == std::vector<int>{0}));
+    BOOST_TEST((p.producers("total") == std::vector<int>{1}));
 }
 
-BOOST_AUTO_TEST_CASE(producer_of_a_source_dataset_is_minus_one) {
+BOOST_AUTO_TEST_CASE(a_source_dataset_has_no_producers) {
     const Pipeline p = validated(node({"count", "builtin.wc", {"docs"}, {"counts"}}));
-    BOOST_TEST(p.producer("docs") == -1);
-    BOOST_TEST(p.producer("no_such_dataset") == -1);
+    BOOST_TEST(p.producers("docs").empty());
+    BOOST_TEST(p.producers("no_such_dataset").empty());
 }
 
-BOOST_AUTO_TEST_CASE(producer_of_a_multipipeline_inner_dataset_is_the_multipipeline) {
+BOOST_AUTO_TEST_CASE(the_producer_of_a_multipipeline_inner_dataset_is_the_multipipeline) {
     const Pipeline p = validated(node({"first", "builtin.wc", {"docs"}, {"f"}}) +
                                  multipipeline("mp",
                                                {{"lower", "builtin.lowercase", {"f"}, {"lower_docs"}},
                                                 {"hash", "builtin.sha256", {"lower_docs"}, {"digests"}}},
                                                Slices::fixed(2)));
-    BOOST_TEST(p.producer("lower_docs") == 1);
-    BOOST_TEST(p.producer("digests") == 1);
-    BOOST_TEST(p.producer("f") == 0);
+    BOOST_TEST((p.producers("lower_docs") == std::vector<int>{1}));
+    BOOST_TEST((p.producers("digests") == std::vector<int>{1}));
+    BOOST_TEST((p.producers("f") == std::vector<int>{0}));
 }
 
 BOOST_AUTO_TEST_CASE(external_partitioned_inputs_of_a_multipipeline) {

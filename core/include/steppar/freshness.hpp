@@ -63,6 +63,9 @@ struct Assessment {
     std::vector<std::pair<std::string, std::string>> retract;  ///< gone from the inputs: name, recorded output stamps
     std::vector<Adoption> adopt;
     std::vector<std::string> foreign;  ///< files in output folders steppar did not write (paths)
+    /// Per output (as `outputs`): the partitions other producers of it write now or wrote last
+    /// (sorted). Not foreign, never retracted by this unit.
+    std::vector<std::vector<std::string>> claimed;
     std::vector<std::string> temporaries;  ///< AtomicFile temporaries met in the output folders
     std::size_t up_to_date = 0, new_count = 0, changed_count = 0, left_out = 0;
     std::size_t partitions = 0;        ///< zipped partitions now (selected or not)

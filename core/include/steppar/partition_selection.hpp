@@ -27,14 +27,18 @@ struct ZippedInputs {
 
 /// Lists (and, `with_stamps`, stats) the unit's external partitioned inputs and zips them by
 /// name. Throws SpecError naming the partitions without partner when the unit is strict,
-/// StateError when an input folder is missing.
-ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps = true);
+/// StateError when an input folder is missing. `quiet`: no log lines.
+ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_stamps = true, bool quiet = false);
 
-/// Which of `names` (sorted) the unit hands out: filter, exclude, `only` (--partitions) and no
-/// `cached: true` configurator. Logs how many were left out and why. Throws UsageError for a bad
-/// `only` regex.
+/// Which of `names` (sorted) the unit hands out: filter, exclude, date_range, `only`
+/// (--partitions) and no `cached: true` configurator. Logs how many were left out and why, unless
+/// `quiet`. Throws UsageError for a bad `only` regex.
 std::vector<bool> select_partitions(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names,
-                                    const std::string& only);
+                                    const std::string& only, bool quiet = false);
+
+/// The partitions `unit` hands out whatever --partitions says, quietly: what it claims of each
+/// output it shares with other units (Pipeline::producers), sorted.
+std::vector<std::string> claimed_partitions(const Pipeline& pipeline, const Unit& unit);
 
 /// A catalog output stores partition `p` as `p` + suffix: with no suffix (or an unlucky one),
 /// `can` and `can/bcm` need a file and a folder of the same name. Throws SpecError naming both.

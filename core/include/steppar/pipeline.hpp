@@ -151,8 +151,12 @@ public:
 
     /// Partitioned inputs of a unit that come from outside it: the slicer zips these.
     std::vector<std::string> external_partitioned_inputs(const Unit& unit) const;
-    /// Index of the unit that writes `dataset`, or -1 for a source dataset.
-    int producer(std::string_view dataset) const;
+    /// Indices of the units that write `dataset` (several only for a partitioned dataset that
+    /// partition functions of different units write); empty for a source dataset.
+    const std::vector<int>& producers(std::string_view dataset) const;
+    /// Indices of the units unit `u` waits for: the producers of what it reads and, when it
+    /// shares an output with other units, what those read (valid after validate()).
+    const std::vector<std::size_t>& upstream(std::size_t u) const { return upstream_[u]; }
 
 private:
     [[noreturn]] void fail(int line, const std::string& message) const;
@@ -163,7 +167,8 @@ private:
     std::filesystem::path source_;
     std::filesystem::path intermediate_root_;
     std::map<std::string, NodeKind, std::less<>> kinds_;          // node name -> kind
-    std::map<std::string, int, std::less<>> producers_;           // dataset -> unit index
+    std::map<std::string, std::vector<int>, std::less<>> producers_;  // dataset -> unit indices
+    std::vector<std::vector<std::size_t>> upstream_;                   // unit -> units it waits for
     std::map<std::string, std::shared_ptr<const ConfiguratorSet>, std::less<>> configurators_;  // unit -> set
 };
 
