@@ -31,6 +31,22 @@ test "$(cut -d' ' -f1 out/longest.txt)" = "$longest"
 test "$(find out/counts -name '*.json' | wc -l)" -eq 51
 echo "out-of-tree plugin: OK ($(cat out/longest.txt))"
 
+# The kedro-partitioned migration example (README "Migrating from kedro-partitioned"): the same
+# results the Kedro project gives, worked out by hand from its rules.
+cp -r "$src/examples/kedro-migration" "$work/migration"
+cmake -S "$work/migration" -B "$work/migration/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/migration/build" >/dev/null
+(cd "$work/migration" && "$work/prefix/bin/steppar-host" run pipeline.yml 2> run.log) || { cat "$work/migration/run.log"; exit 1; }
+cd "$work/migration"
+grep -q "1 of 5 partition(s) left out by filter/exclude/date_range/--partitions" run.log   # US/2023-12-31
+grep -q "1 cached partition(s) left out" run.log                                         # BR/2024-01-03
+test "$(cat data/02_intermediate/clean_sales/BR/2024-02-01.csv)" = "$(printf 'item,amount\ncoffee,5.00\nrice,12.00')"
+test "$(cat data/02_intermediate/clean_sales/US/2024-02-01.csv)" = "$(printf 'item,amount\nbooks,12.25\npens,3.10')"
+test ! -e data/02_intermediate/clean_sales/BR/2024-01-03.csv
+test ! -e data/02_intermediate/clean_sales/US/2023-12-31.csv
+test "$(cat data/03_primary/sales_total.csv)" = "$(printf 'partitions,rows,amount\n3,5,40.10')"
+echo "kedro-partitioned migration example: OK"
+
 # new-plugin: the generated project builds against the installed package, runs as written,
 # and its own CTest test passes.
 "$work/prefix/bin/steppar-host" new-plugin fresh_nodes --dir "$work" >/dev/null
