@@ -54,25 +54,58 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 jobs.push_back({step.name,
                                 {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slice_count(graph, step.unit)),  // fixed at export
                                  "--state-dir", state},
-                                1, false, after, unit.name});
+                                1, false, after, unit.name, {}});
                 break;
             case StepKind::slice:
                 if (step.slice == 0)
                     jobs.push_back({unit.name + "-slices",
                                     {"run-slice", pipeline, "--node", unit.name, "--slice", "{index}", "--state-dir", state},
-                                    0, true, after, unit.name});
+                                    0, true, after, unit.name, {}});
                 ++jobs.back().tasks;
                 break;
-            case StepKind::barrier:
-                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name});
+            case StepKind::barrier: {
+                // After its slices however they ended, but only after its slicer succeeded: a
+                // barrier must never pass on an older plan.
+                std::vector<std::size_t> any = after;
+                const auto slicer = job_of_step.find(graph.steps[step.depends_on.front()].depends_on.front());
+                if (slicer != job_of_step.end()) after.push_back(slicer->second);
+                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, any});
                 break;
+            }
             case StepKind::node:
-                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name});
+                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, {}});
                 break;
         }
         job_of_step[i] = jobs.size() - 1;
     }
     return jobs;
+}
+
+std::string slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of) {
+    std::vector<std::string> ok, any;
+    for (const auto a : job.after) {
+        const std::string id = id_of(a);
+        if (id.empty()) continue;
+        (std::find(job.after_any.begin(), job.after_any.end(), a) != job.after_any.end() ? any : ok).push_back(id);
+    }
+    std::vector<std::string> conditions;  // ',' is AND in Slurm's --dependency
+    if (!ok.empty()) conditions.push_back("afterok:" + join(ok, ":"));
+    if (!any.empty()) conditions.push_back("afterany:" + join(any, ":"));
+    if (conditions.empty()) return {};
+    return " --dependency=" + join(conditions, ",") + " --kill-on-invalid-dep=yes";
+}
+
+std::string array_ranges(const std::vector<int>& indices) {
+    std::string out;
+    for (std::size_t i = 0; i < indices.size();) {
+        std::size_t j = i;
+        while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
+        if (!out.empty()) out += ',';
+        out += std::to_string(indices[i]);
+        if (j > i) out += '-' + std::to_string(indices[j]);
+        i = j + 1;
+    }
+    return out;
 }
 
 std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& graph, const SlurmExport& options,
@@ -83,8 +116,9 @@ std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& 
     std::ostringstream submit;
     submit << "#!/bin/bash\n"
            << "# Submits the steppar pipeline " << project.pipeline_file().string() << " to Slurm, in order,\n"
-           << "# each job after the ones it needs (afterok). Rerunning it resubmits everything; slices and\n"
-           << "# nodes whose marker is up to date finish at once.\n"
+           << "# each job after the ones it needs (afterok; a barrier afterany, as it judges its slices itself).\n"
+           << "# What follows a failed job is cancelled (--kill-on-invalid-dep), never left pending.\n"
+           << "# Rerunning it resubmits everything; slices and nodes with nothing to do finish at once.\n"
            << "set -euo pipefail\ncd \"$(dirname \"$0\")\"\nmkdir -p " << shell_quote(logs.string()) << "\n";
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         const ClusterJob& job = jobs[j];
@@ -107,12 +141,9 @@ std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& 
         write_file_atomically(out / file, script.str());
         written.push_back(out / file);
 
-        submit << "job" << j << "=$(sbatch --parsable";
-        if (!job.after.empty()) {
-            submit << " --dependency=afterok";
-            for (const auto a : job.after) submit << ":${job" << a << "%%;*}";
-        }
-        submit << " " << shell_quote(file) << ")\necho \"submitted " << job.name << ": ${job" << j << "%%;*}\"\n";
+        const auto variable = [](std::size_t a) { return "${job" + std::to_string(a) + "%%;*}"; };
+        submit << "job" << j << "=$(sbatch --parsable" << slurm_dependency(job, variable) << " " << shell_quote(file) << ")\necho \"submitted "
+               << job.name << ": ${job" << j << "%%;*}\"\n";
     }
     write_file_atomically(out / "submit.sh", submit.str());
     fs::permissions(out / "submit.sh", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,

@@ -105,18 +105,13 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     std::vector<std::size_t> submitted;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         if (skip_job[j]) continue;
-        std::string command = "sbatch --parsable";
-        std::vector<std::string> after;
-        for (const auto a : jobs[j].after)
-            if (!ids[a].empty()) after.push_back(ids[a]);
-        if (!after.empty()) command += " --dependency=afterok:" + join(after, ":");
+        std::string command = "sbatch --parsable" + slurm_dependency(jobs[j], [&](std::size_t a) { return ids[a]; });
         std::string tasks = jobs[j].array ? " (" + std::to_string(jobs[j].tasks) + " tasks)" : "";
         if (const auto it = slices_to_run.find(jobs[j].unit); jobs[j].array && it != slices_to_run.end()) {
-            std::vector<std::string> list;
-            for (const int i : it->second) list.push_back(std::to_string(i));
-            command += " --array=" + join(list, ",") +
-                       (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "");
-            tasks = " (slices " + join(list, ",") + "; the others have nothing to run)";
+            const std::string ranges = array_ranges(it->second);
+            command += " --array=" + ranges + (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "");
+            tasks = " (slices " + ranges +
+                    (static_cast<int>(it->second.size()) < jobs[j].tasks ? "; the others have nothing to run)" : ")");
         }
         char file[512];
         std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());

@@ -60,6 +60,28 @@ cmp <(cat "$work/fail/out/copies/"*.txt) <(cat "$work/fail/docs/"*.txt)
 grep -q "everything is up to date" "$work/fail/err3"
 echo "[${SECONDS}s] failure, cancel and resume on Slurm: OK"
 
+# 2b. export slurm + submit.sh after a failed slice, on a slurm.conf without kill_invalid_depend:
+# the barrier fails naming the slice, what follows it is cancelled, nothing is left PENDING.
+touch "$work/fail/flag"
+echo "changed" >> "$work/fail/docs/p07.txt"
+"$host" export slurm "$work/fail/pipeline.yml" --out "$work/fail/jobs" >/dev/null
+bash "$work/fail/jobs/submit.sh" > "$work/fail/submitted"
+ids=$(sed -n 's/^submitted .*: \([0-9]*\)$/\1/p' "$work/fail/submitted" | paste -sd,)
+for _ in $(seq 300); do
+  [ -z "$(squeue -h -j "$ids" -t PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED)" ] && break
+  sleep 0.2
+done
+states=$(squeue -h -t all -j "$ids" -o '%j %T' | sort -u)
+echo "$states"
+! echo "$states" | grep -q -E 'PENDING|RUNNING'
+echo "$states" | grep -q "steppar-copy-barrier FAILED"
+echo "$states" | grep -q "steppar-count-slicer CANCELLED"
+echo "$states" | grep -q "steppar-count-barrier CANCELLED"   # never passes on an older plan
+grep -q "did not succeed: slice [0-9] failed on partition 'p07'" "$work/fail/.steppar/slurm/copy-barrier-"*.out
+rm "$work/fail/flag"
+"$host" run "$work/fail/pipeline.yml" --runner slurm -q
+echo "[${SECONDS}s] submit.sh after a failure: nothing left pending: OK"
+
 # 3. Incremental on Slurm: an input edited keeping its size and mtime (as cp -p does) and a new
 # one; only those are submitted, and the outputs equal a clean sequential run.
 f="$work/slurm/data/docs/doc-00007.txt"

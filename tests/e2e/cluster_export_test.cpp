@@ -56,7 +56,16 @@ BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_out
     BOOST_TEST(slices.find("'--slice' \"$SLURM_ARRAY_TASK_ID\"") != std::string::npos, slices);
     BOOST_TEST(read_file(p.dir / "slurm/01-count-slicer.sbatch").find("'run-slicer'") != std::string::npos);
     const std::string submit = read_file(p.dir / "slurm/submit.sh");
-    BOOST_TEST(submit.find("job3=$(sbatch --parsable --dependency=afterok:${job2%%;*} '04-total.sbatch')") != std::string::npos, submit);
+    // Nothing is ever left PENDING after a failure: dependents of a failed job are cancelled
+    // (--kill-on-invalid-dep), and the barrier runs after its slices however they ended, to fail
+    // naming the slices that did not succeed.
+    BOOST_TEST(submit.find("job3=$(sbatch --parsable --dependency=afterok:${job2%%;*} --kill-on-invalid-dep=yes '04-total.sbatch')") !=
+                   std::string::npos,
+               submit);
+    BOOST_TEST(submit.find("job2=$(sbatch --parsable --dependency=afterok:${job0%%;*},afterany:${job1%%;*} --kill-on-invalid-dep=yes "
+                           "'03-count-barrier.sbatch')") !=
+                   std::string::npos,
+               submit);
     BOOST_TEST(shell("bash -n " + quote((p.dir / "slurm/submit.sh").string())).exit_code == 0);
 
     const std::string path = "PATH=" + quote(source("tests/e2e/fake-slurm").string()) + ":\"$PATH\" ";

@@ -52,7 +52,10 @@ AccountingStorageType=accounting_storage/none
 MpiDefault=none
 ReturnToService=2
 SlurmdParameters=config_overrides
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,kill_invalid_depend
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+# No DependencyParameters=kill_invalid_depend (on 22.05 it belongs there, not in
+# SchedulerParameters, where it does nothing): steppar's jobs carry --kill-on-invalid-dep=yes
+# themselves, and the tests prove that this is enough.
 MinJobAge=600
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP

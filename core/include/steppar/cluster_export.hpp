@@ -10,6 +10,7 @@
 #include "steppar/project.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,12 +22,25 @@ struct ClusterJob {
     std::vector<std::string> args;  ///< steppar-host arguments; "{index}" stands for the task index
     int tasks = 1;                  ///< > 1 (or a multinode's 1) for slice arrays
     bool array = false;
-    std::vector<std::size_t> after;  ///< jobs (indices) that must succeed first
+    std::vector<std::size_t> after;  ///< jobs (indices) that must end first: succeed, unless in after_any
     std::string unit;                ///< the multinode, multipipeline or node it belongs to
+    /// Of `after`, those that need only end (a barrier's slices: it judges their markers itself).
+    std::vector<std::size_t> after_any;
 };
 
 /// The jobs for a whole pipeline, in an order where each follows the jobs it waits for.
 std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph);
+
+/// The sbatch options that make `job` wait for the jobs it is after; `id_of(job index)` gives a
+/// job's Slurm id ("" when it was not submitted). `afterok`, but `afterany` on a barrier's slices
+/// (it judges their markers itself, so it fails naming them) while still `afterok` on its
+/// slicer; and `--kill-on-invalid-dep=yes`, so that what follows a failure is cancelled, never
+/// left PENDING for good (DependencyNeverSatisfied) on a cluster whose slurm.conf lacks
+/// `DependencyParameters=kill_invalid_depend`. "" when it waits for nothing.
+std::string slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of);
+
+/// Array indices as Slurm's --array wants them, runs compacted: {0,1,2,3,5,7,8} -> "0-3,5,7-8".
+std::string array_ranges(const std::vector<int>& sorted_indices);
 
 struct SlurmExport {
     std::string host_program;  ///< steppar-host as the compute nodes see it
