@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/hash.hpp"
 #include "steppar/text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -22,19 +23,39 @@ std::string numbered(std::size_t index, const std::string& name, const std::stri
     return prefix + name + extension;
 }
 
-// Kubernetes object names: lowercase letters, digits and '-', at most 63 characters.
-std::string dns_name(const std::string& text) {
+// A Kubernetes object name (a DNS-1123 label: lowercase letters, digits and '-', starting and
+// ending with a letter or digit) of at most `limit` characters, for the step `text`. When
+// anything was lost on the way (upper case, other characters, the length), a digest of `text`
+// keeps names apart: count_words, Count_Words and count.words stay three names.
+std::string dns_name(const std::string& text, std::size_t limit) {
     std::string out = "steppar-";
     for (char c : text) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
         out += (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '-';
     }
-    if (out.size() > 63) out.resize(63);
-    while (!out.empty() && out.back() == '-') out.pop_back();
-    return out;
+    const bool exact = out.size() <= limit && out.compare(8, std::string::npos, text) == 0 && out.back() != '-';
+    if (exact) return out;
+    const std::string digest = "-" + sha256_hex(text).substr(0, 8);
+    out.resize(std::min(out.size(), limit - digest.size()));
+    while (out.back() == '-') out.pop_back();
+    return out + digest;
 }
 
 }  // namespace
+
+std::vector<std::string> kubernetes_names(const std::vector<ClusterJob>& jobs) {
+    std::vector<std::string> names;
+    std::map<std::string, std::string> taken;  // name -> the job that has it
+    for (const auto& job : jobs) {
+        // An Indexed Job's pods are named JOB-INDEX, and a pod's hostname is a 63-character label too.
+        const std::size_t limit = 63 - (job.array ? 1 + std::to_string(std::max(job.tasks - 1, 0)).size() : 0);
+        names.push_back(dns_name(job.name, limit));
+        if (const auto [it, fresh] = taken.emplace(names.back(), job.name); !fresh)
+            throw UsageError("steps '" + it->second + "' and '" + job.name + "' would both be the Kubernetes Job '" + names.back() +
+                             "'; rename one of their units");
+    }
+    return names;
+}
 
 std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph) {
     const std::string pipeline = project.pipeline_file().string();
@@ -155,6 +176,7 @@ std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& 
 std::vector<fs::path> export_kubernetes(const Project& project, const ExpandedGraph& graph, const KubernetesExport& options,
                                         const fs::path& out) {
     const auto jobs = cluster_jobs(project, graph);
+    const auto names = kubernetes_names(jobs);  // refuses before anything is written
     const std::string mount = project.pipeline_file().parent_path().string();
     std::vector<fs::path> written;
     std::ostringstream readme;
@@ -166,12 +188,12 @@ std::vector<fs::path> export_kubernetes(const Project& project, const ExpandedGr
            << "Apply them in this order, waiting for each to complete:\n\n```sh\n";
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         const ClusterJob& job = jobs[j];
-        const std::string name = dns_name(job.name);
+        const std::string& name = names[j];
         YAML::Emitter y;
         y << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "batch/v1" << YAML::Key << "kind" << YAML::Value << "Job";
         y << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name;
         y << YAML::Key << "labels" << YAML::Value << YAML::BeginMap << YAML::Key << "app.kubernetes.io/part-of" << YAML::Value
-          << "steppar" << YAML::Key << "steppar/step" << YAML::Value << dns_name(job.name).substr(8) << YAML::EndMap << YAML::EndMap;
+          << "steppar" << YAML::Key << "steppar/step" << YAML::Value << name.substr(8) << YAML::EndMap << YAML::EndMap;
         y << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
         if (job.array) {
             y << YAML::Key << "completionMode" << YAML::Value << "Indexed";

@@ -3,6 +3,9 @@
 #include "harness.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <regex>
+#include <set>
 #include <yaml-cpp/yaml.h>
 
 using namespace e2e;
@@ -136,6 +139,45 @@ BOOST_AUTO_TEST_CASE(kubernetes_indexed_jobs_carry_the_fields_and_run_as_the_con
         }
     }
     BOOST_TEST((snapshot(p.dir / "out") == sequential_outputs()));
+}
+
+// Job names are DNS-1123 labels of at most 63 characters, and so are an Indexed Job's pod
+// names (NAME-11): names that differ only in case or punctuation, or that had to be cut, stay
+// apart by a digest of the step's name.
+BOOST_AUTO_TEST_CASE(kubernetes_job_names_are_unique_and_valid) {
+    TempDir dir;
+    fs::create_directories(dir / "docs");
+    const std::string long_name(53, 'x');
+    write_file(dir / "pipeline.yml", R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs: {type: partitioned, path: docs, suffix: .txt}
+  a:    {type: partitioned, path: out/a, suffix: .json}
+  b:    {type: partitioned, path: out/b, suffix: .json}
+  c:    {type: partitioned, path: out/c, suffix: .json}
+nodes:
+  - {name: count_words, func: builtin.wc, inputs: [docs], outputs: [a], slices: 2}
+  - {name: Count_Words, func: builtin.wc, inputs: [docs], outputs: [b], slices: 2}
+  - {name: )" + long_name + R"(, func: builtin.wc, inputs: [docs], outputs: [c], slices: 12}
+)");
+    const Result exported = host({"export", "k8s", (dir / "pipeline.yml").string(), "--out", (dir / "k8s").string(), "--image", "i",
+                                  "--volume-claim", "c"});
+    BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
+    std::set<std::string> names;
+    std::size_t files = 0;
+    for (const auto& entry : fs::directory_iterator(dir / "k8s")) {
+        if (entry.path().extension() != ".yaml") continue;
+        ++files;
+        const YAML::Node job = YAML::LoadFile(entry.path().string());
+        const std::string name = job["metadata"]["name"].as<std::string>();
+        names.insert(name);
+        const int completions = job["spec"]["completions"] ? job["spec"]["completions"].as<int>() : 0;
+        const std::string longest_pod = completions ? name + "-" + std::to_string(completions - 1) : name;
+        BOOST_TEST(longest_pod.size() <= 63u, longest_pod);
+        BOOST_TEST(std::regex_match(name, std::regex("[a-z0-9]([-a-z0-9]*[a-z0-9])?")), name);
+    }
+    BOOST_TEST(files == 9u);
+    BOOST_TEST(names.size() == files, "two Jobs share a name");
+    BOOST_TEST(names.count("steppar-count-words-slicer") == 0u);  // changed (the '_'): a digest keeps it apart
 }
 
 BOOST_AUTO_TEST_CASE(export_usage_errors) {

@@ -39,6 +39,11 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
 /// `DependencyParameters=kill_invalid_depend`. "" when it waits for nothing.
 std::string slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of);
 
+/// The Kubernetes Job name of each job: a valid DNS-1123 label, short enough that an Indexed
+/// Job's pod names (NAME-INDEX) are too, unique (a digest of the step name is added where the
+/// name had to change). Throws UsageError naming two steps that would still share a name.
+std::vector<std::string> kubernetes_names(const std::vector<ClusterJob>& jobs);
+
 /// Array indices as Slurm's --array wants them, runs compacted: {0,1,2,3,5,7,8} -> "0-3,5,7-8".
 std::string array_ranges(const std::vector<int>& sorted_indices);
 
