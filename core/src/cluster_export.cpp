@@ -129,6 +129,26 @@ std::string array_ranges(const std::vector<int>& indices) {
     return out;
 }
 
+std::vector<ArrayChunk> array_chunks(const std::vector<int>& slices, int max_array_size) {
+    if (max_array_size < 1)
+        throw UsageError("this Slurm cluster has job arrays disabled (MaxArraySize=" + std::to_string(max_array_size) +
+                         "); steppar submits each multinode's slices as an array");
+    constexpr std::size_t max_list = 2000;  // characters of one --array list; sbatch refuses ~4 KB
+    std::vector<ArrayChunk> chunks;
+    std::size_t list = 0;  // about the length of the chunk's array_ranges(): runs cost their two ends
+    for (const int slice : slices) {
+        if (chunks.empty() || slice - chunks.back().offset >= max_array_size || list > max_list) {
+            chunks.push_back({slice, {}});
+            list = 0;
+        }
+        auto& tasks = chunks.back().tasks;
+        const int task = slice - chunks.back().offset;
+        if (tasks.empty() || task != tasks.back() + 1) list += 2 * (std::to_string(task).size() + 1);
+        tasks.push_back(task);
+    }
+    return chunks;
+}
+
 std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& graph, const SlurmExport& options,
                                    const fs::path& out) {
     const auto jobs = cluster_jobs(project, graph);
@@ -156,15 +176,29 @@ std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& 
         if (!options.account.empty()) script << "#SBATCH --account=" << options.account << "\n";
         for (const auto& arg : options.sbatch_args) script << "#SBATCH " << arg << "\n";
         script << "set -euo pipefail\nexec " << shell_quote(options.host_program);
-        for (const auto& arg : job.args) script << " " << (arg == "{index}" ? std::string("\"$SLURM_ARRAY_TASK_ID\"") : shell_quote(arg));
+        // A large array is submitted in parts (array_chunks): each says where its slices start.
+        for (const auto& arg : job.args)
+            script << " " << (arg == "{index}" ? std::string("\"$((SLURM_ARRAY_TASK_ID + ${STEPPAR_SLICE_OFFSET:-0}))\"") : shell_quote(arg));
         script << "\n";
         const std::string file = numbered(j, job.name, ".sbatch");
         write_file_atomically(out / file, script.str());
         written.push_back(out / file);
 
-        const auto variable = [](std::size_t a) { return "${job" + std::to_string(a) + "%%;*}"; };
-        submit << "job" << j << "=$(sbatch --parsable" << slurm_dependency(job, variable) << " " << shell_quote(file) << ")\necho \"submitted "
-               << job.name << ": ${job" << j << "%%;*}\"\n";
+        const auto variable = [](std::size_t a) { return "${job" + std::to_string(a) + "}"; };
+        std::vector<int> all(static_cast<std::size_t>(job.array ? job.tasks : 1));
+        for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+        const auto chunks = job.array && job.tasks > options.max_array_size ? array_chunks(all, options.max_array_size)
+                                                                            : std::vector<ArrayChunk>{{0, {}}};
+        // jobN: the Slurm ids of job N, ':'-joined (several when its array was split).
+        submit << "job" << j << "=";
+        for (std::size_t c = 0; c < chunks.size(); ++c) {
+            submit << (c ? ":" : "") << "$(sbatch --parsable" << slurm_dependency(job, variable);
+            if (!chunks[c].tasks.empty())
+                submit << " --array=" << array_ranges(chunks[c].tasks) << (options.max_parallel > 0 ? "%" + std::to_string(options.max_parallel) : "")
+                       << " --export=ALL,STEPPAR_SLICE_OFFSET=" << chunks[c].offset;
+            submit << " " << shell_quote(file) << " | cut -d';' -f1)";
+        }
+        submit << "\necho \"submitted " << job.name << ": ${job" << j << "}\"\n";
     }
     write_file_atomically(out / "submit.sh", submit.str());
     fs::permissions(out / "submit.sh", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,

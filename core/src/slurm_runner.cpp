@@ -37,6 +37,23 @@ std::string slurm(const std::string& command) {
     return out;
 }
 
+// One sbatch of a job: its Slurm id, and for a slice array the slice its task 0 runs.
+struct Part {
+    std::string id;
+    int offset = 0;
+};
+
+// The cluster's MaxArraySize (array indices must stay below it), from `scontrol show config`.
+int cluster_max_array_size() {
+    std::istringstream config(slurm("scontrol show config"));
+    for (std::string line; std::getline(config, line);)
+        if (line.rfind("MaxArraySize", 0) == 0) {
+            const auto equals = line.find('=');
+            if (equals != std::string::npos) return std::atoi(line.c_str() + equals + 1);
+        }
+    return default_max_array_size;
+}
+
 const std::set<std::string> active_states = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"};
 
 }  // namespace
@@ -100,33 +117,69 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         }
     }
 
-    // Submit in order, each after the submitted jobs it needs.
-    std::vector<std::string> ids(jobs.size());
+    // Submit in order, each after the submitted jobs it needs. A slice array larger than the
+    // cluster's MaxArraySize goes in parts, each with the offset of its first slice.
+    int max_array = 0;
+    for (std::size_t j = 0; j < jobs.size() && !max_array; ++j)
+        if (!skip_job[j] && jobs[j].array) max_array = cluster_max_array_size();
+    std::vector<std::vector<Part>> parts(jobs.size());  // job -> its submissions
     std::vector<std::size_t> submitted;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         if (skip_job[j]) continue;
-        std::string command = "sbatch --parsable" + slurm_dependency(jobs[j], [&](std::size_t a) { return ids[a]; });
-        std::string tasks = jobs[j].array ? " (" + std::to_string(jobs[j].tasks) + " tasks)" : "";
-        if (const auto it = slices_to_run.find(jobs[j].unit); jobs[j].array && it != slices_to_run.end()) {
-            const std::string ranges = array_ranges(it->second);
-            command += " --array=" + ranges + (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "");
-            tasks = " (slices " + ranges +
-                    (static_cast<int>(it->second.size()) < jobs[j].tasks ? "; the others have nothing to run)" : ")");
+        const std::string dependency = slurm_dependency(jobs[j], [&](std::size_t a) {
+            std::string ids;  // not join(): that says "(none)" for nothing
+            for (const auto& part : parts[a]) ids += (ids.empty() ? "" : ":") + part.id;
+            return ids;
+        });
+        std::vector<ArrayChunk> chunks = {{0, {}}};
+        std::string tasks;
+        if (jobs[j].array) {
+            std::vector<int> slices;
+            if (const auto it = slices_to_run.find(jobs[j].unit); it != slices_to_run.end()) slices = it->second;
+            else
+                for (int i = 0; i < jobs[j].tasks; ++i) slices.push_back(i);
+            chunks = array_chunks(slices, max_array);
+            tasks = static_cast<int>(slices.size()) < jobs[j].tasks ? " (slices " + array_ranges(slices) + "; the others have nothing to run)"
+                                                                     : " (" + std::to_string(jobs[j].tasks) + " tasks)";
+            if (chunks.size() > 1) tasks += " in " + std::to_string(chunks.size()) + " arrays (MaxArraySize " + std::to_string(max_array) + ")";
         }
         char file[512];
         std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());
-        std::string id = slurm(command + " " + shell_quote((scripts / file).string()));
-        id = id.substr(0, id.find_first_of(";\n"));
-        ids[j] = id;
+        std::vector<std::string> ids;
+        for (const auto& chunk : chunks) {
+            std::string command = "sbatch --parsable" + dependency;
+            if (jobs[j].array)
+                command += " --array=" + array_ranges(chunk.tasks) +
+                           (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "") +
+                           " --export=ALL,STEPPAR_SLICE_OFFSET=" + std::to_string(chunk.offset);
+            std::string id = slurm(command + " " + shell_quote((scripts / file).string()));
+            id = id.substr(0, id.find_first_of(";\n"));
+            parts[j].push_back({id, chunk.offset});
+            ids.push_back(id);
+        }
         submitted.push_back(j);
-        log("submitted " + jobs[j].name + " as Slurm job " + id + tasks);
+        log("submitted " + jobs[j].name + " as Slurm job " + join(ids, ", ") + tasks);
     }
     if (submitted.empty()) {
         log("pipeline done on Slurm: everything is up to date");
         return;
     }
-    std::string id_list;
-    for (const auto j : submitted) id_list += (id_list.empty() ? "" : ",") + ids[j];
+    std::vector<std::string> all_ids;
+    for (const auto j : submitted)
+        for (const auto& part : parts[j]) all_ids.push_back(part.id);
+    const std::string id_list = join(all_ids, ",");
+    // Which job a Slurm id ("123" or "123_4") belongs to, and for an array task its slice.
+    auto owner = [&](const std::string& id, int* slice) -> std::optional<std::size_t> {
+        for (const auto j : submitted)
+            for (const auto& part : parts[j]) {
+                if (id == part.id) return j;
+                if (id.rfind(part.id + "_", 0) == 0) {
+                    if (slice) *slice = part.offset + std::atoi(id.c_str() + part.id.size() + 1);
+                    return j;
+                }
+            }
+        return std::nullopt;
+    };
 
     std::optional<InterruptWatch> interrupts(std::in_place);  // while waiting: a stop cancels the jobs
 
@@ -159,11 +212,10 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         std::set<std::size_t> failed;
         for (const auto& [id, state] : final_state)
             if (state != "COMPLETED")
-                for (std::size_t j = 0; j < jobs.size(); ++j)
-                    if (!ids[j].empty() && (id == ids[j] || id.rfind(ids[j] + "_", 0) == 0)) failed.insert(j);
+                if (const auto j = owner(id, nullptr)) failed.insert(*j);
         std::vector<std::string> never;
         for (std::size_t k = 0; k < jobs.size(); ++k) {
-            if (cancelled_jobs.count(k) || ids[k].empty()) continue;
+            if (cancelled_jobs.count(k) || parts[k].empty()) continue;
             std::vector<std::size_t> stack(jobs[k].after.begin(), jobs[k].after.end());
             std::set<std::size_t> seen;
             bool doomed = false;
@@ -175,7 +227,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 stack.insert(stack.end(), jobs[d].after.begin(), jobs[d].after.end());
             }
             if (doomed) {
-                never.push_back(ids[k]);
+                for (const auto& part : parts[k]) never.push_back(part.id);
                 cancelled_jobs.insert(k);
             }
         }
@@ -215,18 +267,16 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     std::vector<std::string> failures;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         const ClusterJob& job = jobs[j];
-        if (ids[j].empty()) continue;  // not submitted: up to date
-        std::vector<std::string> bad;
+        if (parts[j].empty()) continue;  // not submitted: up to date
+        std::vector<std::pair<std::string, int>> bad;  // "id state", slice
         for (const auto& [id, state] : final_state) {
-            const bool mine = id == ids[j] || id.rfind(ids[j] + "_", 0) == 0;
-            if (mine && state != "COMPLETED") bad.push_back(id + " " + state);
+            int slice = -1;
+            if (owner(id, &slice) == j && state != "COMPLETED") bad.emplace_back(id + " " + state, slice);
         }
         if (bad.empty() || cancelled_jobs.count(j)) continue;  // cancelled by us: never ran
         const Unit& unit = project.pipeline().unit(job.unit);
         if (job.array) {
-            for (const auto& entry : bad) {
-                const auto underscore = entry.find('_');
-                const int slice = underscore == std::string::npos ? -1 : std::atoi(entry.c_str() + underscore + 1);
+            for (const auto& [entry, slice] : bad) {
                 std::string why = slice_name(unit.name, slice) + ": Slurm task " + entry;
                 try {
                     const auto m = read_marker(project.state().marker(unit.name, slice));
@@ -242,9 +292,9 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 failures.push_back(why);
             }
         } else {
-            const bool never_ran = bad.front().find("CANCELLED") != std::string::npos;
-            if (!never_ran) failures.push_back(job.name + ": Slurm job " + bad.front() + " (see " +
-                                               (project.state().root() / "slurm").string() + "/" + job.name + "-" + ids[j] + ".out)");
+            const bool never_ran = bad.front().first.find("CANCELLED") != std::string::npos;
+            if (!never_ran) failures.push_back(job.name + ": Slurm job " + bad.front().first + " (see " +
+                                               (project.state().root() / "slurm").string() + "/" + job.name + "-" + parts[j].front().id + ".out)");
         }
     }
     if (!failures.empty())

@@ -134,3 +134,30 @@ rm -rf "$work/stop-clean" && mkdir -p "$work/stop-clean" && cp -r "$work/stop/do
 "$host" run "$work/stop-clean/pipeline.yml" --runner sequential -q
 diff -r "$work/stop/out" "$work/stop-clean/out"
 echo "[${SECONDS}s] SIGTERM while waiting on Slurm ($ms ms): OK"
+
+# 5. A unit of 1,500 slices: slice indices beyond MaxArraySize (1001 by default) go in a second
+# array whose tasks start at an offset. Made locally first, in one slice (the slice count is not
+# part of what a partition's output depends on, so nothing reruns when it changes); then four
+# inputs change, and their new plan (4 partitions over 1,500 slices: slices 0, 375, 750 and
+# 1125) goes in two arrays. The judge is a clean sequential run, in one slice too.
+mkdir -p "$work/wide/docs"
+(cd "$work/wide/docs" && for i in $(seq -w 0 1499); do echo "doc $i" > "d$i.txt"; done)
+cat > "$work/wide/pipeline.yml" <<YAML
+plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 1500}
+YAML
+sed 's/slices: 1500/slices: 1/' "$work/wide/pipeline.yml" > "$work/wide/one-slice.yml"
+"$host" run "$work/wide/one-slice.yml" -q
+for d in 0005 0100 1000 1400; do echo "changed words" >> "$work/wide/docs/d$d.txt"; done
+"$host" run "$work/wide/pipeline.yml" --runner slurm 2> "$work/wide/err"
+cat "$work/wide/err"
+grep -q "submitted count-slices as Slurm job [0-9]*, [0-9]* (slices 0,375,750,1125; the others have nothing to run) in 2 arrays (MaxArraySize 1001)" "$work/wide/err"
+test "$(cat "$work/wide/out/counts/d1400.json")" = '{"lines":2,"words":4,"bytes":23}'
+rm -rf "$work/wide-clean" && mkdir -p "$work/wide-clean" && cp -r "$work/wide/docs" "$work/wide/one-slice.yml" "$work/wide-clean/"
+"$host" run "$work/wide-clean/one-slice.yml" --runner sequential -q
+diff -r "$work/wide/out" "$work/wide-clean/out"
+echo "[${SECONDS}s] 1,500 slices on Slurm, beyond MaxArraySize: OK"

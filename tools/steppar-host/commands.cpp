@@ -335,6 +335,8 @@ int export_command(int argc, char** argv) {
             "account", po::value<std::string>()->default_value(""), "Slurm account (sbatch --account)")(
             "sbatch-arg", po::value<std::vector<std::string>>()->composing(), "extra '#SBATCH' line, e.g. --mem=4G (repeatable)")(
             "max-parallel", po::value<int>()->default_value(0), "most array tasks of one multinode at once (%M); 0: no limit")(
+            "max-array-size", po::value<int>()->default_value(default_max_array_size),
+            "the cluster's MaxArraySize (scontrol show config): larger slice arrays are submitted in parts")(
             "host-program", po::value<std::string>()->default_value(boost::dll::program_location().string()),
             "steppar-host as the compute nodes see it");
     } else if (engine == "k8s") {
@@ -347,7 +349,7 @@ int export_command(int argc, char** argv) {
     }
     const auto parsed = parse("export " + engine,
                               engine == "slurm" ? "Writes one sbatch script per job (slices as job arrays) and submit.sh, "
-                                                  "which submits them chained with --dependency=afterok."
+                                                  "which submits them chained with --dependency (afterok; a barrier afterany)."
                                                 : "Writes one Kubernetes Job per step (slices as Indexed Jobs) and a "
                                                   "README.md saying in which order to apply them.",
                               options, argc - 1, argv + 1);
@@ -365,6 +367,8 @@ int export_command(int argc, char** argv) {
         o.account = parsed.values["account"].as<std::string>();
         if (parsed.values.count("sbatch-arg")) o.sbatch_args = parsed.values["sbatch-arg"].as<std::vector<std::string>>();
         o.max_parallel = parsed.values["max-parallel"].as<int>();
+        o.max_array_size = parsed.values["max-array-size"].as<int>();
+        if (o.max_array_size < 1) throw UsageError("--max-array-size must be at least 1, got " + std::to_string(o.max_array_size));
         written = export_slurm(*project, graph, o, out);
     } else {
         KubernetesExport o;

@@ -47,11 +47,26 @@ std::vector<std::string> kubernetes_names(const std::vector<ClusterJob>& jobs);
 /// Array indices as Slurm's --array wants them, runs compacted: {0,1,2,3,5,7,8} -> "0-3,5,7-8".
 std::string array_ranges(const std::vector<int>& sorted_indices);
 
+/// One sbatch of a slice array: task i runs slice `offset + i` (STEPPAR_SLICE_OFFSET).
+struct ArrayChunk {
+    int offset = 0;
+    std::vector<int> tasks;  ///< sorted, each below the cluster's MaxArraySize
+};
+
+/// Cuts the slices to submit into arrays Slurm accepts: every task index below `max_array_size`
+/// (Slurm's MaxArraySize, 1001 by default), and each --array list short enough for sbatch
+/// (about 4 KB is refused). Throws UsageError when the cluster has arrays disabled (0).
+std::vector<ArrayChunk> array_chunks(const std::vector<int>& sorted_slices, int max_array_size);
+
+/// Slurm's default MaxArraySize (indices 0..1000).
+inline constexpr int default_max_array_size = 1001;
+
 struct SlurmExport {
     std::string host_program;  ///< steppar-host as the compute nodes see it
     std::string partition, account;
     std::vector<std::string> sbatch_args;
     int max_parallel = 0;  ///< array throttle (%M); 0: none
+    int max_array_size = default_max_array_size;  ///< the cluster's MaxArraySize: larger arrays are split
 };
 
 /// Writes one sbatch script per job (NN-name.sbatch) and submit.sh, which submits them in order
