@@ -8,6 +8,7 @@
 #include "steppar/run_lock.hpp"
 #include "steppar/text.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -174,7 +175,9 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             for (const auto& part : parts[j]) {
                 if (id == part.id) return j;
                 if (id.rfind(part.id + "_", 0) == 0) {
-                    if (slice) *slice = part.offset + std::atoi(id.c_str() + part.id.size() + 1);
+                    // "123_4" is task 4; "123_[0-9]" is the array's tasks not started yet.
+                    const char* task = id.c_str() + part.id.size() + 1;
+                    if (slice) *slice = std::isdigit(static_cast<unsigned char>(*task)) ? part.offset + std::atoi(task) : -1;
                     return j;
                 }
             }
@@ -184,9 +187,30 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     std::optional<InterruptWatch> interrupts(std::in_place);  // while waiting: a stop cancels the jobs
 
     // Wait: poll squeue (finished records stay for MinJobAge), report and cancel the hopeless.
+    // The wait between looks starts short and grows while nothing changes; markers already seen
+    // successful are not read again (on a network filesystem each read is a round trip).
     std::map<std::string, std::string> final_state;  // "id" or "id_task" -> state, for ended ones
-    std::string last_progress;
+    std::map<std::string, std::string> where;        // "id" or "id_task" -> the nodes it ran on
+    std::map<std::string, std::string> ended_once;   // "id" or "id_task" -> an end state seen once
+    std::map<std::string, std::string> seen;         // "id" or "id_task" -> "state (reason)" last reported
+    std::set<std::string> done_markers;              // marker paths seen successful for their plan
+    std::string last_progress, last_table;
     std::set<std::size_t> cancelled_jobs;
+    double wait = options.poll_seconds;
+    auto last_news = std::chrono::steady_clock::now();
+    std::set<std::string> ours;      // job ids steppar cancelled itself
+    std::set<std::string> troubled;  // tasks last reported in an unusual state
+    auto cancelled_by_us = [&](const std::string& id) {
+        for (const auto& mine : ours)
+            if (id == mine || id.rfind(mine + "_", 0) == 0) return true;
+        return false;
+    };
+    auto name_of = [&](const std::string& id) {
+        int slice = -1;
+        const auto j = owner(id, &slice);
+        if (!j) return "Slurm job " + id;
+        return (slice >= 0 ? slice_name(jobs[*j].unit, slice) : jobs[*j].name) + " (Slurm " + id + ")";
+    };
     while (true) {
         if (const int signal = interrupt_signal()) {
             slurm("scancel " + id_list);
@@ -194,18 +218,53 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             throw Interrupted("interrupted by " + signal_name(signal) + ": cancelled the Slurm jobs; finished slices are kept, rerun to resume",
                               signal);
         }
-        const std::string table = slurm("squeue -h -t all -j " + id_list + " -o '%i|%T'");
+        const std::string table = slurm("squeue -h -t all -j " + id_list + " -o '%i|%T|%r|%N'");
         bool active = false;
         std::istringstream rows(table);
         for (std::string row; std::getline(rows, row);) {
-            const auto bar = row.find('|');
-            if (bar == std::string::npos) continue;
-            const std::string id = row.substr(0, bar), state = row.substr(bar + 1);
+            std::string field[4];
+            std::istringstream cells(row);
+            for (auto& f : field) std::getline(cells, f, '|');
+            const std::string& id = field[0];
+            const std::string& state = field[1];
+            if (id.empty() || state.empty()) continue;
+            if (!field[3].empty() && field[3] != "(null)") where[id] = field[3];
             if (active_states.count(state)) {
                 active = true;
-            } else {
+                final_state.erase(id);  // requeued: a state that looked final was not
+                ended_once.erase(id);
+            } else if (ended_once[id] == state) {
                 final_state[id] = state;
+            } else {
+                // A requeue (scontrol requeue, a node failure with --requeue) shows the task
+                // FAILED or NODE_FAIL for a moment before REQUEUED: an end counts once seen twice.
+                ended_once[id] = state;
+                active = true;
             }
+            // What Slurm does to a task beyond the ordinary (a requeue, a node failure, a hold) is
+            // news: said as it happens, so a long wait is never silent.
+            const std::string& reason = field[2];
+            const bool usual = state == "COMPLETED" || state == "COMPLETING" || state == "CONFIGURING" || state == "RUNNING" ||
+                               (state == "CANCELLED" && cancelled_by_us(id)) ||
+                               (state == "PENDING" && (reason == "None" || reason == "Priority" || reason == "Dependency" ||
+                                                       reason == "Resources" || reason == "JobArrayTaskLimit"));
+            const std::string now = state + (reason.empty() || reason == "None" ? "" : " (" + reason + ")");
+            auto& last = seen[id];
+            const std::string on = where.count(id) ? " on " + where[id] : "";
+            if (last != now && !usual) {
+                (state == "PENDING" ? log : warn)(name_of(id) + ": " + now + on);
+                troubled.insert(id);
+            } else if (last != now && state == "RUNNING" && troubled.erase(id)) {
+                log(name_of(id) + ": RUNNING again" + on);
+            }
+            last = now;
+        }
+        if (table != last_table) {
+            last_table = table;
+            wait = options.poll_seconds;
+            last_news = std::chrono::steady_clock::now();
+        } else {
+            wait = std::min(wait * 1.5, options.max_poll_seconds);
         }
         // A task that ended other than COMPLETED: every job waiting for it (transitively) can never
         // run. Cancel those now rather than wait for Slurm's own (slow, optional) cleanup.
@@ -234,7 +293,9 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         if (!never.empty()) {
             log("a job failed: cancelling " + std::to_string(never.size()) + " job(s) that depend on it");
             slurm("scancel " + join(never, " "));
+            ours.insert(never.begin(), never.end());
             active = true;  // look again until the cancellations show
+            wait = options.poll_seconds;
         }
         // Progress from the markers of the slices that have work in the current plans.
         std::vector<std::string> progress;
@@ -246,8 +307,16 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 for (std::size_t i = 0; i < plan.slice_sizes.size(); ++i) {
                     if (plan.slice_sizes[i] == 0) continue;
                     ++total;
+                    const std::string path = project.state().marker(unit.name, static_cast<int>(i)).string() + "@" + plan.plan_id;
+                    if (done_markers.count(path)) {
+                        ++done;
+                        continue;
+                    }
                     const auto m = read_marker(project.state().marker(unit.name, static_cast<int>(i)));
-                    done += m && m->success && m->plan_id == plan.plan_id;
+                    if (m && m->success && m->plan_id == plan.plan_id) {
+                        ++done;
+                        done_markers.insert(path);
+                    }
                 }
             } catch (const Error&) {
                 continue;  // not sliced yet (its slicer job has not run)
@@ -258,8 +327,17 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         if (line != last_progress) log(line);
         last_progress = line;
         if (!active) break;
-        pollfd wake{interrupts->wake_fd(), POLLIN, 0};  // the poll interval, or a stop request
-        ::poll(&wake, 1, static_cast<int>(options.poll_seconds * 1000));
+        if (std::chrono::steady_clock::now() - last_news > std::chrono::seconds(60)) {
+            std::map<std::string, int> states;  // a word every minute while nothing moves
+            for (const auto& [id, state] : seen)
+                if (!final_state.count(id)) ++states[state];
+            std::vector<std::string> counts;
+            for (const auto& [state, n] : states) counts.push_back(std::to_string(n) + " " + state);
+            log("waiting on Slurm: " + join(counts));
+            last_news = std::chrono::steady_clock::now();
+        }
+        pollfd wake{interrupts->wake_fd(), POLLIN, 0};  // the wait, or a stop request
+        ::poll(&wake, 1, static_cast<int>(wait * 1000));
     }
     interrupts.reset();
 
@@ -277,7 +355,8 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         const Unit& unit = project.pipeline().unit(job.unit);
         if (job.array) {
             for (const auto& [entry, slice] : bad) {
-                std::string why = slice_name(unit.name, slice) + ": Slurm task " + entry;
+                const std::string id = entry.substr(0, entry.find(' '));
+                std::string why = slice_name(unit.name, slice) + ": Slurm task " + entry + (where.count(id) ? " on " + where[id] : "");
                 try {
                     const auto m = read_marker(project.state().marker(unit.name, slice));
                     if (m && !m->success)

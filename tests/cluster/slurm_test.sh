@@ -161,3 +161,23 @@ rm -rf "$work/wide-clean" && mkdir -p "$work/wide-clean" && cp -r "$work/wide/do
 "$host" run "$work/wide-clean/one-slice.yml" --runner sequential -q
 diff -r "$work/wide/out" "$work/wide-clean/out"
 echo "[${SECONDS}s] 1,500 slices on Slurm, beyond MaxArraySize: OK"
+
+# 6. A requeued task is news: said as it happens (a requeue holds it PENDING for BeginTime), and
+# said again when it runs again; the outputs still equal a clean sequential run.
+rm -rf "$work/stop/out" "$work/stop/.steppar"
+sed 's/delay_ms: 500/delay_ms: 2000/' "$work/stop/pipeline.yml" > "$work/stop/requeue.yml"   # tasks of 8 s
+"$host" run "$work/stop/requeue.yml" --runner slurm --poll-interval 1 2> "$work/stop/requeue.err" &
+pid=$!
+task=
+for _ in $(seq 200); do task=$(squeue -h -t RUNNING -o '%i' | grep '_0$' | head -1 || true); [ -n "$task" ] && break; sleep 0.1; done
+[ -n "$task" ] || { echo "no task ever ran"; cat "$work/stop/requeue.err"; exit 1; }
+scontrol requeue "$task"
+for _ in $(seq 200); do grep -q "PENDING (BeginTime)" "$work/stop/requeue.err" && break; sleep 0.1; done
+scontrol update JobId="$task" StartTime=now   # instead of waiting out the requeue delay
+set +e; wait "$pid"; code=$?; set -e
+cat "$work/stop/requeue.err"
+[ "$code" = 0 ]
+grep -q "copy-slice-0 (Slurm $task): PENDING (BeginTime)" "$work/stop/requeue.err"
+grep -q "copy-slice-0 (Slurm $task): RUNNING again on " "$work/stop/requeue.err"
+diff -r "$work/stop/out" "$work/stop-clean/out"
+echo "[${SECONDS}s] a requeued task is reported and the run ends right: OK"

@@ -109,6 +109,9 @@ int run(int argc, char** argv) {
         "partition", po::value<std::string>()->default_value(""), "slurm runner: Slurm partition")(
         "account", po::value<std::string>()->default_value(""), "slurm runner: Slurm account")(
         "sbatch-arg", po::value<std::vector<std::string>>()->composing(), "slurm runner: extra '#SBATCH' line (repeatable)")(
+        "poll-interval", po::value<double>()->default_value(10),
+        "slurm runner: the longest wait between two looks at the jobs, in seconds (it starts at 0.5 and grows while "
+        "nothing changes)")(
         "max-workers,j", po::value<int>()->default_value(0),
         "parallel runner: most processes at once (0: the number of cores)")(
         "launch", po::value<std::string>()->default_value("fork"),
@@ -197,6 +200,9 @@ int run(int argc, char** argv) {
         slurm.submit.account = parsed.values["account"].as<std::string>();
         if (parsed.values.count("sbatch-arg")) slurm.submit.sbatch_args = parsed.values["sbatch-arg"].as<std::vector<std::string>>();
         slurm.submit.max_parallel = run_options.max_workers;
+        slurm.max_poll_seconds = parsed.values["poll-interval"].as<double>();
+        if (!(slurm.max_poll_seconds >= slurm.poll_seconds && slurm.max_poll_seconds <= 3600))
+            throw UsageError("--poll-interval must be from " + std::to_string(slurm.poll_seconds).substr(0, 3) + " to 3600 seconds");
         run_on_slurm(*project, graph, slurm);
         return 0;
     }

@@ -13,7 +13,8 @@ namespace steppar {
 
 struct SlurmRunOptions {
     SlurmExport submit;        ///< partition, account, extra sbatch lines, array throttle
-    double poll_seconds = 0.5;
+    double poll_seconds = 0.5;       ///< the first wait between two looks at the jobs
+    double max_poll_seconds = 10;    ///< the wait grows to this while nothing changes
 };
 
 /// Runs the whole graph on Slurm (sbatch/squeue/scancel on PATH, SLURM_CONF as usual).
