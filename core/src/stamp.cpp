@@ -1,7 +1,13 @@
 #include "steppar/stamp.hpp"
 
 #include <charconv>
+#include <fcntl.h>
+#include <functional>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace steppar {
 namespace {
@@ -38,15 +44,73 @@ bool parse_hex(std::string_view text, std::int64_t& value) {
 
 }  // namespace
 
+bool is_network_filesystem(long magic) {
+    switch (static_cast<unsigned long>(magic) & 0xFFFFFFFFul) {
+        case 0x6969:      // NFS
+        case 0x517B:      // SMB
+        case 0xFF534D42:  // CIFS
+        case 0xFE534D42:  // SMB2
+        case 0x65735546:  // FUSE (sshfs, s3fs, gcsfuse, ...)
+        case 0x00C36400:  // Ceph
+        case 0x01021997:  // 9p
+        case 0x5346414F:  // AFS
+        case 0x6B414653:  // kAFS
+        case 0x73757245:  // Coda
+        case 0x47504653:  // GPFS
+        case 0x0BD00BD0:  // Lustre
+        case 0x7461636F:  // OCFS2
+        case 0x01161970:  // GFS2
+        case 0x20030528:  // OrangeFS / PVFS2
+            return true;
+        default:
+            return false;
+    }
+}
+
+namespace {
+
+// Per thread, per device: whether files there need open + fstat (see stamp.hpp). A scan meets
+// one or two devices; statfs is asked once for each.
+bool needs_revalidation(dev_t device, const std::function<long()>& magic) {
+    thread_local std::vector<std::pair<dev_t, bool>> known;
+    for (const auto& [dev, network] : known)
+        if (dev == device) return network;
+    const bool network = is_network_filesystem(magic());
+    known.emplace_back(device, network);
+    return network;
+}
+
+// The attributes as the server has them now: NFS revalidates on open (close-to-open).
+bool revalidated(int fd, struct stat& st) {
+    if (fd < 0) return false;
+    const bool ok = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
 FileStamp stamp_of(const char* path) {
     struct stat st {};
     if (::stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    if (needs_revalidation(st.st_dev, [&] {
+            struct statfs fs {};
+            return ::statfs(path, &fs) == 0 ? static_cast<long>(fs.f_type) : 0L;
+        }) &&
+        !revalidated(::open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), st))
+        return {};
     return from_stat(st);
 }
 
 FileStamp stamp_at(int dir_fd, const char* name) {
     struct stat st {};
     if (::fstatat(dir_fd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) return {};
+    if (needs_revalidation(st.st_dev, [&] {
+            struct statfs fs {};
+            return ::fstatfs(dir_fd, &fs) == 0 ? static_cast<long>(fs.f_type) : 0L;
+        }) &&
+        !revalidated(::openat(dir_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), st))
+        return {};
     return from_stat(st);
 }
 

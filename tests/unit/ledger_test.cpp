@@ -221,4 +221,14 @@ BOOST_AUTO_TEST_CASE(listing_is_in_byte_order_across_folders) {
     BOOST_TEST(scan_partitions(d).names == expected, boost::test_tools::per_element());
 }
 
+// Stamps on a network filesystem are read with open + fstat (NFS revalidates on open); on a
+// local one a stat stays enough.
+BOOST_AUTO_TEST_CASE(network_filesystems_are_told_apart_by_their_statfs_type) {
+    for (const long magic : {0x6969L, 0x65735546L, 0xFF534D42L, 0xFE534D42L, 0x517BL, 0x0BD00BD0L, 0x47504653L})
+        BOOST_TEST(steppar::is_network_filesystem(magic), std::hex << magic);
+    for (const long magic : {0xEF53L /* ext4 */, 0x01021994L /* tmpfs */, 0x794C7630L /* overlay */, 0x58465342L /* xfs */,
+                             0x9123683EL /* btrfs */})
+        BOOST_TEST(!steppar::is_network_filesystem(magic), std::hex << magic);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

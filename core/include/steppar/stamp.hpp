@@ -8,6 +8,12 @@
 // hard link also changes ctime and reruns that partition, which is safe. No content is read, so
 // a stamp costs one stat(2) however large the file is.
 //
+// On a network filesystem stat(2) may answer from the client's attribute cache (NFS keeps
+// attributes 3 to 60 s by default), so a file appended on the server a moment ago would look
+// unchanged. There (NFS, SMB/CIFS, FUSE such as sshfs, Ceph, Lustre, GPFS, 9p, AFS, ...) a stamp is
+// read with open(2) + fstat(2): NFS revalidates a file's attributes on every open (close-to-open
+// consistency). On a local filesystem it stays one stat(2).
+//
 // On disk (ledger.hpp) a stamp is "SIZE:MTIME:CTIME-MTIME" in lowercase hex (the ctime as its
 // distance from the mtime, usually 0 or a few microseconds), or "-" for a missing file.
 #pragma once
@@ -32,6 +38,10 @@ FileStamp stamp_of(const char* path);
 inline FileStamp stamp_of(const std::string& path) { return stamp_of(path.c_str()); }
 /// The stamp of `name` relative to the open folder `dir_fd`.
 FileStamp stamp_at(int dir_fd, const char* name);
+
+/// Whether a filesystem (statfs's f_type) keeps attributes in a client cache that open(2)
+/// revalidates: NFS, SMB/CIFS, FUSE, Ceph, Lustre, GPFS, 9p, AFS and the like.
+bool is_network_filesystem(long statfs_magic);
 
 /// Appends the stamp's text form ("-" when missing).
 void append_stamp(std::string& out, const FileStamp& stamp);
