@@ -57,7 +57,7 @@ std::vector<std::string> kubernetes_names(const std::vector<ClusterJob>& jobs) {
     return names;
 }
 
-std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph) {
+std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph, bool force) {
     const std::string pipeline = project.pipeline_file().string();
     const std::string state = project.state().root().string();
     std::vector<ClusterJob> jobs;
@@ -98,6 +98,7 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 break;
         }
         job_of_step[i] = jobs.size() - 1;
+        if (force && (step.kind == StepKind::slicer || step.kind == StepKind::node)) jobs.back().args.push_back("--force");
     }
     return jobs;
 }
@@ -151,7 +152,7 @@ std::vector<ArrayChunk> array_chunks(const std::vector<int>& slices, int max_arr
 
 std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& graph, const SlurmExport& options,
                                    const fs::path& out) {
-    const auto jobs = cluster_jobs(project, graph);
+    const auto jobs = cluster_jobs(project, graph, options.force);
     const fs::path logs = project.state().root() / "slurm";
     std::vector<fs::path> written;
     std::ostringstream submit;

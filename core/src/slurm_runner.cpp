@@ -67,7 +67,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     fs::remove_all(scripts, ec);
     export_slurm(project, graph, options.submit, scripts);
     fs::create_directories(project.state().root() / "slurm", ec);
-    const auto jobs = cluster_jobs(project, graph);
+    const auto jobs = cluster_jobs(project, graph, options.submit.force);
 
     // Resume: a unit whose upstream units have nothing to redo is sliced here (the same plan the
     // slicer job would write) and only its slices without a valid marker are submitted; a unit
@@ -93,7 +93,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         const bool partitions = unit.replicated() || project.function(unit.nodes.front()).kind == NodeKind::partition;
         if (partitions) {
             const int count = unit.replicated() ? slice_count(graph, index) : 1;
-            const SlicePlan plan = run_slicer(project, unit, count);
+            const SlicePlan plan = run_slicer(project, unit, count, SlicerOptions{options.submit.force, "", false});
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)
                 if (slice_needs_run(project.state(), unit, part_of(plan, i))) missing.push_back(i);
@@ -109,7 +109,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                     skip_job[j] = true;  // the slicer job: its plan is written
                 }
             }
-        } else if (!whole_node_needs_run(project, unit)) {
+        } else if (!options.submit.force && !whole_node_needs_run(project, unit)) {
             log(unit.name + ": up to date, nothing to submit");
             skip_unit.insert(unit.name);
             skip_job[j] = true;

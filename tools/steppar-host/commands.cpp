@@ -200,6 +200,7 @@ int run(int argc, char** argv) {
         slurm.submit.account = parsed.values["account"].as<std::string>();
         if (parsed.values.count("sbatch-arg")) slurm.submit.sbatch_args = parsed.values["sbatch-arg"].as<std::vector<std::string>>();
         slurm.submit.max_parallel = run_options.max_workers;
+        slurm.submit.force = run_options.force;
         slurm.max_poll_seconds = parsed.values["poll-interval"].as<double>();
         if (!(slurm.max_poll_seconds >= slurm.poll_seconds && slurm.max_poll_seconds <= 3600))
             throw UsageError("--poll-interval must be from " + std::to_string(slurm.poll_seconds).substr(0, 3) + " to 3600 seconds");

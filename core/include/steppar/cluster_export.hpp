@@ -28,8 +28,9 @@ struct ClusterJob {
     std::vector<std::size_t> after_any;
 };
 
-/// The jobs for a whole pipeline, in an order where each follows the jobs it waits for.
-std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph);
+/// The jobs for a whole pipeline, in an order where each follows the jobs it waits for. `force`:
+/// slicers plan every partition and plain nodes run, up to date or not (`run --force`).
+std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph& graph, bool force = false);
 
 /// The sbatch options that make `job` wait for the jobs it is after; `id_of(job index)` gives a
 /// job's Slurm id ("" when it was not submitted). `afterok`, but `afterany` on a barrier's slices
@@ -67,6 +68,7 @@ struct SlurmExport {
     std::vector<std::string> sbatch_args;
     int max_parallel = 0;  ///< array throttle (%M); 0: none
     int max_array_size = default_max_array_size;  ///< the cluster's MaxArraySize: larger arrays are split
+    bool force = false;  ///< every partition and node runs again (slicer and node jobs get --force)
 };
 
 /// Writes one sbatch script per job (NN-name.sbatch) and submit.sh, which submits them in order
