@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <poll.h>
@@ -43,6 +44,20 @@ struct Part {
     std::string id;
     int offset = 0;
 };
+
+// The Slurm id in "61_2 FAILED": "61_2".
+std::string id_of(const std::string& entry) { return entry.substr(0, entry.find(' ')); }
+
+// The last `steppar-host: error: ...` line a job printed into its Slurm output file, without the
+// prefix; "" when there is none (or no file).
+std::string error_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line, found;
+    const std::string prefix = "steppar-host: error: ";
+    while (std::getline(in, line))
+        if (line.rfind(prefix, 0) == 0) found = line.substr(prefix.size());
+    return found;
+}
 
 // The cluster's MaxArraySize (array indices must stay below it), from `scontrol show config`.
 int cluster_max_array_size() {
@@ -367,13 +382,18 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 if (why.find("failed on partition") == std::string::npos) {
                     const std::string partition = partition_in_progress(project, unit, slice);
                     if (!partition.empty()) why += " on partition '" + partition + "'";
+                    // No marker: the task's own error line says why (an unreadable input, say).
+                    const std::string said = error_line((project.state().root() / "slurm" / (job.name + "-" + id_of(entry) + ".out")).string());
+                    if (!said.empty()) why += ": " + said;
                 }
                 failures.push_back(why);
             }
         } else {
             const bool never_ran = bad.front().first.find("CANCELLED") != std::string::npos;
-            if (!never_ran) failures.push_back(job.name + ": Slurm job " + bad.front().first + " (see " +
-                                               (project.state().root() / "slurm").string() + "/" + job.name + "-" + parts[j].front().id + ".out)");
+            const std::string log_file = (project.state().root() / "slurm" / (job.name + "-" + parts[j].front().id + ".out")).string();
+            const std::string said = error_line(log_file);
+            if (!never_ran)
+                failures.push_back(job.name + ": Slurm job " + bad.front().first + (said.empty() ? "" : ": " + said) + " (see " + log_file + ")");
         }
     }
     if (!failures.empty())

@@ -181,3 +181,17 @@ grep -q "copy-slice-0 (Slurm $task): PENDING (BeginTime)" "$work/stop/requeue.er
 grep -q "copy-slice-0 (Slurm $task): RUNNING again on " "$work/stop/requeue.err"
 diff -r "$work/stop/out" "$work/stop-clean/out"
 echo "[${SECONDS}s] a requeued task is reported and the run ends right: OK"
+
+# 7. A task that fails before it can leave a marker (here: the pipeline file broken while the
+# jobs wait for their start time): the failure carries the task's own error line.
+rm -rf "$work/broken" && mkdir -p "$work/broken" && cp -r "$work/stop/docs" "$work/stop/pipeline.yml" "$work/broken/"
+"$host" run "$work/broken/pipeline.yml" --runner slurm --poll-interval 1 --sbatch-arg=--begin=now+3 2> "$work/broken/err" &
+pid=$!
+for _ in $(seq 100); do grep -q "submitted copy-slices" "$work/broken/err" && break; sleep 0.1; done
+echo "nodes: [" >> "$work/broken/pipeline.yml"
+set +e; wait "$pid"; code=$?; set -e
+cat "$work/broken/err"
+[ "$code" = 1 ]
+grep -q "copy-slice-0: Slurm task [0-9_]* FAILED on [^ ]* on partition '[^']*': $work/broken/pipeline.yml:" "$work/broken/err" ||
+  grep -q "copy-slice-0: Slurm task [0-9_]* FAILED on [^ ]*: $work/broken/pipeline.yml:" "$work/broken/err"
+echo "[${SECONDS}s] a task that fails before its marker says why: OK"
