@@ -138,6 +138,23 @@ nodes:
     BOOST_TEST(read_file(ws.dir / "out/total.json") == "{\"files\":0,\"lines\":0,\"words\":0,\"bytes\":0}\n");
 }
 
+// A node written with steppar/io.hpp (map_lines over lazily read lines), run for real.
+BOOST_AUTO_TEST_CASE(a_node_written_with_the_io_helpers) {
+    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:     {type: partitioned, path: docs, suffix: .txt}
+  numbered: {type: partitioned, path: out/numbered, suffix: .txt}
+nodes:
+  - {name: number, func: test.numbered, inputs: [docs], outputs: [numbered], slices: 2}
+)");
+    write_file(ws.dir / "docs/a.txt", "first\r\nsecond\n\nlast");
+    write_file(ws.dir / "docs/b.txt", "");
+    const Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(read_file(ws.dir / "out/numbered/a.txt") == "1: first\n2: second\n3: \n4: last\n");
+    BOOST_TEST(read_file(ws.dir / "out/numbered/b.txt") == "");
+}
+
 BOOST_AUTO_TEST_CASE(partition_names_with_spaces_unicode_and_deep_folders) {
     Workspace ws(demo_pipeline);
     const std::vector<std::string> names = {"with space", "caf\xc3\xa9 \xe2\x98\x95", "a/b/c/d/e/deep", "x'quote\"s"};

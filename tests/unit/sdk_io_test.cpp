@@ -1,0 +1,67 @@
+#include <boost/test/unit_test.hpp>
+
+#include <steppar/io.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// A file with `content`, removed at the end of the test.
+struct File {
+    std::string path = (std::filesystem::temp_directory_path() / ("steppar-io-" + std::to_string(::getpid()) + "-" +
+                                                                  std::to_string(reinterpret_cast<std::uintptr_t>(this))))
+                           .string();
+    explicit File(const std::string& content) { std::ofstream(path, std::ios::binary) << content; }
+    ~File() { std::remove(path.c_str()); }
+    steppar::InputFile input() const { return steppar::InputFile(path); }
+};
+
+std::vector<std::string> all(steppar::io::Pieces pieces) {
+    std::vector<std::string> out;
+    for (std::string_view piece : pieces) out.emplace_back(piece);
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sdk_io)
+
+BOOST_AUTO_TEST_CASE(lines_drop_their_newline_and_a_carriage_return_and_keep_a_last_unterminated_one) {
+    const File f("one\r\ntwo\n\nlast without newline");
+    BOOST_TEST((all(steppar::io::lines(f.input())) == std::vector<std::string>{"one", "two", "", "last without newline"}));
+    const File empty("");
+    BOOST_TEST(all(steppar::io::lines(empty.input())).empty());
+}
+
+BOOST_AUTO_TEST_CASE(records_split_on_any_delimiter_and_chunks_cover_the_file) {
+    const File f(std::string("a\0bb\0ccc", 8));
+    BOOST_TEST((all(steppar::io::records(f.input(), '\0')) == std::vector<std::string>{"a", "bb", "ccc"}));
+    std::string big;
+    for (int i = 0; i < 10000; ++i) big += std::to_string(i) + ",";
+    const File g(big);
+    std::string joined;
+    std::size_t pieces = 0;
+    for (std::string_view chunk : steppar::io::chunks(g.input(), 4096)) {
+        BOOST_TEST(chunk.size() <= 4096u);
+        joined.append(chunk);
+        ++pieces;
+    }
+    BOOST_TEST(joined == big);
+    BOOST_TEST(pieces == (big.size() + 4095) / 4096);
+    BOOST_CHECK_THROW(steppar::io::chunks(g.input(), 0), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_file_is_named_with_the_reason) {
+    try {
+        for (std::string_view line : steppar::io::lines(steppar::InputFile("/nonexistent/steppar/x.txt"))) (void)line;
+        BOOST_FAIL("no error");
+    } catch (const std::runtime_error& e) {
+        BOOST_TEST(std::string(e.what()) == "cannot open input file '/nonexistent/steppar/x.txt': No such file or directory");
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
