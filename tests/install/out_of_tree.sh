@@ -56,5 +56,7 @@ cmake --build "$work/fresh_nodes/build" >/dev/null
 test "$(cat "$work/fresh_nodes/out/total.txt")" = "total: 3 partitions, 4 lines"
 test "$(cat "$work/fresh_nodes/out/upper/nested/c.txt")" = "A PARTITION IN A SUBFOLDER"
 grep -q "CMAKE_PREFIX_PATH=$work/prefix" "$work/fresh_nodes/README.md"
-ctest --test-dir "$work/fresh_nodes/build" --output-on-failure >/dev/null
+ctest --test-dir "$work/fresh_nodes/build" --output-on-failure > "$work/fresh_ctest.log" || { cat "$work/fresh_ctest.log"; exit 1; }
+grep -q "fresh_nodes_nodes .*Passed" "$work/fresh_ctest.log"       # the generated unit test of the nodes
+grep -q "fresh_nodes_pipeline .*Passed" "$work/fresh_ctest.log"
 echo "new-plugin project: OK"

@@ -43,8 +43,14 @@ find_package(steppar 0.1 REQUIRED)
 # build/@NAME@.so, the file pipeline.yml names.
 steppar_add_plugin(@NAME@ SOURCES src/@NAME@.cpp OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
 
-# The test runs pipeline.yml on the sample data with the real steppar-host and checks the files.
 enable_testing()
+# Unit tests of the nodes as plain functions, on steppar/testing.hpp's fake contexts.
+add_executable(@NAME@_nodes_test test/nodes_test.cpp src/@NAME@.cpp)
+target_link_libraries(@NAME@_nodes_test PRIVATE steppar::sdk)
+add_test(NAME @NAME@_nodes COMMAND @NAME@_nodes_test)
+
+# The pipeline test runs pipeline.yml on the sample data with the real steppar-host and checks
+# the files.
 add_test(NAME @NAME@_pipeline
          COMMAND ${CMAKE_COMMAND} -DHOST=$<TARGET_FILE:steppar::steppar-host> -DPLUGIN=$<TARGET_FILE:@NAME@>
                  -DSOURCE=${CMAKE_SOURCE_DIR} -DWORK=${CMAKE_BINARY_DIR}/test-run
@@ -101,6 +107,51 @@ nodes:
     {"data/in/a.txt", "hello world\nsecond line\n"},
     {"data/in/b.txt", "steppar\n"},
     {"data/in/nested/c.txt", "a partition in a subfolder\n"},
+    {"test/nodes_test.cpp", R"~(// Unit tests of @NAME@'s nodes as plain functions: steppar/testing.hpp's fake contexts take
+// the inputs, params and configuration, and keep what a node writes and logs. No engine, no
+// pipeline file. Add checks for every node you write; `ctest` runs them.
+#include <steppar/testing.hpp>
+
+#include <iostream>
+#include <string>
+
+void upper(steppar::PartitionContext& ctx);
+void line_total(steppar::WholeContext& ctx);
+
+namespace {
+int failures = 0;
+void expect(bool ok, const std::string& what) {
+    if (ok) return;
+    std::cerr << "FAILED: " << what << "\n";
+    ++failures;
+}
+}  // namespace
+
+int main() {
+    {
+        steppar::testing::FakePartitionContext ctx("a");
+        ctx.add_input("hello world\n");
+        upper(ctx);
+        expect(ctx.output_text() == "HELLO WORLD\n", "upper uppercases its input");
+        expect(ctx.logged().empty(), "upper says nothing about a non-empty input");
+    }
+    {
+        steppar::testing::FakePartitionContext ctx("empty");
+        ctx.add_input("");
+        upper(ctx);
+        expect(ctx.logged().size() == 1 && ctx.logged()[0].message == "empty input", "upper warns about an empty input");
+    }
+    {
+        steppar::testing::FakeWholeContext ctx;
+        ctx.add_partitioned_input("upper", {{"a", "ONE\nTWO\n"}, {"b", "THREE\n"}});
+        ctx.params().set("label", "total");
+        line_total(ctx);
+        expect(ctx.output_text() == "total: 2 partitions, 3 lines\n", "line_total counts the lines of every partition");
+    }
+    if (failures == 0) std::cout << "every node test passed\n";
+    return failures == 0 ? 0 : 1;
+}
+)~"},
     {"test/run_pipeline.cmake", R"~(# Runs pipeline.yml on a copy of the sample data with the real steppar-host and checks every
 # output. Called by CTest with HOST, PLUGIN, SOURCE and WORK.
 file(REMOVE_RECURSE ${WORK})
@@ -142,7 +193,7 @@ node, run after every slice is done).
     cmake -S . -B build -DCMAKE_PREFIX_PATH=@PREFIX@
     cmake --build build
     steppar-host run pipeline.yml          # writes out/upper/ and out/total.txt
-    ctest --test-dir build --output-on-failure
+    ctest --test-dir build --output-on-failure   # the node tests and the pipeline test
 
 Add nodes to `src/@NAME@.cpp` (one `STEPPAR_NODE(function)` each) and use them in
 `pipeline.yml`; `steppar-host validate pipeline.yml` checks the file and the plugin without
