@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -22,6 +23,9 @@ std::string numbered(std::size_t index, const std::string& name, const std::stri
     std::snprintf(prefix, sizeof prefix, "%02zu-", index + 1);
     return prefix + name + extension;
 }
+
+// Memory in whole MiB, rounded up (what sbatch --mem=NM and Kubernetes' "NMi" take).
+std::uint64_t mebibytes(std::uint64_t bytes) { return (bytes + 1048575) / 1048576; }
 
 // A Kubernetes object name (a DNS-1123 label: lowercase letters, digits and '-', starting and
 // ending with a letter or digit) of at most `limit` characters, for the step `text`. When
@@ -75,13 +79,13 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 jobs.push_back({step.name,
                                 {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slice_count(graph, step.unit)),  // fixed at export
                                  "--state-dir", state},
-                                1, false, after, unit.name, {}});
+                                1, false, after, unit.name, {}, {}});
                 break;
             case StepKind::slice:
                 if (step.slice == 0)
                     jobs.push_back({unit.name + "-slices",
                                     {"run-slice", pipeline, "--node", unit.name, "--slice", "{index}", "--state-dir", state},
-                                    0, true, after, unit.name, {}});
+                                    0, true, after, unit.name, {}, {}});
                 ++jobs.back().tasks;
                 break;
             case StepKind::barrier: {
@@ -90,15 +94,16 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 std::vector<std::size_t> any = after;
                 const auto slicer = job_of_step.find(graph.steps[step.depends_on.front()].depends_on.front());
                 if (slicer != job_of_step.end()) after.push_back(slicer->second);
-                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, any});
+                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, any, {}});
                 break;
             }
             case StepKind::node:
-                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, {}});
+                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, {}, {}});
                 break;
         }
         job_of_step[i] = jobs.size() - 1;
         if (force && (step.kind == StepKind::slicer || step.kind == StepKind::node)) jobs.back().args.push_back("--force");
+        if (step.kind == StepKind::slice || step.kind == StepKind::node) jobs.back().resources = unit.options.resources;
     }
     return jobs;
 }
@@ -174,6 +179,10 @@ std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& 
             script << "#SBATCH --output=" << (logs / (job.name + "-%j.out")).string() << "\n";
         }
         if (!options.partition.empty()) script << "#SBATCH --partition=" << options.partition << "\n";
+        if (job.resources.cpus > 0) script << "#SBATCH --cpus-per-task=" << job.resources.cpus << "\n";
+        if (job.resources.mem_bytes > 0) script << "#SBATCH --mem=" << mebibytes(job.resources.mem_bytes) << "M\n";
+        if (job.resources.time_seconds > 0)
+            script << "#SBATCH --time=" << static_cast<long long>(std::ceil(job.resources.time_seconds / 60)) << "\n";  // minutes
         if (!options.account.empty()) script << "#SBATCH --account=" << options.account << "\n";
         for (const auto& arg : options.sbatch_args) script << "#SBATCH " << arg << "\n";
         script << "set -euo pipefail\nexec " << shell_quote(options.host_program);
@@ -237,6 +246,8 @@ std::vector<fs::path> export_kubernetes(const Project& project, const ExpandedGr
               << (options.parallelism > 0 ? std::min(options.parallelism, job.tasks) : job.tasks);
         }
         y << YAML::Key << "backoffLimit" << YAML::Value << 0;
+        if (job.resources.time_seconds > 0)
+            y << YAML::Key << "activeDeadlineSeconds" << YAML::Value << static_cast<long long>(std::ceil(job.resources.time_seconds));
         y << YAML::Key << "template" << YAML::Value << YAML::BeginMap << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
         y << YAML::Key << "restartPolicy" << YAML::Value << "Never";
         y << YAML::Key << "containers" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
@@ -245,6 +256,16 @@ std::vector<fs::path> export_kubernetes(const Project& project, const ExpandedGr
         for (const auto& arg : job.args) command += " " + (arg == "{index}" ? std::string("\"$JOB_COMPLETION_INDEX\"") : shell_quote(arg));
         y << YAML::Key << "command" << YAML::Value << YAML::Flow << YAML::BeginSeq << "/bin/sh" << "-c" << ("exec " + command)
           << YAML::EndSeq;
+        if (job.resources.cpus > 0 || job.resources.mem_bytes > 0) {  // requests = limits: what the slice was promised
+            y << YAML::Key << "resources" << YAML::Value << YAML::BeginMap;
+            for (const char* kind : {"requests", "limits"}) {
+                y << YAML::Key << kind << YAML::Value << YAML::BeginMap;
+                if (job.resources.cpus > 0) y << YAML::Key << "cpu" << YAML::Value << std::to_string(job.resources.cpus);
+                if (job.resources.mem_bytes > 0) y << YAML::Key << "memory" << YAML::Value << std::to_string(mebibytes(job.resources.mem_bytes)) + "Mi";
+                y << YAML::EndMap;
+            }
+            y << YAML::EndMap;
+        }
         y << YAML::Key << "volumeMounts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap << YAML::Key << "name" << YAML::Value
           << "pipeline" << YAML::Key << "mountPath" << YAML::Value << mount << YAML::EndMap << YAML::EndSeq;
         y << YAML::EndMap << YAML::EndSeq;  // container, containers

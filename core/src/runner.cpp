@@ -9,11 +9,11 @@
 #include "steppar/run_lock.hpp"
 #include "steppar/text.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -226,6 +226,12 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
         }
     };
 
+    std::size_t busy = 0;  // cores the running steps were given
+    auto cores = [&](std::size_t i) {
+        const int wanted = units[steps[i].unit].options.resources.cpus;
+        return std::clamp<std::size_t>(wanted > 0 ? static_cast<std::size_t>(wanted) : 1, 1, launcher.capacity());
+    };
+
     // Ended by a stop request, without failing: what it did is kept for the rerun.
     auto stopped = [&](std::size_t i, const std::string& message) {
         finish(i, State::skipped);
@@ -279,7 +285,8 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                 progressed = true;
                 continue;
             }
-            if (launcher.running() >= launcher.capacity()) continue;
+            // A slice that needs N cores (resources: {cpus: N}) counts as N of --max-workers.
+            if (launcher.running() > 0 && busy + cores(i) > launcher.capacity()) continue;
             // The one decision (freshness.hpp): a slice runs when its part of the plan has
             // partitions; a plain node over partitions is planned here like a unit of one slice;
             // a whole-function node runs when its fingerprint or outputs changed. A retry runs.
@@ -326,12 +333,14 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             began[i] = clock::now();
             events().step_started(info(i), partitions_of(i));
             launcher.start(i, unit.options.timeout_seconds > 0 ? unit.options.timeout_seconds : options.slice_timeout);
+            busy += cores(i);
             progressed = true;
         }
         if (launcher.running() > 0) {
             auto result = launcher.wait_any();
             if (!result) continue;  // a signal: the launcher is stopping the children
             const std::size_t i = result->step;
+            busy -= cores(i);
             const Unit& unit = units[steps[i].unit];
             const int retries = unit.options.retries >= 0 ? unit.options.retries : options.retries;
             // A child killed with SIGKILL could not remove its temporary files: do it now.

@@ -371,7 +371,7 @@ private:
         if (!entry.IsMap()) fail(entry, "a node must be a mapping with name, func, inputs and outputs");
         std::vector<std::string> valid = {"name", "func", "inputs", "outputs"};
         if (allow_slices)
-            valid.insert(valid.end(), {"slices", "timeout", "retries", "filter", "exclude", "date_range", "strict", "tags", "namespace",
+            valid.insert(valid.end(), {"slices", "timeout", "retries", "resources", "filter", "exclude", "date_range", "strict", "tags", "namespace",
                                        "configurator", "balance"});
         check_keys(entry, valid, "node" + (entry["name"] && entry["name"].IsScalar() ? " '" + entry["name"].Scalar() + "'" : std::string()));
         if (!entry["name"]) fail(entry, "node without 'name'");
@@ -413,9 +413,28 @@ private:
         fail(value, what + " must be true or false, got '" + text + "'");
     }
 
+    // "512M", "8G", "1.5T", "1024" (bytes): binary units, as Slurm and Kubernetes read them.
+    std::uint64_t parse_size(const YAML::Node& value, const std::string& owner) const {
+        const std::string text = scalar(value, "mem");
+        double bytes = 0;
+        try {
+            std::size_t used = 0;
+            const double amount = std::stod(text, &used);
+            std::string unit = text.substr(used);
+            if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'B')) unit.pop_back();  // "Gi", "GB" mean G here
+            const double scale = unit.empty() ? 1 : unit == "K" ? 1024.0 : unit == "M" ? 1048576.0 : unit == "G" ? 1073741824.0
+                               : unit == "T" ? 1099511627776.0 : -1;
+            if (scale > 0) bytes = amount * scale;
+        } catch (const std::exception&) {
+        }
+        if (!(bytes >= 1048576 && bytes <= 1125899906842624.0))  // 1 MiB .. 1 PiB; also NaN
+            fail(value, "'" + owner + "': resources mem must be a size from 1M to 1024T like 512M or 8G, got '" + text + "'");
+        return static_cast<std::uint64_t>(bytes);
+    }
+
     // "90", "90s", "1.5m", "2h": seconds, minutes, hours.
-    double parse_timeout(const YAML::Node& value, const std::string& owner) const {
-        const std::string text = scalar(value, "timeout");
+    double parse_timeout(const YAML::Node& value, const std::string& owner, const std::string& what = "timeout") const {
+        const std::string text = scalar(value, what);
         double seconds = 0;  // not a duration
         try {
             std::size_t used = 0;
@@ -426,11 +445,10 @@ private:
         } catch (const std::exception&) {
         }
         if (!(seconds > 0))  // also NaN
-            fail(value, "'" + owner + "': timeout must be a positive duration like 30, 30s, 5m or 2h, got '" + text + "'");
+            fail(value, "'" + owner + "': " + what + " must be a positive duration like 30, 30s, 5m or 2h, got '" + text + "'");
         // stod takes "inf" and "1e308h": a timeout that can never fire is a typo, not a wish.
         if (!(seconds <= limits::max_timeout_seconds))
-            fail(value, "'" + owner + "': timeout must be at most 30 days (720h), got '" + text +
-                            "' (leave 'timeout' out for no limit)");
+            fail(value, "'" + owner + "': " + what + " must be at most 30 days (720h), got '" + text + "' (leave it out for no limit)");
         return seconds;
     }
 
@@ -456,6 +474,24 @@ private:
     void run_limits(const YAML::Node& map, Unit& unit) const {
         UnitOptions& o = unit.options;
         if (map["timeout"]) o.timeout_seconds = parse_timeout(map["timeout"], unit.name);
+        if (const auto r = map["resources"]) {
+            if (!r.IsMap()) fail(r, "'" + unit.name + "': resources is a mapping: {cpus: 4, mem: 8G, time: 2h}");
+            check_keys(r, {"cpus", "mem", "time"}, "resources");
+            if (r["cpus"]) {
+                const std::string text = scalar(r["cpus"], "cpus");
+                long long n = 0;
+                try {
+                    std::size_t used = 0;
+                    n = std::stoll(text, &used);
+                    if (used != text.size()) n = 0;
+                } catch (const std::exception&) {
+                }
+                if (n < 1 || n > 4096) fail(r["cpus"], "'" + unit.name + "': resources cpus must be a whole number from 1 to 4096, got '" + text + "'");
+                o.resources.cpus = static_cast<int>(n);
+            }
+            if (r["mem"]) o.resources.mem_bytes = parse_size(r["mem"], unit.name);
+            if (r["time"]) o.resources.time_seconds = parse_timeout(r["time"], unit.name, "resources time");
+        }
         if (map["retries"]) o.retries = parse_retries(map["retries"], unit.name);
         if (map["filter"]) o.filter = names(map["filter"], "filter");
         if (map["exclude"]) o.exclude = names(map["exclude"], "exclude");
@@ -496,7 +532,7 @@ private:
             check_keys(entry, {"multipipeline"}, "a multipipeline entry");
             const auto body = entry["multipipeline"];
             if (!body.IsMap()) fail(body, "'multipipeline' must be a mapping with name, slices and nodes");
-            check_keys(body, {"name", "slices", "max_simultaneous_steps", "nodes", "timeout", "retries", "filter", "exclude", "date_range",
+            check_keys(body, {"name", "slices", "max_simultaneous_steps", "nodes", "timeout", "retries", "resources", "filter", "exclude", "date_range",
                               "strict", "tags", "namespace", "configurator", "balance"},
                        "multipipeline");
             if (!body["name"]) fail(body, "multipipeline without 'name'");

@@ -173,10 +173,12 @@ for _ in $(seq 200); do task=$(squeue -h -t RUNNING -o '%i' | grep '_0$' | head 
 [ -n "$task" ] || { echo "no task ever ran"; cat "$work/stop/requeue.err"; exit 1; }
 scontrol requeue "$task"
 for _ in $(seq 200); do grep -q "PENDING (BeginTime)" "$work/stop/requeue.err" && break; sleep 0.1; done
+# The first run of the task must be gone before the second starts (Slurm would wait 2 minutes).
+for _ in $(seq 100); do pgrep -f "run-slice $work/stop/requeue.yml --node copy --slice" >/dev/null || break; sleep 0.1; done
 scontrol update JobId="$task" StartTime=now   # instead of waiting out the requeue delay
 set +e; wait "$pid"; code=$?; set -e
 cat "$work/stop/requeue.err"
-[ "$code" = 0 ]
+[ "$code" = 0 ] || { tail -n 20 "$work/stop/.steppar/slurm/"copy-slices-*.out; exit 1; }
 grep -q "copy-slice-0 (Slurm $task): PENDING (BeginTime)" "$work/stop/requeue.err"
 grep -q "copy-slice-0 (Slurm $task): RUNNING again on " "$work/stop/requeue.err"
 diff -r "$work/stop/out" "$work/stop-clean/out"

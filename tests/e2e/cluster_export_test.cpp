@@ -158,6 +158,29 @@ BOOST_AUTO_TEST_CASE(slurm_arrays_above_max_array_size_go_in_parts) {
     BOOST_TEST(zero.err.find("--max-array-size must be at least 1") != std::string::npos, zero.err);
 }
 
+// resources: {cpus, mem, time} reach each slice and plain node: sbatch lines and Kubernetes
+// requests/limits and deadlines; slicers and barriers (host bookkeeping) ask for nothing.
+BOOST_AUTO_TEST_CASE(resources_reach_the_cluster_jobs) {
+    Project p;
+    std::string text = read_file(p.pipeline);
+    const auto at = text.find("slices: 4");
+    BOOST_REQUIRE(at != std::string::npos);
+    text.replace(at, 9, "slices: 4, resources: {cpus: 2, mem: 1.5G, time: 90m}");
+    write_file(p.pipeline, text);
+    BOOST_REQUIRE_EQUAL(host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string()}).exit_code, 0);
+    const std::string slices = read_file(p.dir / "slurm/02-count-slices.sbatch");
+    BOOST_TEST(slices.find("#SBATCH --cpus-per-task=2\n#SBATCH --mem=1536M\n#SBATCH --time=90\n") != std::string::npos, slices);
+    BOOST_TEST(read_file(p.dir / "slurm/01-count-slicer.sbatch").find("--cpus-per-task") == std::string::npos);
+    BOOST_REQUIRE_EQUAL(host({"export", "k8s", p.pipeline.string(), "--out", (p.dir / "k8s").string(), "--image", "i", "--volume-claim", "c"}).exit_code,
+                        0);
+    const YAML::Node job = YAML::LoadFile((p.dir / "k8s/02-count-slices.yaml").string());
+    BOOST_TEST(job["spec"]["activeDeadlineSeconds"].as<long long>() == 5400);
+    const auto resources = job["spec"]["template"]["spec"]["containers"][0]["resources"];
+    BOOST_TEST(resources["requests"]["cpu"].as<std::string>() == "2");
+    BOOST_TEST(resources["limits"]["memory"].as<std::string>() == "1536Mi");
+    BOOST_TEST(!YAML::LoadFile((p.dir / "k8s/01-count-slicer.yaml").string())["spec"]["template"]["spec"]["containers"][0]["resources"]);
+}
+
 // Job names are DNS-1123 labels of at most 63 characters, and so are an Indexed Job's pod
 // names (NAME-11): names that differ only in case or punctuation, or that had to be cut, stay
 // apart by a digest of the step's name.

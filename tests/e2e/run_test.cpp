@@ -138,6 +138,29 @@ nodes:
     BOOST_TEST(read_file(ws.dir / "out/total.json") == "{\"files\":0,\"lines\":0,\"words\":0,\"bytes\":0}\n");
 }
 
+// resources: {cpus: 2} makes a slice count as 2 of --max-workers: with -j 2 the two slices run
+// one after the other; without it they overlap.
+BOOST_AUTO_TEST_CASE(a_slice_needing_two_cores_counts_as_two_workers) {
+    for (const bool two_cores : {true, false}) {
+        Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+params: {mode: throw, bad: none, delay_ms: 300, flag: /nonexistent}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 2)" +
+                     std::string(two_cores ? ", resources: {cpus: 2}" : "") + "}\n");
+        write_file(ws.dir / "docs/a.txt", "a\n");
+        write_file(ws.dir / "docs/b.txt", "b\n");
+        const Result r = ws.run({"--max-workers", "2"});
+        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        const auto first_done = std::min(r.err.find("copy-slice-0 done"), r.err.find("copy-slice-1 done"));
+        const auto last_started = std::max(r.err.find("copy-slice-0 started"), r.err.find("copy-slice-1 started"));
+        BOOST_REQUIRE(first_done != std::string::npos);
+        BOOST_TEST((last_started > first_done) == two_cores, r.err);
+    }
+}
+
 // A node written with steppar/io.hpp (map_lines over lazily read lines), run for real.
 BOOST_AUTO_TEST_CASE(a_node_written_with_the_io_helpers) {
     Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(

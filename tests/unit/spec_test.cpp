@@ -609,6 +609,26 @@ BOOST_AUTO_TEST_CASE(non_finite_and_huge_timeouts_are_refused) {
     BOOST_TEST(f.pipeline.units().at(0).options.timeout_seconds == 30.0 * 24 * 3600);
 }
 
+BOOST_AUTO_TEST_CASE(resources_are_parsed_and_bad_ones_refused) {
+    const auto f = parse("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2,\n     resources: {cpus: 4, mem: 8G, time: 90m}}\n");
+    const auto& r = f.pipeline.units().at(0).options.resources;
+    BOOST_TEST(r.cpus == 4);
+    BOOST_TEST(r.mem_bytes == 8ull << 30);
+    BOOST_TEST(r.time_seconds == 5400.0);
+    BOOST_TEST(parse("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], resources: {mem: 512Mi}}\n")
+                   .pipeline.units().at(0).options.resources.mem_bytes == 512ull << 20);
+    const auto error = [](const std::string& value) {
+        return spec_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2,\n     resources: " + value + "}\n");
+    };
+    BOOST_CHECK(contains(error("{cpus: 0}"), "'c': resources cpus must be a whole number from 1 to 4096, got '0'"));
+    BOOST_CHECK(contains(error("{cpus: 2.5}"), "resources cpus must be a whole number"));
+    BOOST_CHECK(contains(error("{mem: 8 gigs}"), "'c': resources mem must be a size from 1M to 1024T like 512M or 8G, got '8 gigs'"));
+    BOOST_CHECK(contains(error("{mem: 100}"), "resources mem must be a size from 1M"));
+    BOOST_CHECK(contains(error("{time: forever}"), "'c': resources time must be a positive duration"));
+    BOOST_CHECK(contains(error("{cores: 4}"), "cores"));
+    BOOST_CHECK(contains(error("4"), "resources is a mapping"));
+}
+
 BOOST_AUTO_TEST_CASE(absurd_retries_are_refused) {
     const auto retries = [](const std::string& value) {
         return spec_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 2,\n     retries: " + value + "}\n");

@@ -26,6 +26,7 @@ struct ClusterJob {
     std::string unit;                ///< the multinode, multipipeline or node it belongs to
     /// Of `after`, those that need only end (a barrier's slices: it judges their markers itself).
     std::vector<std::size_t> after_any;
+    Resources resources;  ///< what each task needs (slices and plain nodes: the unit's `resources:`)
 };
 
 /// The jobs for a whole pipeline, in an order where each follows the jobs it waits for. `force`:

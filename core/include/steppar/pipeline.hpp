@@ -22,6 +22,7 @@
 
 #include <steppar/sdk.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -75,6 +76,15 @@ enum class UnitKind { node, multinode, multipipeline };
 /// the same number of input bytes each, largest partition first (size: for skewed datasets).
 enum class Balance { count, size };
 
+/// What one slice (or a plain node) needs of a machine, for cluster schedulers and the local
+/// parallel runner. 0: not said.
+struct Resources {
+    int cpus = 0;                 ///< cores; locally a slice counts as this many of --max-workers
+    std::uint64_t mem_bytes = 0;  ///< memory (Slurm --mem, Kubernetes requests/limits)
+    double time_seconds = 0;      ///< wall time the cluster should allow (Slurm --time, Job activeDeadlineSeconds)
+    bool any() const noexcept { return cpus > 0 || mem_bytes > 0 || time_seconds > 0; }
+};
+
 /// Everything about a unit besides its nodes and slice count; all optional.
 struct UnitOptions {
     std::vector<std::string> filter;   ///< only partitions matching one of these regexes are sliced
@@ -88,6 +98,7 @@ struct UnitOptions {
     int max_simultaneous_steps = 0;    ///< multipipeline: derive slices from this cap (0: off)
     double timeout_seconds = 0;        ///< a slice (or the node) running longer is killed; 0: no limit
     int retries = -1;                  ///< failed slices are run again up to this often; -1: the run's default
+    Resources resources;               ///< `resources: {cpus, mem, time}`
 };
 
 /// A plain node, or a replicated node/chain: the thing the expansion turns into
