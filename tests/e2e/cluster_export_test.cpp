@@ -228,6 +228,14 @@ BOOST_AUTO_TEST_CASE(export_usage_errors) {
     const Result image = host({"export", "k8s", p.pipeline.string(), "--out", "x", "--volume-claim", "c"});
     BOOST_TEST(image.exit_code == 2);
     BOOST_TEST(image.err.find("image") != std::string::npos, image.err);
+    // Options the Slurm runner cannot honour are refused, never silently ignored.
+    for (const std::vector<std::string>& extra : {std::vector<std::string>{"--partitions", "^doc"}, {"--only-missing"}}) {
+        std::vector<std::string> args = {"run", p.pipeline.string(), "--runner", "slurm"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const Result refused = host(args);
+        BOOST_TEST(refused.exit_code == 2);
+        BOOST_TEST(refused.err.find("--partitions and --only-missing are for the local runners") != std::string::npos, refused.err);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

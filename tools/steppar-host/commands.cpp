@@ -194,6 +194,9 @@ int run(int argc, char** argv) {
             !run_options.to_nodes.empty())
             throw UsageError("--runner slurm runs the whole pipeline: --nodes, --tags, --from-nodes and --to-nodes are for "
                              "the local runners");
+        if (!run_options.partitions.empty() || run_options.only_missing)
+            throw UsageError("--partitions and --only-missing are for the local runners; with --runner slurm, narrow the "
+                             "partitions with filter/exclude in the pipeline file, or adopt outputs with a local 'run --only-missing' first");
         SlurmRunOptions slurm;
         slurm.submit.host_program = run_options.host_program.string();
         slurm.submit.partition = parsed.values["partition"].as<std::string>();
