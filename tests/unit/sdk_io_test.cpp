@@ -65,3 +65,38 @@ BOOST_AUTO_TEST_CASE(a_missing_file_is_named_with_the_reason) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+#include <steppar/json_io.hpp>
+#include <steppar/testing.hpp>
+
+BOOST_AUTO_TEST_SUITE(sdk_json_io)
+
+BOOST_AUTO_TEST_CASE(json_values_and_json_lines_map_through_a_node) {
+    steppar::testing::FakePartitionContext ctx("orders");
+    ctx.add_input("{\"price\": 2.5, \"qty\": 4}\n\n{\"price\": 1, \"qty\": 0}\n");
+    steppar::io::map_json_lines(ctx, [](const nlohmann::json& row) -> nlohmann::json {
+        if (row.at("qty").get<int>() == 0) return nullptr;  // dropped
+        return {{"total", row.at("price").get<double>() * row.at("qty").get<int>()}};
+    });
+    BOOST_TEST(ctx.output_text() == "{\"total\":10.0}\n");
+
+    steppar::testing::FakePartitionContext whole("config");
+    whole.add_input("{\"a\": [1, 2, 3]}");
+    steppar::io::map_json(whole, [](const nlohmann::json& v) { return v.at("a").size(); });
+    BOOST_TEST(whole.output_text() == "3\n");
+}
+
+BOOST_AUTO_TEST_CASE(bad_json_is_named_with_the_file_and_line) {
+    steppar::testing::FakePartitionContext ctx("bad");
+    ctx.add_input("{\"ok\": 1}\n{not json}\n");
+    try {
+        steppar::io::map_json_lines(ctx, [](const nlohmann::json& v) { return v; });
+        BOOST_FAIL("no error");
+    } catch (const std::runtime_error& e) {
+        const std::string message = e.what();
+        BOOST_TEST(message.find("' line 2 is not valid JSON: ") != std::string::npos, message);
+        BOOST_TEST(message.find(ctx.input().path()) != std::string::npos, message);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
