@@ -9,8 +9,9 @@ packages=(g++ cmake make ca-certificates
           slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
 # --test: also what only the test suite uses: Graphviz (graph --format svg|png), Doxygen (the
 # SDK reference, whose build fails on any undocumented public name) and an sshfs mount.
-# sshfs, openssh-sftp-server and socat: a network filesystem on loopback for the shared_fs test.
-if [[ ${1:-} == --test ]]; then packages+=(graphviz doxygen sshfs openssh-sftp-server socat); fi
+# sshfs, openssh-sftp-server, socat, iproute2: a network filesystem and network namespaces for the
+# shared_fs and multinode tests.
+if [[ ${1:-} == --test ]]; then packages+=(graphviz doxygen sshfs openssh-sftp-server socat iproute2); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,9 +18,7 @@ sftp=/usr/lib/openssh/sftp-server
 tag=$(printf '%s' "$dir" | sha256sum | cut -c1-6)   # names of this cluster's links and namespaces
 bridge=spbr$tag
 subnet=10.213.$((16#${tag:0:2} % 200 + 20))   # a /24 of its own, from the folder's name
-mkdir -p "$dir"/{state,spool,log,run,munge,export} "$shared"
-chmod 0755 "$dir" "$dir/munge"
-chown munge:munge "$dir/munge" 2>/dev/null || true
+mkdir -p "$dir"/{state,spool,log,run,export} "$shared"
 echo "$tag $nodes $shared" > "$dir/run/cluster"
 
 # The network: a bridge holding the controller's address, one veth pair per node.
@@ -37,17 +35,8 @@ for n in $(seq 1 "$nodes"); do
   ip -n "$ns" link set lo up
 done
 
-# munge: a path socket, which network namespaces do not separate.
-if [ ! -f "$dir/munge/munge.key" ]; then
-  dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
-  chown munge:munge "$dir/munge/munge.key" 2>/dev/null || true
-  chmod 0400 "$dir/munge/munge.key"
-fi
-socket=$dir/munge/munge.socket.2
-runuser -u munge -- /usr/sbin/munged --socket="$socket" --key-file="$dir/munge/munge.key" --pid-file="$dir/munge/munged.pid" \
-  --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" 2>/dev/null ||
-  /usr/sbin/munged --force --socket="$socket" --key-file="$dir/munge/munge.key" --pid-file="$dir/munge/munged.pid" \
-    --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed"
+source "$(dirname "$0")/common.sh"
+start_munge "$dir"
 
 # The file server: sftp-server behind socat on the bridge address (nodelay: no 40 ms per operation).
 port=$((20000 + 16#${tag:2:3} % 20000))
@@ -70,17 +59,8 @@ SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-MpiDefault=none
-ReturnToService=2
 SlurmdTimeout=10
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
-MinJobAge=600
+$(common_slurm_conf)
 NodeName=node[1-$nodes] NodeAddr=$subnet.1[1-$nodes] CPUs=1 State=UNKNOWN
 PartitionName=debug Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP
 CONF
