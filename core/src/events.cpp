@@ -135,4 +135,11 @@ int report_channel(int pipe_fd) {
     return channel;
 }
 
+std::string counters_text(const std::map<std::string, long long>& metrics, std::size_t skipped) {
+    std::string text;
+    for (const auto& [name, value] : metrics) text += (text.empty() ? "" : ", ") + name + "=" + std::to_string(value);
+    if (skipped) text += (text.empty() ? "" : "; ") + std::to_string(skipped) + " output partition(s) skipped";
+    return text;
+}
+
 }  // namespace steppar

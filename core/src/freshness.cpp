@@ -258,12 +258,12 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
                     dirty(Reason::definition_changed);
                 else if (record.inputs != text_of(inputs, input_count))
                     dirty(Reason::input_changed);
+                else if (record.outputs == text_of(now.data(), output_count))
+                    ++a.up_to_date;  // also when an output the node skipped is missing, as recorded
                 else if (missing)
                     dirty(Reason::output_missing);
-                else if (record.outputs != text_of(now.data(), output_count))
-                    dirty(Reason::output_changed);
                 else
-                    ++a.up_to_date;
+                    dirty(Reason::output_changed);
             }
         }
         ++z;

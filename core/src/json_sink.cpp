@@ -70,6 +70,8 @@ public:
         j["attempt"] = e.attempt;
         if (e.status == StepStatus::retrying) j["max_attempts"] = e.max_attempts;
         if (!e.message.empty()) j["message"] = e.message;
+        if (e.metrics && !e.metrics->empty()) j["metrics"] = *e.metrics;
+        if (e.skipped) j["skipped"] = e.skipped;
         emit(j);
     }
     void run_ended(const RunEnd& r) override {

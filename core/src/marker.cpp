@@ -14,6 +14,9 @@ std::string to_json(const Marker& m) {
                         {"partitions", m.partitions}, {"outputs", m.outputs}, {"pid", m.pid},
                         {"host", m.host},           {"seconds", m.seconds}};
     if (!m.success) j["error"] = {{"partition", m.failed_partition}, {"message", m.message}};
+    // Optional (absent in markers of older steppar releases): counters and skipped outputs.
+    if (!m.metrics.empty()) j["metrics"] = m.metrics;
+    if (m.skipped) j["skipped"] = m.skipped;
     return seal(j);
 }
 
@@ -40,6 +43,8 @@ Marker marker_from_json(std::string_view text, const std::string& origin) {
         m.pid = j.at("pid").get<long>();
         m.host = j.at("host").get<std::string>();
         m.seconds = j.at("seconds").get<double>();
+        if (j.contains("metrics")) m.metrics = j.at("metrics").get<std::map<std::string, long long>>();
+        if (j.contains("skipped")) m.skipped = j.at("skipped").get<std::size_t>();
         if (!m.success) {
             m.failed_partition = j.at("error").at("partition").get<std::string>();
             m.message = j.at("error").at("message").get<std::string>();

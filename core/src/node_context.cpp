@@ -3,6 +3,8 @@
 #include "steppar/events.hpp"
 #include "steppar/log.hpp"
 
+#include <climits>
+
 namespace steppar {
 
 void node_log(LogLevel level, std::string_view text, std::string_view node, std::string_view partition) {
@@ -14,6 +16,41 @@ void node_log(LogLevel level, std::string_view text, std::string_view node, std:
     m.node = node;
     m.partition = partition;
     events().message(m);
+}
+
+void Metrics::add(std::string_view name, long long n) {
+    if (!is_counter_name(name))
+        throw std::invalid_argument("counter name '" + std::string(name).substr(0, 80) +
+                                    "' must be 1 to 64 letters, digits, '_', '-' or '.'");
+    auto& value = values_[std::string(name)];
+    if (__builtin_add_overflow(value, n, &value))
+        throw std::overflow_error("counter '" + std::string(name) + "' overflows a 64-bit integer");
+}
+
+namespace {
+// A skipped output partition must not exist afterwards: one an earlier run made is removed.
+void remove_skipped(const Dataset& dataset, const std::string& path) {
+    if (stamp_of(path).exists()) remove_file_and_empty_folders(path, dataset.path);
+}
+}  // namespace
+
+void PartitionCall::commit() {
+    for (std::size_t i = 0; i < outputs_.size(); ++i) {
+        if (skipped_[i]) {
+            remove_skipped(*output_datasets_[i], outputs_[i].path());
+            ++place_.skipped;
+        } else {
+            outputs_[i].commit();
+        }
+    }
+}
+
+void skip_partition_outputs(const BoundNode& bound, const std::string& partition, FileStamp* stamps) {
+    for (const Dataset* d : bound.outputs) {
+        remove_skipped(*d, d->partition_path(partition));
+        ++bound.place.skipped;
+        if (stamps) *stamps++ = FileStamp{};
+    }
 }
 
 std::string describe_failure(const std::exception_ptr& failure) {

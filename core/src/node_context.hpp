@@ -115,14 +115,34 @@ auto& checked_at(V& items, std::size_t i, const char* what) {
     return items[i];
 }
 
+/// A step's counters (ctx.count()): summed over every call of the step, written to its marker.
+class Metrics {
+public:
+    /// Adds `n` to `name`; throws std::invalid_argument for a name that is not 1-64 of
+    /// [A-Za-z0-9_.-], std::overflow_error when the sum would not fit.
+    void add(std::string_view name, long long n);
+    const std::map<std::string, long long>& values() const noexcept { return values_; }
+
+private:
+    std::map<std::string, long long> values_;
+};
+
+/// Where a step's calls run: its slice, and the counters they add to.
+struct StepPlace {
+    int slice = 0;
+    int slice_count = 1;
+    Metrics metrics;
+    std::size_t skipped = 0;  ///< output partitions nodes skipped (ctx.skip_output())
+};
+
 /// A node's ctx.log()/ctx.warn(): a line in the run's log, attributed to the node and partition.
 void node_log(LogLevel level, std::string_view text, std::string_view node, std::string_view partition);
 
 /// A partition node with everything a call needs looked up once per slice: its function, its
 /// params and its datasets (a slice may call it a million times).
 struct BoundNode {
-    BoundNode(Project& project, const Node& n)
-        : node(n), function(project.function(n)), params(JsonFields::of_node(project.pipeline(), n)) {
+    BoundNode(Project& project, const Node& n, StepPlace& where)
+        : node(n), function(project.function(n)), params(JsonFields::of_node(project.pipeline(), n)), place(where) {
         const Catalog& catalog = project.pipeline().catalog();
         for (const auto& in : n.inputs) {
             if (Node::is_param(in)) continue;
@@ -134,13 +154,15 @@ struct BoundNode {
     const Node& node;
     const NodeDescriptor& function;
     JsonFields params;
+    StepPlace& place;
     std::vector<const Dataset*> partitioned_inputs, file_inputs, outputs;
 };
 
 class PartitionCall final : public PartitionContext {
 public:
     PartitionCall(const BoundNode& bound, const std::string& partition, const Chosen& chosen)
-        : node_(bound.node.name), partition_(partition), params_(bound.params), chosen_(chosen) {
+        : node_(bound.node.name), partition_(partition), params_(bound.params), chosen_(chosen), place_(bound.place),
+          output_datasets_(bound.outputs), skipped_(bound.outputs.size()) {
         inputs_.reserve(bound.partitioned_inputs.size());
         for (const Dataset* d : bound.partitioned_inputs) inputs_.emplace_back(d->partition_path(partition));
         for (const Dataset* d : bound.file_inputs) files_.emplace_back(d->path.string());
@@ -156,13 +178,17 @@ public:
     const Params& params() const override { return params_; }
     const Params& configuration() const override { return *chosen_.fields; }
     const std::string& configurator() const override { return chosen_.name; }
+    int slice() const override { return place_.slice; }
+    int slice_count() const override { return place_.slice_count; }
+    void skip_output(std::size_t i) override { checked_at(skipped_, i, "output") = 1; }
+    void count(std::string_view name, long long n) override { place_.metrics.add(name, n); }
     void write_log(LogLevel level, std::string_view message) override { node_log(level, message, node_, partition_); }
-    void commit() {
-        for (auto& out : outputs_) out.commit();
-    }
-    /// After commit(): the stamp of each output, in order.
+    /// Renames the written outputs into place; a skipped one is dropped, and removed where an
+    /// earlier run made it.
+    void commit();
+    /// After commit(): the stamp of each output, in order (a skipped one: missing).
     void stamps(FileStamp* out) const {
-        for (const auto& o : outputs_) *out++ = o.stamp();
+        for (std::size_t i = 0; i < outputs_.size(); ++i) *out++ = skipped_[i] ? FileStamp{} : outputs_[i].stamp();
     }
 
 private:
@@ -170,6 +196,9 @@ private:
     const std::string& partition_;
     const JsonFields& params_;
     const Chosen& chosen_;
+    StepPlace& place_;
+    const std::vector<const Dataset*>& output_datasets_;
+    std::vector<char> skipped_;
     std::vector<InputFile> inputs_, files_;
     std::deque<Output> outputs_;  // stable addresses: nodes hold OutputFile& across calls
 };
@@ -202,7 +231,8 @@ private:
 
 class WholeCall final : public WholeContext {
 public:
-    WholeCall(const Pipeline& pipeline, const Node& node, const JsonFields& params) : node_(node.name), params_(params) {
+    WholeCall(const Pipeline& pipeline, const Node& node, const JsonFields& params, Metrics& metrics)
+        : node_(node.name), params_(params), metrics_(metrics) {
         for (const auto& in : node.inputs)
             if (!Node::is_param(in)) inputs_.push_back(std::make_unique<WholeInput>(pipeline.catalog().at(in)));
         for (const auto& out : node.outputs) outputs_.push_back(&pipeline.catalog().at(out));
@@ -228,6 +258,7 @@ public:
     }
     std::size_t output_count() const override { return outputs_.size(); }
     const Params& params() const override { return params_; }
+    void count(std::string_view name, long long n) override { metrics_.add(name, n); }
     void write_log(LogLevel level, std::string_view message) override { node_log(level, message, node_, {}); }
     void commit() {
         for (auto& [_, out] : opened_) out->commit();
@@ -252,6 +283,7 @@ private:
     }
     const std::string& node_;
     const JsonFields& params_;
+    Metrics& metrics_;
     std::vector<std::unique_ptr<WholeInput>> inputs_;
     std::vector<const Dataset*> outputs_;
     std::map<std::string, std::unique_ptr<Output>> opened_;
@@ -262,8 +294,14 @@ private:
 std::string describe_failure(const std::exception_ptr& failure);
 
 /// Runs `node` on one partition; returns an error message, or "" on success. `stamps` (when
-/// given) receives the stamps of its outputs as written, in the node's output order.
+/// given) receives the stamps of its outputs as written, in the node's output order (a skipped
+/// output: missing).
 std::string call_partition_function(const BoundNode& bound, const std::string& partition, const Chosen& chosen = {},
                                     FileStamp* stamps = nullptr);
+
+/// For a node of a chain that is not called on `partition` because an earlier node skipped
+/// what it reads: its outputs are skipped too (removed where an earlier run made them), as a
+/// run of the nodes one after another would leave them. Fills `stamps` like the call would.
+void skip_partition_outputs(const BoundNode& bound, const std::string& partition, FileStamp* stamps);
 
 }  // namespace steppar

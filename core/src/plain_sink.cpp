@@ -16,6 +16,12 @@ std::string seconds_text(double seconds) {
     return text;
 }
 
+// " (rows=12; 1 output partition(s) skipped)" after a step's "done" line, or nothing.
+std::string counters_suffix(const StepEnd& e) {
+    const std::string text = steppar::counters_text(e.metrics ? *e.metrics : std::map<std::string, long long>{}, e.skipped);
+    return text.empty() ? text : " (" + text + ")";
+}
+
 std::string partitions_text(long long partitions) {
     return std::to_string(partitions) + (partitions == 1 ? " partition" : " partitions");
 }
@@ -67,7 +73,7 @@ public:
         case StepStatus::done:
             if (quiet() || s.kind == "slicer" || s.kind == "barrier") return;
             line(name + " done" + (e.partitions >= 0 ? ": " + partitions_text(e.partitions) + " in " : " in ") +
-                 seconds_text(e.seconds) + " s");
+                 seconds_text(e.seconds) + " s" + counters_suffix(e));
             return;
         case StepStatus::up_to_date:
             if (!quiet()) line(name + ": " + (e.message.empty() ? std::string("up to date, skipped") : std::string(e.message)));

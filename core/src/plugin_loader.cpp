@@ -23,6 +23,7 @@ namespace steppar {
 struct PluginRegistry::Loaded {
     fs::path path;
     boost::dll::shared_library library;
+    const PluginDescriptor* descriptor = nullptr;
     std::map<std::string, const NodeDescriptor*> nodes;
 };
 
@@ -81,19 +82,46 @@ fs::path PluginRegistry::file(const std::string& alias) {
                       "; set STEPPAR_PLUGIN_PATH or give a path)");
 }
 
+namespace {
+
+// "by GCC 12.2.0 with libstdc++": how a toolchain is named in messages.
+std::string toolchain_text(const Toolchain& t) {
+    return std::string(t.cxx_library ? t.cxx_library : "?") + " (" + (t.compiler ? t.compiler : "?") + ")";
+}
+
+// The differences that make a plugin unusable: another C++ library or ABI switch, or another
+// size of a type that crosses the boundary. The compiler alone is no reason.
+std::vector<std::string> toolchain_differences(const Toolchain& plugin, const Toolchain& host) {
+    std::vector<std::string> differences;
+    if (std::string(plugin.cxx_library ? plugin.cxx_library : "") != host.cxx_library) differences.push_back("another C++ library or ABI");
+    const std::pair<const char*, std::uint32_t Toolchain::*> sizes[] = {
+        {"void*", &Toolchain::sizeof_pointer},           {"std::size_t", &Toolchain::sizeof_size_t},
+        {"long long", &Toolchain::sizeof_long_long},     {"std::string", &Toolchain::sizeof_string},
+        {"std::string_view", &Toolchain::sizeof_string_view}, {"std::vector", &Toolchain::sizeof_vector},
+        {"std::ostream", &Toolchain::sizeof_ostream},    {"std::exception_ptr", &Toolchain::sizeof_exception_ptr}};
+    for (const auto& [type, member] : sizes)
+        if (plugin.*member != host.*member)
+            differences.push_back(std::string("sizeof(") + type + ") " + std::to_string(plugin.*member) + " against " +
+                                  std::to_string(host.*member));
+    return differences;
+}
+
+}  // namespace
+
 PluginRegistry::Loaded& PluginRegistry::load(const std::string& alias) {
     if (auto it = loaded_.find(alias); it != loaded_.end()) return *it->second;
     auto loaded = std::make_unique<Loaded>();
     loaded->path = file(alias);
     const std::string where = "plugin '" + alias + "' (" + loaded->path.string() + ")";
+    const std::string rebuild = " (rebuild the plugin against this steppar: steppar_add_plugin, or the SDK headers it installs)";
 
-    std::vector<std::string> symbols;
     // Unreadable is not "not a shared library": say which, with the reason.
     if (::access(loaded->path.c_str(), R_OK) != 0)
         throw PluginError(where + " cannot be read: " + std::strerror(errno) + " (check the file's permissions)");
+    std::vector<std::string> old_symbols;  // what plugins built before SDK ABI 5 export
     try {
         boost::dll::library_info info(loaded->path);
-        symbols = info.symbols("steppar");
+        old_symbols = info.symbols("steppar");
     } catch (const std::exception&) {
         throw PluginError(where + " is not a shared library (build it with steppar_add_plugin)");
     }
@@ -102,28 +130,51 @@ PluginRegistry::Loaded& PluginRegistry::load(const std::string& alias) {
     } catch (const std::exception& e) {
         throw PluginError(where + " cannot be loaded: " + e.what());
     }
-    if (symbols.empty())
+    if (!loaded->library.has("steppar_plugin_descriptor")) {
+        // SDK ABI 1-4: one "steppar_node_NAME" pointer per node in the section "steppar", its
+        // descriptor starting with the ABI version.
+        for (const auto& symbol : old_symbols) {
+            if (symbol.rfind("steppar_node_", 0) != 0 || !loaded->library.has(symbol)) continue;
+            const auto* old = static_cast<const std::uint32_t*>(loaded->library.get<const void*>(symbol));
+            throw PluginError(where + " was built against steppar SDK ABI " + std::to_string(*old) + ", this steppar-host needs ABI " +
+                              std::to_string(STEPPAR_SDK_ABI_VERSION) + rebuild);
+        }
         throw PluginError(where + " exports no steppar nodes (export functions with STEPPAR_NODE)");
-    for (const auto& symbol : symbols) {
-        if (symbol.rfind("steppar_node_", 0) != 0 || !loaded->library.has(symbol)) continue;
-        const auto* descriptor = static_cast<const NodeDescriptor*>(loaded->library.get<const void*>(symbol));
-        if (descriptor->abi_version != STEPPAR_SDK_ABI_VERSION)
-            throw PluginError(where + " was built against steppar SDK ABI " + std::to_string(descriptor->abi_version) +
-                              ", this steppar-host needs ABI " + std::to_string(STEPPAR_SDK_ABI_VERSION) +
-                              " (rebuild the plugin against this steppar)");
-        // Read only once the ABI matches: older descriptors have no such field.
-        const std::string library = descriptor->cxx_library ? descriptor->cxx_library : "?";
-        if (library != STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE)
-            throw PluginError(where + " was built with " + library + ", this steppar-host with " +
-                              STEPPAR_SDK_CXX_LIBRARY STEPPAR_SDK_CXX_MODE +
-                              "; std::string and exceptions cross the plugin boundary, so rebuild the plugin with the same "
-                              "compiler settings (steppar_add_plugin does)");
-        loaded->nodes[descriptor->name] = descriptor;
+    }
+    const auto entry = loaded->library.get<const PluginDescriptor*()>("steppar_plugin_descriptor");
+    const PluginDescriptor* descriptor = entry();
+    if (!descriptor) throw PluginError(where + " returned no plugin descriptor" + rebuild);
+    // The first two members are the same in every ABI; nothing else is read before they match.
+    if (descriptor->abi_version != STEPPAR_SDK_ABI_VERSION)
+        throw PluginError(where + " was built against steppar SDK ABI " + std::to_string(descriptor->abi_version) +
+                          ", this steppar-host needs ABI " + std::to_string(STEPPAR_SDK_ABI_VERSION) + rebuild);
+    if (descriptor->size != sizeof(PluginDescriptor))
+        throw PluginError(where + " has a plugin descriptor of " + std::to_string(descriptor->size) + " bytes, this steppar-host's has " +
+                          std::to_string(sizeof(PluginDescriptor)) + " for the same ABI " + std::to_string(STEPPAR_SDK_ABI_VERSION) +
+                          " (its SDK headers were modified)" + rebuild);
+    const Toolchain host = this_toolchain();
+    if (const auto differences = toolchain_differences(descriptor->toolchain, host); !differences.empty())
+        throw PluginError(where + " was built with " + toolchain_text(descriptor->toolchain) + ", this steppar-host with " +
+                          toolchain_text(host) + " (" + join(differences) +
+                          "); std::string, vectors and exceptions cross the plugin boundary, so rebuild the plugin with the same "
+                          "C++ library and ABI switches as steppar (steppar_add_plugin does; no -D_GLIBCXX_USE_CXX11_ABI=0, "
+                          "-D_GLIBCXX_DEBUG or -stdlib=libc++)");
+    loaded->descriptor = descriptor;
+    for (auto entry_at = descriptor->nodes_begin; entry_at && entry_at < descriptor->nodes_end; ++entry_at) {
+        const NodeDescriptor* node = *entry_at;
+        if (!node || !node->name || !*node->name) continue;
+        const bool callable = (node->kind == NodeKind::partition && node->partition_function) ||
+                              (node->kind == NodeKind::whole && node->whole_function);
+        if (!callable) throw PluginError(where + ": node '" + node->name + "' has no function of its kind" + rebuild);
+        if (!loaded->nodes.emplace(node->name, node).second)
+            throw PluginError(where + " exports node '" + node->name + "' twice (two STEPPAR_NODE of one name; rename one)");
     }
     if (loaded->nodes.empty())
         throw PluginError(where + " exports no steppar nodes (export functions with STEPPAR_NODE)");
     return *loaded_.emplace(alias, std::move(loaded)).first->second;
 }
+
+const PluginDescriptor& PluginRegistry::descriptor(const std::string& plugin) { return *load(plugin).descriptor; }
 
 const std::string& PluginRegistry::digest(const std::string& plugin) {
     auto it = digests_.find(plugin);

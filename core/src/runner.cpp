@@ -161,7 +161,8 @@ const char* unit_kind_name(UnitKind kind) {
 }
 
 // "" when the step's own success marker for this run is there; otherwise why it is not.
-std::string unconfirmed(Project& project, const Step& step, const Unit& unit, const std::map<std::size_t, SlicePlan>& plans) {
+std::string unconfirmed(Project& project, const Step& step, const Unit& unit, const std::map<std::size_t, SlicePlan>& plans,
+                        Marker& confirmed) {
     const bool whole = step.kind == StepKind::node && project.function(unit.nodes.front()).kind == NodeKind::whole;
     const int slice = step.kind == StepKind::slice ? step.slice : 0;
     const fs::path path = whole ? project.state().node_marker(unit.name) : project.state().marker(unit.name, slice);
@@ -173,8 +174,10 @@ std::string unconfirmed(Project& project, const Step& step, const Unit& unit, co
     }
     const auto plan = plans.find(step.unit);
     if (marker && marker->success && marker->unit == unit.name &&
-        (whole || (plan != plans.end() && marker->plan_id == plan->second.plan_id && marker->slice == slice)))
+        (whole || (plan != plans.end() && marker->plan_id == plan->second.plan_id && marker->slice == slice))) {
+        confirmed = std::move(*marker);
         return {};
+    }
     const std::string partition = whole ? std::string() : partition_in_progress(project, unit, slice);
     return step.name + " ended (exit code 0)" + (partition.empty() ? "" : " on partition '" + partition + "'") +
            " without reporting success: a node ended the process itself (no success marker for this run at '" + path.string() + "')";
@@ -344,9 +347,10 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             const Unit& unit = units[steps[i].unit];
             const int retries = unit.options.retries >= 0 ? unit.options.retries : options.retries;
             // A child killed with SIGKILL could not remove its temporary files: do it now.
+            Marker confirmed;  // its success marker: counters and skipped outputs for the events
             if (result->ok && !result->stopped) {
                 // Exit code 0 is not success: the step must have said so itself.
-                if (const std::string missing = unconfirmed(project, steps[i], unit, plans); !missing.empty()) {
+                if (const std::string missing = unconfirmed(project, steps[i], unit, plans, confirmed); !missing.empty()) {
                     result->ok = false;
                     result->message = missing;
                 }
@@ -355,7 +359,10 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
             if (result->ok) {
                 finish(i, State::done);
                 const long long partitions = steps[i].kind == StepKind::slice ? partitions_of(i) : result->partitions;
-                events().step_ended(info(i), {StepStatus::done, seconds_since(i), partitions, {}, attempts[i], attempts[i]});
+                StepEnd end{StepStatus::done, seconds_since(i), partitions, {}, attempts[i], attempts[i]};
+                end.metrics = &confirmed.metrics;
+                end.skipped = confirmed.skipped;
+                events().step_ended(info(i), end);
             } else if (result->stopped || launcher.interrupted_by()) {
                 stopped(i, result->message);
             } else if (attempts[i] <= retries && !stopping) {

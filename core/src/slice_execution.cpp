@@ -1,5 +1,6 @@
 #include "steppar/slice_execution.hpp"
 
+#include "lifecycle.hpp"
 #include "node_context.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/barrier.hpp"
@@ -14,6 +15,7 @@
 #include "steppar/step_reaper.hpp"
 #include "steppar/text.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <unistd.h>
@@ -63,14 +65,25 @@ void run_whole_node(Project& project, const Unit& unit) {
     marker.fingerprint = whole_node_fingerprint(project, unit);
     const JsonFields params = JsonFields::of_node(pipeline, node);
     std::vector<std::string> written;
+    Metrics metrics;
+    StepLifecycle lifecycle(project, unit, unit.name, 0, 1);
+    std::string failure;
     try {
-        WholeCall call(pipeline, node, params);
+        lifecycle.set_up();
+        WholeCall call(pipeline, node, params, metrics);
         project.function(node).whole_function(call);
         call.commit();
         written = call.written();
     } catch (...) {
+        failure = describe_failure(std::current_exception());
+        if (failure.rfind("setup of plugin", 0) != 0) failure = "node '" + node.name + "' failed: " + failure;
+    }
+    // After a failure too, and before the marker: a failing teardown fails the node.
+    if (const std::string error = lifecycle.tear_down(); !error.empty()) failure += (failure.empty() ? "" : "; ") + error;
+    marker.metrics = metrics.values();
+    if (!failure.empty()) {
         marker.success = false;
-        marker.message = "node '" + node.name + "' failed: " + describe_failure(std::current_exception());
+        marker.message = failure;
         marker.seconds = seconds_since(started);
         write_marker(marker_path, marker);
         throw NodeError(marker.message);
@@ -129,10 +142,18 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     const fs::path marker_path = project.state().marker(unit.name, slice);
     std::error_code ec;
     fs::remove(marker_path, ec);  // a stale marker must never outlive a new attempt
-    auto fail = [&](const std::string& partition, const std::string& message) {
+    StepPlace place;
+    place.slice = slice;
+    place.slice_count = static_cast<int>(index.slice_sizes.size());
+    StepLifecycle lifecycle(project, unit, label, slice, place.slice_count);
+    auto fail = [&](const std::string& partition, std::string message) {
+        // Teardown runs after a failure too, before the marker; its own failure is added.
+        if (const std::string error = lifecycle.tear_down(); !error.empty()) message += "; " + error;
         marker.success = false;
         marker.failed_partition = partition;
         marker.message = message;
+        marker.metrics = place.metrics.values();
+        marker.skipped = place.skipped;
         marker.seconds = seconds_since(started);
         write_marker(marker_path, marker);
         throw NodeError(label + (partition.empty() ? "" : " failed on partition '" + partition + "'") + ": " + message);
@@ -152,7 +173,8 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     LedgerAppender ledger(segment);
 
     std::deque<BoundNode> chain;
-    for (const auto& n : unit.nodes) chain.emplace_back(project, n);
+    for (const auto& n : unit.nodes) chain.emplace_back(project, n, place);
+    std::vector<std::string> skipped_datasets;  // outputs skipped for the current partition (a chain's later nodes read them)
     PartitionDefinitions definitions(definition, pipeline.configurators(unit));
     const bool configured = pipeline.configurators(unit) != nullptr;
     std::map<std::string, std::size_t> configurator_use;
@@ -188,11 +210,27 @@ void run_slice(Project& project, const Unit& unit, int slice) {
         }
         // Outputs are stamped by their writers right after the rename (no second lookup); the
         // chain's outputs follow its nodes' order, as marker.outputs does.
+        try {
+            lifecycle.set_up();  // before the first call, never for a slice with nothing to call
+        } catch (const std::exception& e) {
+            fail("", e.what());
+        }
         FileStamp* stamps = output_stamps.data();
+        skipped_datasets.clear();
         for (std::size_t k = 0; k < chain.size(); ++k) {
-            if (const std::string error = call_partition_function(chain[k], partition, chosen, stamps); !error.empty())
+            const auto& outs = unit.nodes[k].outputs;
+            const bool reads_skipped = std::any_of(unit.nodes[k].inputs.begin(), unit.nodes[k].inputs.end(), [&](const std::string& in) {
+                return std::find(skipped_datasets.begin(), skipped_datasets.end(), in) != skipped_datasets.end();
+            });
+            if (reads_skipped) {
+                skip_partition_outputs(chain[k], partition, stamps);
+            } else if (const std::string error = call_partition_function(chain[k], partition, chosen, stamps); !error.empty()) {
                 fail(partition, "node '" + unit.nodes[k].name + "': " + error);
-            stamps += unit.nodes[k].outputs.size();
+            }
+            if (chain.size() > 1)
+                for (std::size_t o = 0; o < outs.size(); ++o)
+                    if (!stamps[o].exists()) skipped_datasets.push_back(outs[o]);
+            stamps += outs.size();
         }
         if (&wanted != last_definition) {
             definition_number = ledger.define(wanted);
@@ -211,6 +249,8 @@ void run_slice(Project& project, const Unit& unit, int slice) {
         for (const auto& [name, n] : configurator_use) uses.push_back("configurator " + name + " for " + std::to_string(n));
         log(label + ": " + join(uses));
     }
+    if (const std::string error = lifecycle.tear_down(); !error.empty()) fail("", error);
+    if (place.skipped) log(label + ": " + count_text(place.skipped) + " output partition(s) skipped by the node(s)");
     // Nothing the nodes started may go on writing once the marker vouches for the outputs.
     reap_step_leftovers(label);
     // Outputs and records reach the disk before the marker that vouches for them (one sync per
@@ -218,6 +258,8 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     for (const auto* out : outputs) sync_filesystem(out->path);
     sync_filesystem(segment.parent_path());
     marker.success = true;
+    marker.metrics = place.metrics.values();
+    marker.skipped = place.skipped;
     marker.seconds = seconds_since(started);
     write_marker(marker_path, marker);
 }

@@ -158,7 +158,11 @@ BOOST_AUTO_TEST_CASE(broken_plugins_are_refused) {
                     {"exports no steppar nodes"});
     expect_rejected(std::string("plugins: {old: ") + fixture("steppar_wrong_abi") +
                         "}\ncatalog: {docs: {path: docs, suffix: .txt}}\nnodes:\n  - {name: n, func: old.identity, inputs: [docs], outputs: [o]}\n",
-                    {"SDK ABI 999", "needs ABI 4", "rebuild the plugin"});
+                    {"SDK ABI 999", "needs ABI 5", "rebuild the plugin"});
+    // A plugin of the export format before the descriptor (SDK ABI 4) is named as such.
+    expect_rejected(std::string("plugins: {old: ") + fixture("steppar_abi4") +
+                        "}\ncatalog: {docs: {path: docs, suffix: .txt}}\nnodes:\n  - {name: n, func: old.identity, inputs: [docs], outputs: [o]}\n",
+                    {"steppar_abi4.so) was built against steppar SDK ABI 4, this steppar-host needs ABI 5", "rebuild the plugin"});
     expect_rejected(std::string("plugins: {gone: ./missing.so}\ncatalog: {docs: {path: docs, suffix: .txt}}\n"
                                 "nodes:\n  - {name: n, func: gone.x, inputs: [docs], outputs: [o]}\n"),
                     {"missing.so", "does not exist"});

@@ -529,6 +529,21 @@ int validate_command(int argc, char** argv) {
     for (const auto& unit : project->pipeline().units()) nodes += unit.nodes.size();
     std::cout << project->pipeline_file().string() << ": valid (" << nodes << " node(s) in "
               << project->pipeline().units().size() << " unit(s), " << graph.steps.size() << " steps)\n";
+    // The plugins it uses, as their descriptors name them: which build is about to run.
+    std::set<std::string> aliases;
+    for (const auto& unit : project->pipeline().units())
+        for (const auto& n : unit.nodes) aliases.insert(n.function.plugin);
+    for (const auto& alias : aliases) {
+        const PluginDescriptor& d = project->plugins().descriptor(alias);
+        const fs::path file = project->plugins().file(alias);
+        std::vector<std::string> hooks;
+        if (d.setup) hooks.push_back("setup");
+        if (d.teardown) hooks.push_back("teardown");
+        std::cout << "  plugin '" << alias << "': " << (*d.name ? d.name : file.stem().string().c_str()) << " "
+                  << (*d.version ? d.version : "(unversioned)") << ", " << (d.nodes_end - d.nodes_begin) << " node(s)"
+                  << (hooks.empty() ? "" : ", " + join(hooks, " and ")) << "; SDK " << d.sdk_version << ", "
+                  << d.toolchain.cxx_library << ", " << d.toolchain.compiler << "; " << file.string() << "\n";
+    }
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,8 @@ struct StepEnd {
     std::string_view message;   ///< why it failed
     int attempt = 1;
     int max_attempts = 1;  ///< 1 + the retries allowed
+    const std::map<std::string, long long>* metrics = nullptr;  ///< done: the nodes' counters (ctx.count())
+    std::size_t skipped = 0;  ///< done: output partitions the nodes skipped
 };
 
 struct UnitSummary {
@@ -117,6 +120,10 @@ int report_channel(int pipe_fd);
 /// Called by loops over partitions: reports progress at most ten times a second (and at the
 /// end), and only when someone listens.
 void report_progress(std::size_t done, std::size_t total);
+
+/// A step's counters and skipped outputs in words: "rows=12, dropped=1; 1 output partition(s)
+/// skipped", or "" when it has neither.
+std::string counters_text(const std::map<std::string, long long>& metrics, std::size_t skipped);
 
 /// The lowercase name of a level ("info", "warning", "error").
 const char* level_name(Level level);

@@ -38,6 +38,8 @@ struct Marker {
     double seconds = 0;
     std::string failed_partition;  ///< when !success: where it failed ("" if before any partition)
     std::string message;           ///< when !success: why
+    std::map<std::string, long long> metrics;  ///< the nodes' counters (ctx.count()), summed over the step
+    std::size_t skipped = 0;                   ///< output partitions the nodes skipped (ctx.skip_output())
 };
 
 std::string to_json(const Marker& marker);

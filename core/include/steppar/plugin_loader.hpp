@@ -1,7 +1,8 @@
 // Plugins: shared libraries whose nodes were exported with STEPPAR_NODE. The registry maps the
 // aliases of the pipeline file's `plugins:` section to files, loads each at most once (and never
-// unloads it: code and exception tables must outlive every call), checks the SDK ABI version
-// and hands out node descriptors.
+// unloads it: code and exception tables must outlive every call), checks its descriptor (SDK
+// ABI version and size, the C++ library and the sizes of the types that cross) and hands out
+// node descriptors.
 //
 //   PluginRegistry plugins(PluginRegistry::default_search_path());
 //   plugins.declare("builtin", "steppar_builtin", pipeline_dir);
@@ -31,8 +32,12 @@ public:
 
     /// The descriptor of `plugin.function`; loads the plugin on first use. Throws PluginError
     /// for an unknown alias, a file that is missing, not a shared library, exports no nodes,
-    /// has another ABI version, or lacks the function (listing the ones it has).
+    /// has another ABI version or toolchain, or lacks the function (listing the ones it has).
     const NodeDescriptor& function(const std::string& plugin, const std::string& function);
+
+    /// The plugin's descriptor (name, version, toolchain, lifecycle functions); loads it on first
+    /// use, with the checks of function().
+    const PluginDescriptor& descriptor(const std::string& plugin);
 
     /// Where a declared plugin's file is (resolving it if needed).
     std::filesystem::path file(const std::string& plugin);

@@ -123,6 +123,26 @@ struct LoggedLine {
     std::string message;  ///< what it said
 };
 
+/// The counters a node reported with count(), by name.
+class FakeCounters {
+public:
+    /// Adds `n` to `name`, refusing a name the host would refuse.
+    void add(std::string_view name, long long n) {
+        if (!is_counter_name(name)) throw std::invalid_argument("counter name '" + std::string(name) + "' must be 1 to 64 letters, digits, '_', '-' or '.'");
+        values_[std::string(name)] += n;
+    }
+    /// The counter's value (0 when never counted).
+    long long value(const std::string& name) const {
+        const auto it = values_.find(name);
+        return it == values_.end() ? 0 : it->second;
+    }
+    /// Every counter, by name.
+    const std::map<std::string, long long>& values() const { return values_; }
+
+private:
+    std::map<std::string, long long> values_;
+};
+
 /// A folder for a test's input files, removed with everything in it.
 class TemporaryFolder {
 public:
@@ -175,6 +195,7 @@ public:
     FakePartitionContext& set_outputs(std::size_t count) {
         outputs_.clear();
         for (std::size_t i = 0; i < count; ++i) outputs_.push_back(std::make_unique<FakeOutput>("output " + std::to_string(i)));
+        skipped_.assign(count, 0);
         return *this;
     }
     /// The params, to set before calling the node.
@@ -186,11 +207,21 @@ public:
         configurator_ = std::move(name);
         return *this;
     }
+    /// The slice the node sees itself in (slice 0 of 1 until set).
+    FakePartitionContext& set_slice(int slice, int slice_count) {
+        slice_ = slice;
+        slice_count_ = slice_count;
+        return *this;
+    }
 
     /// What the node wrote to output `i`.
     std::string output_text(std::size_t i = 0) const { return outputs_.at(i)->text(); }
+    /// Whether the node skipped output `i` (no file would be made).
+    bool skipped(std::size_t i = 0) const { return skipped_.at(i) != 0; }
     /// Every line the node logged, in order.
     const std::vector<LoggedLine>& logged() const { return logged_; }
+    /// The counters the node reported.
+    const FakeCounters& counters() const { return counters_; }
 
     /// The partition's name.
     const std::string& partition() const override { return partition_; }
@@ -212,16 +243,27 @@ public:
     const Params& configuration() const override { return configuration_; }
     /// The configurator's name ("" for none).
     const std::string& configurator() const override { return configurator_; }
+    /// The slice set with set_slice().
+    int slice() const override { return slice_; }
+    /// The slice count set with set_slice().
+    int slice_count() const override { return slice_count_; }
+    /// Marks output `i` skipped (see skipped()).
+    void skip_output(std::size_t i = 0) override { skipped_.at(i) = 1; }
+    /// Adds to a counter (see counters()).
+    void count(std::string_view name, long long n = 1) override { counters_.add(name, n); }
     /// Keeps a log line.
     void write_log(LogLevel level, std::string_view message) override { logged_.push_back({level, std::string(message)}); }
 
 private:
     TemporaryFolder folder_;
     std::string partition_, configurator_;
+    int slice_ = 0, slice_count_ = 1;
     std::vector<InputFile> inputs_, files_;
     std::vector<std::unique_ptr<FakeOutput>> outputs_;
+    std::vector<char> skipped_;
     FakeParams params_, configuration_;
     std::vector<LoggedLine> logged_;
+    FakeCounters counters_;
 };
 
 /// An input dataset of a FakeWholeContext: one file, or partitions.
@@ -289,6 +331,8 @@ public:
     }
     /// Every line the node logged, in order.
     const std::vector<LoggedLine>& logged() const { return logged_; }
+    /// The counters the node reported.
+    const FakeCounters& counters() const { return counters_; }
 
     /// Input dataset `i`.
     const InputDataset& input(std::size_t i = 0) const override { return *inputs_.at(i); }
@@ -306,6 +350,8 @@ public:
     std::size_t output_count() const override { return outputs_.size(); }
     /// The params (read side).
     const Params& params() const override { return params_; }
+    /// Adds to a counter (see counters()).
+    void count(std::string_view name, long long n = 1) override { counters_.add(name, n); }
     /// Keeps a log line.
     void write_log(LogLevel level, std::string_view message) override { logged_.push_back({level, std::string(message)}); }
 
@@ -314,6 +360,38 @@ private:
     std::vector<std::unique_ptr<FakeDataset>> inputs_;
     std::vector<std::unique_ptr<FakeOutput>> outputs_;
     std::vector<std::map<std::string, std::unique_ptr<FakeOutput>>> partitions_;
+    FakeParams params_;
+    std::vector<LoggedLine> logged_;
+    FakeCounters counters_;
+};
+
+/// A SliceContext for testing a plugin's setup and teardown functions (call them directly).
+class FakeSliceContext : public SliceContext {
+public:
+    /// Slice `slice` of `slice_count` of the unit `unit`.
+    explicit FakeSliceContext(std::string unit = "unit", int slice = 0, int slice_count = 1)
+        : unit_(std::move(unit)), step_(unit_ + "-slice-" + std::to_string(slice)), slice_(slice), slice_count_(slice_count) {}
+    /// The params, to set before calling the function.
+    FakeParams& params() { return params_; }
+    /// Every line the function logged, in order.
+    const std::vector<LoggedLine>& logged() const { return logged_; }
+
+    /// The step's name ("unit-slice-N").
+    const std::string& step() const override { return step_; }
+    /// The unit's name.
+    const std::string& unit() const override { return unit_; }
+    /// The slice.
+    int slice() const override { return slice_; }
+    /// The slice count.
+    int slice_count() const override { return slice_count_; }
+    /// The params (read side).
+    const Params& params() const override { return params_; }
+    /// Keeps a log line.
+    void write_log(LogLevel level, std::string_view message) override { logged_.push_back({level, std::string(message)}); }
+
+private:
+    std::string unit_, step_;
+    int slice_, slice_count_;
     FakeParams params_;
     std::vector<LoggedLine> logged_;
 };
