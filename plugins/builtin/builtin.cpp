@@ -7,6 +7,7 @@
 //   long_words (partition) the words of at least `params:min_length` bytes, one per line
 #include "word_count.hpp"
 
+#include <steppar/io.hpp>
 #include <steppar/sdk.hpp>
 
 #include <nlohmann/json.hpp>
@@ -17,15 +18,12 @@
 
 namespace {
 
-std::string hex_sha256(std::istream& in) {
+// Streams the file through the digest in chunks: a partition larger than memory is fine.
+std::string hex_sha256(const steppar::InputFile& file) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1)
         throw std::runtime_error("OpenSSL could not start a SHA-256 digest");
-    std::array<char, 1 << 16> buffer;  // not zero-filled: read() fills it
-    while (in) {
-        in.read(buffer.data(), buffer.size());
-        EVP_DigestUpdate(md.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
-    }
+    for (const std::string_view chunk : steppar::io::chunks(file, std::size_t{1} << 16)) EVP_DigestUpdate(md.get(), chunk.data(), chunk.size());
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int length = 0;
     EVP_DigestFinal_ex(md.get(), digest.data(), &length);
@@ -41,13 +39,8 @@ std::string hex_sha256(std::istream& in) {
 }  // namespace
 
 void wc(steppar::PartitionContext& ctx) {
-    auto in = ctx.input().open();
     steppar::builtin::WordCounter counter;
-    std::array<char, 1 << 16> buffer;  // not zero-filled: read() fills it
-    while (in) {
-        in.read(buffer.data(), buffer.size());
-        counter.add(buffer.data(), static_cast<std::size_t>(in.gcount()));
-    }
+    for (const std::string_view chunk : steppar::io::chunks(ctx.input(), std::size_t{1} << 16)) counter.add(chunk.data(), chunk.size());
     ctx.output().write(counter.json());
 }
 STEPPAR_NODE(wc)
@@ -75,17 +68,16 @@ void wc_total(steppar::WholeContext& ctx) {
 }
 STEPPAR_NODE(wc_total)
 
-void sha256(steppar::PartitionContext& ctx) {
-    auto in = ctx.input().open();
-    ctx.output().write(hex_sha256(in) + "\n");
-}
+void sha256(steppar::PartitionContext& ctx) { ctx.output().write(hex_sha256(ctx.input()) + "\n"); }
 STEPPAR_NODE(sha256)
 
 void lowercase(steppar::PartitionContext& ctx) {
-    std::string text = ctx.input().read_text();
-    for (char& c : text)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    ctx.output().write(text);
+    steppar::io::map_text(ctx, [](std::string_view in) {
+        std::string text(in);
+        for (char& c : text)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return text;
+    });
 }
 STEPPAR_NODE(lowercase)
 

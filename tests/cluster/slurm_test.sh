@@ -197,3 +197,43 @@ cat "$work/broken/err"
 grep -q "copy-slice-0: Slurm task [0-9_]* FAILED on [^ ]* on partition '[^']*': $work/broken/pipeline.yml:" "$work/broken/err" ||
   grep -q "copy-slice-0: Slurm task [0-9_]* FAILED on [^ ]*: $work/broken/pipeline.yml:" "$work/broken/err"
 echo "[${SECONDS}s] a task that fails before its marker says why: OK"
+
+# 8. The plugin's setup and teardown run once per slice in the Slurm task that runs it, and once
+# for a plain node (counted in the files they append to), after a node failure too; the outputs
+# equal a clean sequential run.
+mkdir -p "$work/life/docs" "$work/life/calls" "$work/life-local/docs" "$work/life-local/calls"
+for i in $(seq -w 00 09); do echo "line $i" > "$work/life/docs/p$i.txt"; done
+cp "$work/life/docs/"* "$work/life-local/docs/"
+life_pipeline() {  # $1: folder, $2: params:bad
+  cat > "$1/pipeline.yml" <<YAML
+plugins: {test: $fixtures/steppar_test_nodes.so}
+catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  copies: {type: partitioned, path: out/copies, suffix: .txt}
+  total:  {type: file, path: out/total.txt}
+params: {lifecycle_dir: $1/calls, bad: $2, fail_setup: false, fail_teardown: false}
+nodes:
+  - {name: copy, func: test.lifecycle_copy, inputs: [docs, params:lifecycle_dir, params:bad, params:fail_setup, params:fail_teardown], outputs: [copies], slices: 3}
+  - {name: total, func: test.lifecycle_total, inputs: [copies, params:lifecycle_dir], outputs: [total]}
+YAML
+}
+life_pipeline "$work/life" p04
+set +e; "$host" run "$work/life/pipeline.yml" --runner slurm -q 2> "$work/life/err"; code=$?; set -e
+cat "$work/life/err"
+[ "$code" = 1 ]
+grep -q "refusing partition p04" "$work/life/err"
+# p04 is in slice 1 (of 0-3, 4-6, 7-9): its teardown ran after the node threw.
+[ "$(wc -l < "$work/life/calls/teardown.copy-slice-1")" = 1 ]
+life_pipeline "$work/life" none
+"$host" run "$work/life/pipeline.yml" --runner slurm -q
+# Each slice ran once per run that gave it work: one setup and one teardown each time.
+for s in 0 1 2; do
+  [ "$(wc -l < "$work/life/calls/setup.copy-slice-$s")" -ge 1 ]
+  [ "$(wc -l < "$work/life/calls/setup.copy-slice-$s")" = "$(wc -l < "$work/life/calls/teardown.copy-slice-$s")" ]
+done
+grep -qx "slice 2 of 3 in copy" "$work/life/calls/setup.copy-slice-2"
+[ "$(wc -l < "$work/life/calls/setup.total")" = 1 ] && [ "$(cat "$work/life/calls/teardown.total")" = "calls 1" ]
+life_pipeline "$work/life-local" none
+"$host" run "$work/life-local/pipeline.yml" --runner sequential -q
+diff -r "$work/life/out" "$work/life-local/out"
+echo "[${SECONDS}s] setup and teardown once per slice on Slurm: OK"

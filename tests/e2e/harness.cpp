@@ -36,6 +36,24 @@ Result Workspace::run(std::vector<std::string> extra) const {
     return host(args);
 }
 
+std::string differences_from_clean_run(const Workspace& ws, const std::vector<std::string>& extra) {
+    Workspace clean(read_file(ws.pipeline));
+    if (const Result copy = shell("cp -a " + quote((ws.dir / "data").string()) + " " + quote(clean.dir.path().string())); copy.exit_code != 0)
+        return "cannot copy the inputs: " + copy.err;
+    for (const auto& f : fs::directory_iterator(ws.dir.path()))
+        if (f.path().extension() == ".so") fs::copy_file(f.path(), clean.dir / f.path().filename().string());
+    std::vector<std::string> args = {"--runner", "sequential", "-q"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    if (const Result r = clean.run(args); r.exit_code != 0) return "the clean run failed: " + r.err;
+    std::string differences;
+    for (const std::string folder : {"out", ".steppar/data"}) {
+        if (!fs::exists(ws.dir / folder) && !fs::exists(clean.dir / folder)) continue;  // e.g. no intermediates
+        const Result diff = shell("diff -r " + quote((ws.dir / folder).string()) + " " + quote((clean.dir / folder).string()));
+        if (diff.exit_code != 0) differences += diff.out + diff.err;
+    }
+    return differences;
+}
+
 std::string quote(const std::string& arg) {
     std::string out = "'";
     for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

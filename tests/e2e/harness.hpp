@@ -40,6 +40,11 @@ struct Workspace {
     Result run(std::vector<std::string> extra = {}) const;
 };
 
+/// `diff -r` of the workspace's outputs (out/) and intermediates (.steppar/data) against a
+/// clean sequential run of a copy of its data/ and pipeline file: "" when byte-identical, else
+/// the differences (or why the clean run failed).
+std::string differences_from_clean_run(const Workspace& ws, const std::vector<std::string>& extra = {});
+
 /// Quotes one argument for /bin/sh.
 std::string quote(const std::string& arg);
 /// Runs a shell command line; captures stdout and stderr.

@@ -82,19 +82,8 @@ struct Incremental {
     // `diff -r` of the outputs and intermediates against a clean sequential run of the same
     // inputs and pipeline file.
     void check_equals_clean_run(const std::vector<std::string>& extra = {}) const {
-        Workspace clean(read_file(ws.pipeline));
-        BOOST_REQUIRE_EQUAL(shell("cp -a " + quote((ws.dir / "data").string()) + " " + quote(clean.dir.path().string())).exit_code, 0);
-        for (const auto& f : fs::directory_iterator(ws.dir.path()))
-            if (f.path().extension() == ".so") fs::copy_file(f.path(), clean.dir / f.path().filename().string());
-        std::vector<std::string> args = {"--runner", "sequential", "-q"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        const Result r = clean.run(args);
-        BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-        const Result out = shell("diff -r " + quote((ws.dir / "out").string()) + " " + quote((clean.dir / "out").string()));
-        BOOST_TEST(out.exit_code == 0, out.out + out.err);
-        if (!fs::exists(ws.dir / ".steppar/data") && !fs::exists(clean.dir / ".steppar/data")) return;  // no intermediates
-        const Result data = shell("diff -r " + quote((ws.dir / ".steppar/data").string()) + " " + quote((clean.dir / ".steppar/data").string()));
-        BOOST_TEST(data.exit_code == 0, data.out + data.err);
+        const std::string differences = differences_from_clean_run(ws, extra);
+        BOOST_TEST(differences.empty(), differences);
     }
 };
 

@@ -78,4 +78,56 @@ BOOST_AUTO_TEST_CASE(fake_params_keep_their_types) {
     BOOST_CHECK_THROW(p.text("missing"), std::runtime_error);
 }
 
+// A filter that knows its slice, skips what it drops and counts both; and a setup function.
+void keep_short(steppar::PartitionContext& ctx) {
+    const std::string text = ctx.input().read_text();
+    if (text.size() > static_cast<std::size_t>(ctx.params().integer("max"))) {
+        ctx.skip();
+        ctx.count("dropped");
+        return;
+    }
+    ctx.count("kept");
+    ctx.output(0).write(text);
+    ctx.output(1).write("slice " + std::to_string(ctx.slice()) + " of " + std::to_string(ctx.slice_count()) + "\n");
+}
+
+std::string opened_for;
+void open_for_slice(steppar::SliceContext& slice) {
+    opened_for = slice.unit() + " " + std::to_string(slice.slice()) + "/" + std::to_string(slice.slice_count()) + " " +
+                 slice.params().text("dsn");
+    slice.log("opened");
+}
+
+BOOST_AUTO_TEST_CASE(skips_counters_slices_and_setup_functions_on_fake_contexts) {
+    steppar::testing::FakePartitionContext kept("a");
+    kept.add_input("tiny").set_outputs(2).set_slice(2, 5).params().set("max", 10);
+    keep_short(kept);
+    BOOST_TEST(!kept.skipped(0));
+    BOOST_TEST(kept.output_text(1) == "slice 2 of 5\n");
+    BOOST_TEST(kept.counters().value("kept") == 1);
+    BOOST_TEST(kept.counters().value("dropped") == 0);
+
+    steppar::testing::FakePartitionContext dropped("b");
+    dropped.add_input("far too long for it").set_outputs(2).params().set("max", 10);
+    keep_short(dropped);
+    BOOST_TEST(dropped.skipped(0));
+    BOOST_TEST(dropped.skipped(1));
+    BOOST_TEST((dropped.counters().values() == std::map<std::string, long long>{{"dropped", 1}}));
+
+    // The host's rule for counter names holds on the fakes too.
+    BOOST_TEST(steppar::is_counter_name("rows.read-2_x"));
+    for (const char* bad : {"", "two words", "rows/s", "é"}) {
+        BOOST_TEST(!steppar::is_counter_name(bad), bad);
+        BOOST_CHECK_THROW(dropped.count(bad, 1), std::invalid_argument);
+    }
+    BOOST_TEST(!steppar::is_counter_name(std::string(65, 'x')));
+
+    steppar::testing::FakeSliceContext slice("orders", 1, 3);
+    slice.params().set("dsn", "postgres://db");
+    open_for_slice(slice);
+    BOOST_TEST(opened_for == "orders 1/3 postgres://db");
+    BOOST_TEST(slice.step() == "orders-slice-1");
+    BOOST_TEST(slice.logged().at(0).message == "opened");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

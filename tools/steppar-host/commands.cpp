@@ -688,6 +688,8 @@ struct StatusRow {
     std::string state;   // done, failed, stale, not run, waiting
     std::string detail;  // why, in words
     bool rerun;          // would `run` (without --force) run it?
+    std::map<std::string, long long> metrics = {};  // done: what its nodes counted (ctx.count())
+    std::size_t skipped = 0;                        // done: output partitions its nodes skipped
 };
 
 // A slice (or plain partition node) of the plan on disk, and whether the next plan gives it work.
@@ -705,8 +707,12 @@ StatusRow slice_status(Project& project, const Unit& unit, int slice, const std:
     const bool done = size == 0 || (marker && marker->plan_id == index->plan_id && marker->success);
     if (!done) return {"not run", std::to_string(size) + " partition(s) planned", true};
     const std::string what = size == 0 ? "nothing to run in the last plan" : std::to_string(size) + " partition(s)";
-    if (rerun) return {"stale", what + "; new or changed partitions since", true};
-    return {"done", what, false};
+    StatusRow row = rerun ? StatusRow{"stale", what + "; new or changed partitions since", true} : StatusRow{"done", what, false};
+    if (marker && size > 0) {
+        row.metrics = marker->metrics;
+        row.skipped = marker->skipped;
+    }
+    return row;
 }
 
 int status_command(int argc, char** argv) {
@@ -782,8 +788,8 @@ int status_command(int argc, char** argv) {
             const bool rerun = whole_node_needs_run(*project, unit, &why);
             if (!marker) statuses.push_back({"not run", "no marker", true});
             else if (!marker->success) statuses.push_back({"failed", marker->message, true});
-            else if (rerun) statuses.push_back({"stale", why, true});
-            else statuses.push_back({"done", "up to date", false});
+            else if (rerun) statuses.push_back({"stale", why, true, marker->metrics});
+            else statuses.push_back({"done", "up to date", false, marker->metrics});
             continue;
         }
         const SlicePlan& next = planned->second->plan;
@@ -808,18 +814,35 @@ int status_command(int argc, char** argv) {
                                 std::to_string(done) + " of " + std::to_string(slices) + " slice(s) done", next.partition_count() > 0 || !all});
         }
     }
+    // Counters of the last run of each unit's steps, summed per unit.
+    std::vector<std::map<std::string, long long>> unit_metrics(pipeline.units().size());
+    std::vector<std::size_t> unit_skipped(pipeline.units().size());
+    for (std::size_t i = 0; i < graph.steps.size(); ++i) {
+        for (const auto& [name, value] : statuses[i].metrics) unit_metrics[graph.steps[i].unit][name] += value;
+        unit_skipped[graph.steps[i].unit] += statuses[i].skipped;
+    }
+    for (std::size_t u = 0; u < pipeline.units().size(); ++u) {
+        if (!unit_metrics[u].empty()) units[u]["metrics"] = unit_metrics[u];
+        if (unit_skipped[u]) units[u]["skipped"] = unit_skipped[u];
+        if (const std::string text = counters_text(unit_metrics[u], unit_skipped[u]); !text.empty()) unit_lines[u] += "; last run: " + text;
+    }
     if (format == "json") {
         nlohmann::json steps = nlohmann::json::array();
-        for (std::size_t i = 0; i < graph.steps.size(); ++i)
+        for (std::size_t i = 0; i < graph.steps.size(); ++i) {
             steps.push_back({{"name", graph.steps[i].name}, {"kind", to_string(graph.steps[i].kind)},
                              {"state", statuses[i].state}, {"detail", statuses[i].detail}, {"rerun", statuses[i].rerun}});
+            if (!statuses[i].metrics.empty()) steps.back()["metrics"] = statuses[i].metrics;
+            if (statuses[i].skipped) steps.back()["skipped"] = statuses[i].skipped;
+        }
         std::cout << nlohmann::json{{"units", units}, {"steps", steps}}.dump(1) << "\n";
         return 0;
     }
     for (const auto& line : unit_lines) std::cout << line << "\n";
-    for (std::size_t i = 0; i < graph.steps.size(); ++i)
-        std::cout << statuses[i].state << "\t" << graph.steps[i].name << "\t" << statuses[i].detail << "\t"
-                  << (statuses[i].rerun ? "rerun: runs" : "rerun: skipped") << "\n";
+    for (std::size_t i = 0; i < graph.steps.size(); ++i) {
+        const std::string counters = counters_text(statuses[i].metrics, statuses[i].skipped);
+        std::cout << statuses[i].state << "\t" << graph.steps[i].name << "\t" << statuses[i].detail << (counters.empty() ? "" : "; " + counters)
+                  << "\t" << (statuses[i].rerun ? "rerun: runs" : "rerun: skipped") << "\n";
+    }
     return 0;
 }
 

@@ -58,6 +58,7 @@ add_test(NAME @NAME@_pipeline
 )~"},
     {"src/@NAME@.cpp", R"~(// @NAME@: steppar nodes. steppar replicates `upper` over slices of the input dataset and
 // runs `line_total` once every slice is done; see pipeline.yml.
+#include <steppar/io.hpp>
 #include <steppar/sdk.hpp>
 
 #include <algorithm>
@@ -66,24 +67,24 @@ add_test(NAME @NAME@_pipeline
 
 // A partition node: called once per partition (one input file); writes the same-named output
 // partition. Whatever it writes appears only when it returns; a throw fails just this
-// partition, with the node, slice and partition in the message.
+// partition, with the node, slice and partition in the message. ctx.count() adds to a counter
+// that `steppar-host status` and the run's events show.
 void upper(steppar::PartitionContext& ctx) {
     std::string text = ctx.input().read_text();
     if (text.empty()) ctx.warn("empty input");
     std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    ctx.count("bytes", static_cast<long long>(text.size()));
     ctx.output().write(text);
 }
 STEPPAR_NODE(upper)
 
 // A whole node: called once, with every partition of its input; `params:label` comes from the
-// pipeline file (or --param label=...).
+// pipeline file (or --param label=...). steppar::io::lines streams a file line by line.
 void line_total(steppar::WholeContext& ctx) {
     const auto& partitions = ctx.input().partitions();
     std::size_t lines = 0;
-    for (const auto& part : partitions) {
-        const std::string text = part.file.read_text();
-        lines += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-    }
+    for (const auto& part : partitions)
+        for ([[maybe_unused]] const std::string_view line : steppar::io::lines(part.file)) ++lines;
     ctx.log("counted " + std::to_string(lines) + " lines");
     ctx.output().write(ctx.params().text("label") + ": " + std::to_string(partitions.size()) + " partitions, " +
                        std::to_string(lines) + " lines\n");
@@ -134,6 +135,7 @@ int main() {
         upper(ctx);
         expect(ctx.output_text() == "HELLO WORLD\n", "upper uppercases its input");
         expect(ctx.logged().empty(), "upper says nothing about a non-empty input");
+        expect(ctx.counters().value("bytes") == 12, "upper counts the bytes it wrote");
     }
     {
         steppar::testing::FakePartitionContext ctx("empty");
