@@ -128,8 +128,4 @@ void MarkerWatch::wait() {
     }
 }
 
-void wait_for_markers(const Project& project, const Unit& unit, const BarrierWait& options) {
-    MarkerWatch(project, unit, options).wait();
-}
-
 }  // namespace steppar

@@ -59,14 +59,6 @@ LogFormat parse_log_format(std::string_view text, int fd, bool animate) {
     throw UsageError("--log-format must be auto, plain, json or live, got '" + std::string(text) + "'");
 }
 
-const char* format_name(LogFormat format) {
-    switch (format) {
-    case LogFormat::plain: return "plain";
-    case LogFormat::json: return "json";
-    case LogFormat::live: return "live";
-    }
-    return "?";
-}
 
 EventSink& events() { return *current(); }
 

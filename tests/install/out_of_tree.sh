@@ -17,6 +17,8 @@ test -f "$work/prefix/include/steppar/sdk.hpp"
 cp -r "$src/examples/out-of-tree" "$work/project"
 cmake -S "$work/project" -B "$work/project/build" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/project/build" >/dev/null
+ctest --test-dir "$work/project/build" --output-on-failure > "$work/example_ctest.log" || { cat "$work/example_ctest.log"; exit 1; }
+grep -q "word_lengths_nodes .*Passed" "$work/example_ctest.log"
 bash "$src/examples/demo/make-data.sh" "$work/project/data/docs" 50
 
 cd "$work/project"

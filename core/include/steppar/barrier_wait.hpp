@@ -40,7 +40,4 @@ private:
     int inotify_ = -1;
 };
 
-/// MarkerWatch(project, unit, options).wait().
-void wait_for_markers(const Project& project, const Unit& unit, const BarrierWait& options);
-
 }  // namespace steppar

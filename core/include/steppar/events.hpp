@@ -102,7 +102,6 @@ enum class LogFormat { plain, json, live };
 /// "plain", "json" or "live"; "auto" is live when `fd` is a terminal (and TERM is not dumb)
 /// and `animate` is allowed, plain otherwise. Throws UsageError for anything else.
 LogFormat parse_log_format(std::string_view text, int fd, bool animate);
-const char* format_name(LogFormat format);
 
 /// This process's sink (plain on stderr until set otherwise).
 EventSink& events();
