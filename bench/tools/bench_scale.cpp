@@ -16,6 +16,7 @@
 #include <steppar/barrier_wait.hpp>
 #include <steppar/executor.hpp>
 #include <steppar/expand.hpp>
+#include <steppar/files.hpp>
 #include <steppar/fork_server.hpp>
 #include <steppar/plan.hpp>
 #include <steppar/project.hpp>

@@ -1,4 +1,10 @@
+// The wire protocol between a step's process and its host, both ends: the child's reporter
+// frames each event as one line, 0x1F + a JSON object with "e" (log, progress, error); the
+// host's ChildOutput reads the lines back into events and passes everything else on as output.
 #include "steppar/child_output.hpp"
+
+#include "event_json.hpp"
+#include "fd_write.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -8,6 +14,32 @@ namespace {
 // A line this long without a newline is passed on in pieces, so a plugin printing binary
 // garbage cannot grow the host without bound.
 constexpr std::size_t longest_line = 1 << 16;
+
+constexpr char frame_start = '\x1f';
+
+// The encoder: what make_child_reporter() returns.
+class ChildReporter final : public EventSink {
+public:
+    explicit ChildReporter(int fd) : fd_(fd) {}
+
+    void message(const Message& m) override {
+        event_json::json j = {{"e", "log"}};
+        event_json::add_message_fields(j, m);
+        emit(j);
+    }
+    void step_progress(const StepInfo&, std::size_t done, std::size_t total) override {
+        emit({{"e", "progress"}, {"done", done}, {"total", total}});
+    }
+    void error(std::string_view text, int exit_code) override {
+        emit({{"e", "error"}, {"message", text}, {"exit_code", exit_code}});
+    }
+    bool wants_progress() const override { return true; }
+
+private:
+    void emit(const event_json::json& j) { write_all(fd_, frame_start + event_json::text_of(j) + "\n"); }
+    int fd_;
+};
+
 
 Level level_from(const std::string& name) {
     if (name == "warning") return Level::warning;
@@ -22,6 +54,8 @@ Origin origin_from(const std::string& name) {
 }
 
 }  // namespace
+
+std::unique_ptr<EventSink> make_child_reporter(int fd) { return std::make_unique<ChildReporter>(fd); }
 
 void ChildOutput::feed(const char* data, std::size_t size) {
     pending_.append(data, size);
@@ -42,7 +76,7 @@ void ChildOutput::finish() {
 
 void ChildOutput::line(std::string_view text) {
     // A frame may follow output the plugin left without a newline: both are kept.
-    const auto frame = text.find('\x1f');
+    const auto frame = text.find(frame_start);
     if (frame != 0) {
         Message m;
         m.origin = Origin::output;

@@ -13,6 +13,6 @@ std::string located(const std::string& file, int line, const std::string& messag
 }  // namespace
 
 SpecError::SpecError(const std::string& file, int line, const std::string& message)
-    : Error(located(file, line, message)) {}
+    : UserError(located(file, line, message)) {}
 
 }  // namespace steppar

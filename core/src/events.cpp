@@ -1,5 +1,7 @@
 #include "steppar/events.hpp"
 
+#include "sinks.hpp"
+
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 
@@ -11,11 +13,6 @@
 #include <unistd.h>
 
 namespace steppar {
-
-// Defined beside each sink.
-std::unique_ptr<EventSink> make_plain_sink(int fd);
-std::unique_ptr<EventSink> make_json_sink(int fd);
-std::unique_ptr<EventSink> make_live_display(int fd);
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include "steppar/executor.hpp"
 #include "steppar/run_lock.hpp"
 #include "steppar/step_reaper.hpp"
+#include "steppar/temporary_files.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -1,33 +1,14 @@
-// --log-format json: one JSON object per event and line, for log collectors. Also the child
-// reporter: the same objects, framed with a leading 0x1F, from a step's process to its host.
+// --log-format json: one JSON object per event and line, for log collectors.
+#include "event_json.hpp"
 #include "fd_write.hpp"
+#include "sinks.hpp"
 #include "steppar/events.hpp"
 #include "steppar/log.hpp"
-
-#include <nlohmann/json.hpp>
 
 namespace steppar {
 namespace {
 
-// Keys in the order written: time and event first, as a reader scans them.
-using json = nlohmann::ordered_json;
-
-json step_fields(const StepInfo& s) {
-    json j = {{"step", s.name}, {"unit", s.unit}, {"kind", s.kind}};
-    if (s.slice >= 0) j["slice"] = s.slice;
-    return j;
-}
-
-void add_message_fields(json& j, const Message& m) {
-    j["level"] = level_name(m.level);
-    j["source"] = origin_name(m.origin);
-    if (!m.node.empty()) j["node"] = m.node;
-    if (!m.partition.empty()) j["partition"] = m.partition;
-    j["message"] = m.text;
-}
-
-// dump() with replacement: a plugin's invalid UTF-8 must not throw out of a log call.
-std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+using namespace event_json;
 
 class JsonSink final : public EventSink {
 public:
@@ -100,31 +81,8 @@ private:
     int fd_;
 };
 
-class ChildReporter final : public EventSink {
-public:
-    explicit ChildReporter(int fd) : fd_(fd) {}
-
-    void message(const Message& m) override {
-        json j = {{"e", "log"}};
-        add_message_fields(j, m);
-        emit(j);
-    }
-    void step_progress(const StepInfo&, std::size_t done, std::size_t total) override {
-        emit({{"e", "progress"}, {"done", done}, {"total", total}});
-    }
-    void error(std::string_view text, int exit_code) override {
-        emit({{"e", "error"}, {"message", text}, {"exit_code", exit_code}});
-    }
-    bool wants_progress() const override { return true; }
-
-private:
-    void emit(const json& j) { write_all(fd_, "\x1f" + text_of(j) + "\n"); }
-    int fd_;
-};
-
 }  // namespace
 
 std::unique_ptr<EventSink> make_json_sink(int fd) { return std::make_unique<JsonSink>(fd); }
-std::unique_ptr<EventSink> make_child_reporter(int fd) { return std::make_unique<ChildReporter>(fd); }
 
 }  // namespace steppar

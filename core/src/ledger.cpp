@@ -1,3 +1,4 @@
+#include "steppar/files.hpp"
 #include "steppar/ledger.hpp"
 
 #include "steppar/atomic_file.hpp"

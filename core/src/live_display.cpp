@@ -4,6 +4,7 @@
 // and every warning, error, node log line and plugin output. Engine chatter (info lines) is
 // left to --log-format plain.
 #include "fd_write.hpp"
+#include "sinks.hpp"
 #include "steppar/events.hpp"
 #include "steppar/log.hpp"
 #include "steppar/text.hpp"

@@ -1,6 +1,7 @@
 #include "node_context.hpp"
 
 #include "steppar/events.hpp"
+#include "steppar/files.hpp"
 #include "steppar/log.hpp"
 
 #include <climits>

@@ -139,11 +139,9 @@ void Pipeline::override_param(const std::string& name, std::string json) {
     it->second = std::move(json);
 }
 
-void Pipeline::validate(const KindResolver& kind_of) {
-    if (units_.empty()) fail(0, "the pipeline has no nodes (add entries under 'nodes:')");
-
-    // Namespaces: prefix node names and datasets that are not in the catalog, so one block can be
-    // used twice without clashes (catalog datasets and params keep their names).
+// Namespaces: prefix node names and datasets that are not in the catalog, so one block can be
+// used twice without clashes (catalog datasets and params keep their names).
+void Pipeline::apply_namespaces() {
     for (auto& unit : units_) {
         const std::string& ns = unit.options.name_space;
         if (ns.empty()) continue;
@@ -158,8 +156,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
             for (auto& out : n.outputs) prefixed(out);
         }
     }
+}
 
-    // Names: unique across nodes and multipipelines, usable as file names in the state folder.
+// Names: unique across nodes and multipipelines, usable as file names in the state folder.
+void Pipeline::check_names_and_options() {
     std::map<std::string, int, std::less<>> seen;
     auto claim = [&](const std::string& name, int line, std::string_view what) {
         if (!valid_name(name))
@@ -221,8 +221,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
     for (const auto& [name, d] : catalog_.all())
         if (!valid_name(name))
             fail(d.line, "dataset name '" + name + "' is not valid: use letters, digits, '_', '-' and '.'");
+}
 
-    // Functions: every node's function must exist; replicated nodes need partition functions.
+// Functions: every node's function must exist; replicated nodes need partition functions.
+void Pipeline::resolve_kinds(const KindResolver& kind_of) {
     kinds_.clear();
     for (const auto& unit : units_)
         for (const auto& n : unit.nodes) {
@@ -237,10 +239,12 @@ void Pipeline::validate(const KindResolver& kind_of) {
                                  "' is a whole function; only partition functions can be sliced (remove 'slices')");
             kinds_[n.name] = kind;
         }
+}
 
-    // Producers: a dataset has one writer, except a partitioned one written by partition
-    // functions of different units: each of its partitions must come from one of them (checked
-    // when slicing, see freshness.hpp), and what reads it waits for all of them.
+// Producers: a dataset has one writer, except a partitioned one written by partition
+// functions of different units: each of its partitions must come from one of them (checked
+// when slicing, see freshness.hpp), and what reads it waits for all of them.
+void Pipeline::collect_producers() {
     producers_.clear();
     std::map<std::string, std::string, std::less<>> first_writer;
     for (std::size_t u = 0; u < units_.size(); ++u)
@@ -265,8 +269,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
                 writers.push_back(static_cast<int>(u));
             }
         }
+}
 
-    // Intermediates: datasets produced but not in the catalog live under the state folder.
+// Intermediates: datasets produced but not in the catalog live under the state folder.
+void Pipeline::add_intermediates() {
     for (const auto& unit : units_)
         for (const auto& n : unit.nodes)
             for (const auto& out : n.outputs)
@@ -283,9 +289,11 @@ void Pipeline::validate(const KindResolver& kind_of) {
                     d.line = n.line;
                     catalog_.add(std::move(d));
                 }
+}
 
-    // Inputs: known datasets and params; partition functions read at least one partitioned input
-    // and write only partitioned outputs.
+// Inputs: known datasets and params; partition functions read at least one partitioned input
+// and write only partitioned outputs.
+void Pipeline::check_inputs() {
     std::vector<std::string> param_names;
     for (const auto& [name, _] : params_) param_names.push_back(name);
     for (const auto& unit : units_)
@@ -316,8 +324,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
                                          "' cannot write file dataset '" + out + "' (make it type: partitioned)");
             }
         }
+}
 
-    // No output may be written into an input's folder: it would become a partition of that input.
+// No output may be written into an input's folder: it would become a partition of that input.
+void Pipeline::check_output_folders() {
     for (const auto& [out_name, _] : producers_) {
         const Dataset& out = catalog_.at(out_name);
         for (const auto& [in_name, in] : catalog_.all()) {
@@ -330,8 +340,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
                                    out_name + "' (" + out.path.string() + "); its files would be read as partitions");
         }
     }
+}
 
-    // Order each multipipeline's chain by its internal data flow, then the units themselves.
+// Order each multipipeline's chain by its internal data flow (order_units() orders the units).
+void Pipeline::order_chains() {
     for (auto& unit : units_) {
         if (unit.nodes.size() < 2) continue;
         std::map<std::string, std::size_t, std::less<>> made_by;
@@ -352,8 +364,10 @@ void Pipeline::validate(const KindResolver& kind_of) {
         for (auto i : order) sorted.push_back(unit.nodes[i]);
         unit.nodes = std::move(sorted);
     }
+}
 
-    // max_simultaneous_steps: the widest layer of the chain times the slices stays within the cap.
+// max_simultaneous_steps: the widest layer of the chain times the slices stays within the cap.
+void Pipeline::apply_max_simultaneous_steps() {
     for (auto& unit : units_) {
         const int cap = unit.options.max_simultaneous_steps;
         if (cap <= 0) continue;
@@ -376,30 +390,32 @@ void Pipeline::validate(const KindResolver& kind_of) {
                                                 std::to_string(widest) + ")",
                                             "lower max_simultaneous_steps"));
     }
+}
 
-    // Every step is a process or a plan file at least: a typo must not start a million of them.
-    {
-        const auto steps_of = [](const Unit& unit) -> long long { return unit.replicated() ? unit.slices.resolve() + 2LL : 1; };
-        long long total = 0;
-        for (const auto& unit : units_) total += steps_of(unit);
-        if (total > max_steps()) {
-            long long sum = 0;
-            const Unit* crossing = &units_.front();  // where the limit is passed, for the line
-            for (const auto& unit : units_)
-                if ((sum += steps_of(unit)) > max_steps()) {
-                    crossing = &unit;
-                    break;
-                }
-            fail(crossing->line, "the pipeline expands to " + count_text(static_cast<std::size_t>(total)) +
-                                     " steps (slicers, slices, barriers and plain nodes; '" + crossing->name +
-                                     "' passes the limit), more than the limit of " + count_text(static_cast<std::size_t>(max_steps())) +
-                                     "; use fewer slices, or raise the limit with STEPPAR_MAX_STEPS=" + std::to_string(total));
-        }
+// Every step is a process or a plan file at least: a typo must not start a million of them.
+void Pipeline::check_step_count() {
+    const auto steps_of = [](const Unit& unit) -> long long { return unit.replicated() ? unit.slices.resolve() + 2LL : 1; };
+    long long total = 0;
+    for (const auto& unit : units_) total += steps_of(unit);
+    if (total > max_steps()) {
+        long long sum = 0;
+        const Unit* crossing = &units_.front();  // where the limit is passed, for the line
+        for (const auto& unit : units_)
+            if ((sum += steps_of(unit)) > max_steps()) {
+                crossing = &unit;
+                break;
+            }
+        fail(crossing->line, "the pipeline expands to " + count_text(static_cast<std::size_t>(total)) +
+                                 " steps (slicers, slices, barriers and plain nodes; '" + crossing->name +
+                                 "' passes the limit), more than the limit of " + count_text(static_cast<std::size_t>(max_steps())) +
+                                 "; use fewer slices, or raise the limit with STEPPAR_MAX_STEPS=" + std::to_string(total));
     }
+}
 
-    // A unit depends on every producer of what it reads. Co-producers of a dataset also wait for
-    // each other's inputs: each slicer checks that no partition has two producers, which needs
-    // the other producers' partitions final.
+// A unit depends on every producer of what it reads. Co-producers of a dataset also wait for
+// each other's inputs: each slicer checks that no partition has two producers, which needs
+// the other producers' partitions final.
+void Pipeline::order_units() {
     std::vector<std::vector<std::size_t>> deps(units_.size());
     auto depend = [&](std::size_t u, std::size_t on) {
         if (on != u && std::find(deps[u].begin(), deps[u].end(), on) == deps[u].end()) deps[u].push_back(on);
@@ -434,6 +450,26 @@ void Pipeline::validate(const KindResolver& kind_of) {
     for (std::size_t u = 0; u < units_.size(); ++u)
         for (const auto& n : units_[u].nodes)
             for (const auto& out : n.outputs) producers_[out].push_back(static_cast<int>(u));
+}
+
+// The passes in order: each relies on what the ones before it completed (namespaced names,
+// node kinds, producers, intermediate datasets, ordered chains).
+void Pipeline::validate(const KindResolver& kind_of) {
+    // It completes the pipeline (prefixes namespaces, adds intermediates): never twice.
+    if (validated_) throw std::logic_error("Pipeline::validate() was already called on this pipeline");
+    validated_ = true;
+    if (units_.empty()) fail(0, "the pipeline has no nodes (add entries under 'nodes:')");
+    apply_namespaces();
+    check_names_and_options();
+    resolve_kinds(kind_of);
+    collect_producers();
+    add_intermediates();
+    check_inputs();
+    check_output_folders();
+    order_chains();
+    apply_max_simultaneous_steps();
+    check_step_count();
+    order_units();
 }
 
 int max_simultaneous_slices(int cap, int widest_layer) { return std::max(1, cap / std::max(1, widest_layer)); }

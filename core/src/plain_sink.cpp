@@ -1,6 +1,7 @@
 // --log-format plain: one timestamped line per event, no control characters; what cron mails
 // and CI shows.
 #include "fd_write.hpp"
+#include "sinks.hpp"
 #include "steppar/events.hpp"
 #include "steppar/log.hpp"
 

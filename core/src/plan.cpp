@@ -1,3 +1,4 @@
+#include "steppar/files.hpp"
 #include "steppar/plan.hpp"
 
 #include "sealed_json.hpp"

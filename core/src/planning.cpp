@@ -1,3 +1,4 @@
+#include "steppar/files.hpp"
 #include "steppar/planning.hpp"
 
 #include "steppar/atomic_file.hpp"
@@ -7,6 +8,7 @@
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
 #include "steppar/slicer.hpp"
+#include "steppar/temporary_files.hpp"
 #include "steppar/text.hpp"
 
 #include <algorithm>

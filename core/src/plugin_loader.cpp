@@ -1,4 +1,5 @@
 // The only translation unit that includes Boost.DLL's loader headers.
+#include "steppar/files.hpp"
 #include "steppar/plugin_loader.hpp"
 
 #include "steppar/atomic_file.hpp"

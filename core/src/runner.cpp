@@ -7,6 +7,7 @@
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/temporary_files.hpp"
 #include "steppar/text.hpp"
 
 #include <algorithm>
@@ -281,8 +282,9 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                     events().step_ended(info(i), {StepStatus::done, seconds_since(i), -1, {}, 1, 1});
                 } catch (const Interrupted& e) {  // stopped at an interruption point
                     stopped(i, e.what());
+                } catch (const UserError&) {
+                    throw;  // bad input (e.g. strict zipping): stop, like validation
                 } catch (const Error& e) {
-                    if (e.exit_code() == 2) throw;  // bad input (e.g. strict zipping): stop, like validation
                     fail(i, e.what());
                 }
                 progressed = true;
@@ -315,8 +317,9 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
                     stopped(i, e.what());
                     progressed = true;
                     continue;
+                } catch (const UserError&) {
+                    throw;
                 } catch (const Error& e) {
-                    if (e.exit_code() == 2) throw;
                     began[i] = clock::now();
                     fail(i, e.what());
                     progressed = true;

@@ -1,3 +1,4 @@
+#include "steppar/files.hpp"
 #include "steppar/slice_execution.hpp"
 
 #include "lifecycle.hpp"

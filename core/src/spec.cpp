@@ -1,4 +1,5 @@
 // yaml-cpp is included here and in cluster_export.cpp only.
+#include "steppar/files.hpp"
 #include "steppar/spec.hpp"
 
 #include "steppar/atomic_file.hpp"

@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <chrono>
 
 using namespace e2e;
@@ -193,6 +195,26 @@ BOOST_AUTO_TEST_CASE(bad_command_lines) {
     const Result slice_help = host({"run-slice", "--help"});
     BOOST_TEST(slice_help.exit_code == 0, slice_help.err);
     BOOST_TEST(slice_help.out.find("--slice") != std::string::npos);
+    // No command is bad usage: the usage goes to stderr (nothing on stdout), exit 2; --help
+    // prints the same text on stdout, exit 0. Both list every command of the table.
+    const Result bare = host({});
+    BOOST_TEST(bare.exit_code == 2);
+    BOOST_TEST(bare.out.empty(), bare.out);
+    const Result usage = host({"--help"});
+    BOOST_TEST(usage.exit_code == 0);
+    BOOST_TEST(usage.out == bare.err);
+    for (const char* name : {"run", "run-slice", "run-node", "run-slicer", "check-barrier", "export", "graph", "plan", "validate", "status",
+                             "clean", "nodes", "new-plugin"})
+        BOOST_TEST(usage.out.find("\n  " + std::string(name) + " ") != std::string::npos, name);
+    // Errors found while reading the command line follow --log-format json too: one JSON event.
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"run", (dir / "p.yml").string(), "--bogus", "--log-format", "json"},
+                                                 {"run", "--log-format=json"}}) {
+        const Result r = host(args);
+        BOOST_TEST(r.exit_code == 2);
+        BOOST_TEST(r.err.rfind("{\"time\":", 0) == 0, r.err);
+        BOOST_TEST(r.err.find("\"event\":\"error\"") != std::string::npos, r.err);
+        BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+    }
 }
 
 // new-plugin refuses a bad name and never writes into a folder that has something in it.

@@ -10,10 +10,22 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 namespace e2e {
+
+namespace {
+// A new empty file under TMPDIR (or /tmp), named after `prefix`; its path.
+std::string make_temporary_file(const std::string& prefix) {
+    std::string pattern = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    const int fd = ::mkstemp(pattern.data());
+    if (fd < 0) throw std::runtime_error("mkstemp failed in " + fs::temp_directory_path().string());
+    ::close(fd);
+    return pattern;
+}
+}  // namespace
 
 TempDir::TempDir() {
     std::string pattern = (fs::temp_directory_path() / "steppar-e2e-XXXXXX").string();
@@ -61,10 +73,7 @@ std::string quote(const std::string& arg) {
 }
 
 Result shell(const std::string& command_line) {
-    char err_template[] = "/tmp/steppar-e2e-stderr-XXXXXX";
-    const int fd = ::mkstemp(err_template);
-    if (fd < 0) throw std::runtime_error("mkstemp failed");
-    ::close(fd);
+    const std::string err_template = make_temporary_file("steppar-e2e-stderr");
     const std::string full = "(" + command_line + ") 2>" + quote(err_template);
     FILE* pipe = ::popen(full.c_str(), "r");
     if (!pipe) throw std::runtime_error("popen failed");
@@ -75,7 +84,7 @@ Result shell(const std::string& command_line) {
     const int status = ::pclose(pipe);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     result.err = read_file(err_template);
-    ::unlink(err_template);
+    ::unlink(err_template.c_str());
     return result;
 }
 
@@ -86,11 +95,9 @@ Result host(const std::vector<std::string>& args) {
 }
 
 Background::Background(const std::vector<std::string>& args) {
-    char out_template[] = "/tmp/steppar-bg-out-XXXXXX";
-    char err_template[] = "/tmp/steppar-bg-err-XXXXXX";
-    const int out = ::mkstemp(out_template), err = ::mkstemp(err_template);
-    out_ = out_template;
-    err_ = err_template;
+    out_ = make_temporary_file("steppar-bg-out");
+    err_ = make_temporary_file("steppar-bg-err");
+    const int out = ::open(out_.c_str(), O_WRONLY | O_CLOEXEC), err = ::open(err_.c_str(), O_WRONLY | O_CLOEXEC);
     std::vector<std::string> argv_strings = {STEPPAR_HOST};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;

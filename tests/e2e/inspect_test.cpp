@@ -1,5 +1,6 @@
 // Commands that look at a pipeline without running it (validate, plan, graph, status), clean, and --param.
 #include "harness.hpp"
+#include "preconditions.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
@@ -186,9 +187,9 @@ BOOST_AUTO_TEST_CASE(graph_draws_steps_and_datasets_as_mermaid_and_dot) {
     BOOST_TEST(read_file(dot_file) == dot.out);
 }
 
-// svg and png come from Graphviz's dot (the test suite installs graphviz); without dot on
-// PATH the user is told what to install.
-BOOST_AUTO_TEST_CASE(graph_draws_svg_and_png_through_graphviz) {
+// svg and png come from Graphviz's dot (the test suite installs graphviz; Graphviz is optional,
+// so without it the test is skipped); without dot on PATH the user is told what to install.
+BOOST_AUTO_TEST_CASE(graph_draws_svg_and_png_through_graphviz, *boost::unit_test::precondition(needs("dot"))) {
     Workspace ws(two_stage);
     write_file(ws.dir / "docs/a.txt", "A");
     const Result svg = host({"graph", ws.pipeline.string(), "--format", "svg"});

@@ -361,7 +361,7 @@ BOOST_AUTO_TEST_CASE(check_barrier_waits_for_the_last_marker) {
     BOOST_REQUIRE_EQUAL(ws.run({"-q"}).exit_code, 0);
     const std::string pipeline = ws.pipeline.string();
     const fs::path markers = ws.dir / ".steppar/units/count/markers";
-    for (const std::vector<std::string> mode : {std::vector<std::string>{}, {"--no-inotify", "--scan-interval", "0.2"}}) {
+    for (const std::vector<std::string>& mode : {std::vector<std::string>{}, {"--no-inotify", "--scan-interval", "0.2"}}) {
         fs::remove(markers / "slice-1.json");
         fs::remove(markers / "slice-3.json");
         std::vector<std::string> args = {"check-barrier", pipeline, "--node", "count", "--wait", "--timeout", "30"};

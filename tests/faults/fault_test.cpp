@@ -2,6 +2,7 @@
 // hosts, concurrent runs, stale files), rerun, and compare the final outputs byte for byte with
 // one clean sequential run. After every step: no process left, no temporary file left.
 #include "harness.hpp"
+#include "preconditions.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -375,11 +376,7 @@ BOOST_AUTO_TEST_CASE(a_node_printing_100_mb_to_stdout) {
 
 // A full disk, under the outputs or under the state folder: the run fails naming the reason,
 // leaves no half-written file, and a rerun with space makes exactly what a clean run makes.
-BOOST_AUTO_TEST_CASE(no_space_left_on_the_output_or_the_state_folder) {
-    if (::geteuid() != 0 || shell("command -v mount").exit_code != 0) {
-        BOOST_TEST_MESSAGE("needs root to mount a small tmpfs; skipped");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(no_space_left_on_the_output_or_the_state_folder, *boost::unit_test::precondition(needs("mount", /*root=*/true))) {
     for (const char* where : {"out", "state"}) {
         FaultRun f;
         for (int i = 0; i < partitions; ++i) write_file(f.dir / ("docs/" + name_of(i) + ".txt"), std::string(64 * 1024, 'a' + i % 26) + "\n");
@@ -420,11 +417,7 @@ BOOST_AUTO_TEST_CASE(temporaries_of_killed_writers_are_removed_and_never_read) {
     BOOST_TEST((f.outputs() == clean_outputs()));
 }
 
-BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file) {
-    if (shell("command -v setpriv").exit_code != 0 || ::geteuid() != 0) {
-        BOOST_TEST_MESSAGE("needs root and setpriv to run as another user; skipped");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file, *boost::unit_test::precondition(needs("setpriv", /*root=*/true))) {
     FaultRun f;
     shell("chmod -R a+rwX " + quote(f.dir.path().string()) + " && chmod 000 " + quote((f.dir / "docs/p09.txt").string()));
     const Result r = shell("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(host_program()) + " run " +

@@ -5,6 +5,8 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
+#include "steppar/temporary_files.hpp"
 
 #include <filesystem>
 #include <fstream>

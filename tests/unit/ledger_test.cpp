@@ -7,6 +7,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/catalog.hpp"
+#include "steppar/files.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/stamp.hpp"
 #include "steppar/state.hpp"

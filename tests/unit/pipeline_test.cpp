@@ -567,6 +567,13 @@ BOOST_AUTO_TEST_CASE(namespace_prefixes_nodes_and_intermediates_so_a_block_can_b
     BOOST_TEST(p.unit("b.clean").nodes.front().inputs.front() == "docs");  // catalog datasets keep their names
     // Without namespaces the same block twice clashes.
     BOOST_CHECK(contains(validation_error(block("") + block("")), "used twice"));
+    // validate() completes the pipeline once: a second call is refused and changes nothing
+    // (it used to prefix the namespace again: 'a.a.clean').
+    Pipeline twice = validated(block("a"));
+    BOOST_TEST(twice.validated());
+    BOOST_CHECK_THROW(twice.validate(kind_of), std::logic_error);
+    BOOST_TEST(twice.units().front().name == "a.clean");
+    BOOST_TEST(twice.units().front().nodes.front().name == "a.lower");
 }
 
 BOOST_AUTO_TEST_CASE(max_simultaneous_steps_derives_the_slice_count_from_the_widest_layer) {

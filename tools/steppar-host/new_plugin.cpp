@@ -1,7 +1,7 @@
 // `steppar-host new-plugin NAME [--dir D]`: writes a ready out-of-tree plugin project that
 // builds against the installed steppar (find_package) and runs as written: a partition node, a
 // whole node, a pipeline with sample data, and a CTest test that runs the pipeline for real.
-#include "new_plugin.hpp"
+#include "commands.hpp"
 
 #include <steppar/atomic_file.hpp>
 #include <steppar/error.hpp>

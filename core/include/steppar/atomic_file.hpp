@@ -29,12 +29,17 @@ public:
 
     const std::string& target() const noexcept { return target_; }
     std::ostream& stream() { return stream_; }
-    /// Flushes, closes and renames the temporary file onto the target. Throws on any I/O error.
-    void commit();
+    /// How far commit() goes: `durable` also fsyncs the data before the rename and the folder
+    /// after it, so the file survives a power cut (markers, plans); `none` is for outputs, which
+    /// a slice syncs once per filesystem (sync_filesystem) before its marker.
+    enum class Durability { none, durable };
+    /// Flushes, closes and renames the temporary file onto the target. Throws StateError on any
+    /// I/O error (and the destructor removes the temporary).
+    void commit(Durability durability = Durability::none);
     /// The target's stamp as commit() left it (stamp.hpp).
     const FileStamp& stamp() const noexcept { return stamp_; }
 
-    /// True for the names AtomicFile gives its temporary files (so listings can skip them).
+    /// True for the names AtomicFile gives its temporary files (temporary_files.hpp).
     static bool is_temporary_name(std::string_view filename);
 
 private:
@@ -59,7 +64,7 @@ private:
     };
 
     bool open_temporary();
-    bool create_empty_in_place();
+    bool create_empty_in_place(bool durable);
     bool write_out(const char* data, std::size_t size);
 
     // Plain strings: an AtomicFile is made per partition and output, and a std::filesystem::path
@@ -75,39 +80,12 @@ private:
     FileStamp stamp_;
 };
 
-/// Makes SIGINT, SIGTERM, SIGHUP and crash signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)
-/// remove the temporary files of every AtomicFile still open
-/// in this process before the process dies of the signal: a slice stopped by its runner leaves
-/// no partial file behind. (SIGKILL cannot be caught: remove_stale_temporaries() covers it.)
-void remove_temporaries_on_termination_signals();
-
 /// In a step's process: `output_copy` is a descriptor of the step's output pipe (not 1 or 2). When
 /// a node has closed its stdout or stderr, outputs opened afterwards never take descriptor 1 or
 /// 2, and the pipe is put back there, so nothing printed lands in an output file.
 void keep_standard_streams(int output_copy);
 
-/// Removes `path`, a temporary file (by its name), when its writer process no longer exists;
-/// true when it did.
-bool remove_if_stale_temporary(const std::string& path);
-
-/// Removes temporary files under `dir` (recursively) whose writer process no longer exists.
-/// With `only_for`, looks only in `dir` itself and only for temporaries of that file name.
-/// Returns how many were removed.
-std::size_t remove_stale_temporaries(const std::filesystem::path& dir, std::string_view only_for = {});
-
-/// Writes `content` to `target` atomically. With `durable`, the data is fsynced before the
-/// rename and the folder after it, so the file survives a power cut too.
+/// Writes `content` to `target` atomically (an AtomicFile); `durable` as Durability::durable.
 void write_file_atomically(const std::filesystem::path& target, std::string_view content, bool durable = false);
-
-/// Removes the file `path`, then each folder the removal left empty, up to (not including) `root`:
-/// a retracted partition leaves no empty folder that a clean run would not have made.
-void remove_file_and_empty_folders(const std::string& path, const std::filesystem::path& root);
-
-/// Reads a whole file; throws StateError naming the file when it cannot.
-std::string read_file(const std::filesystem::path& path);
-
-/// Flushes every file written so far on the filesystem holding `path` to stable storage (one
-/// syncfs per slice instead of one fsync per partition).
-void sync_filesystem(const std::filesystem::path& path);
 
 }  // namespace steppar

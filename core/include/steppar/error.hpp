@@ -15,30 +15,37 @@ public:
     virtual int exit_code() const noexcept { return 2; }
 };
 
+/// Something the user gave us is wrong (pipeline file, command line, plugin, data, a second
+/// run at once): nothing runs, exit code 2. A runner stops at one instead of failing a step.
+class UserError : public Error {
+public:
+    using Error::Error;
+};
+
 /// The pipeline file is malformed or describes an impossible pipeline. Names the file and,
 /// where it applies, the line.
-class SpecError : public Error {
+class SpecError : public UserError {
 public:
     SpecError(const std::string& file, int line, const std::string& message);
 };
 
 /// Bad command-line usage.
-class UsageError : public Error {
+class UsageError : public UserError {
 public:
-    using Error::Error;
+    using UserError::UserError;
 };
 
 /// A plugin could not be found, loaded, or is incompatible.
-class PluginError : public Error {
+class PluginError : public UserError {
 public:
-    using Error::Error;
+    using UserError::UserError;
 };
 
 /// The data cannot be taken as it is: a file name that cannot be recorded, folders that loop.
 /// Like a bad pipeline file, it is the user's to fix, and nothing runs (exit code 2).
-class InputError : public Error {
+class InputError : public UserError {
 public:
-    using Error::Error;
+    using UserError::UserError;
 };
 
 /// A node failed while running (threw, or its process crashed). Retrying may help.

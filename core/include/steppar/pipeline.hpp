@@ -142,8 +142,11 @@ public:
     /// Checks the whole pipeline and completes it: unique names, known functions, params and
     /// datasets, one producer per dataset, no cycle, multinodes over partition functions,
     /// outputs not inside inputs, slices >= 1; adds intermediate datasets (under
-    /// `intermediate_root`) and orders each multipipeline's chain. Throws SpecError.
+    /// `intermediate_root`) and orders each multipipeline's chain. Throws SpecError; throws
+    /// std::logic_error when called a second time (it prefixes namespaces and adds datasets).
     void validate(const KindResolver& kind_of);
+    /// Whether validate() was called.
+    bool validated() const noexcept { return validated_; }
     /// Replaces the value (JSON text) of a param the file declares, before validate(); throws
     /// UsageError naming the known params when there is no such param.
     void override_param(const std::string& name, std::string json);
@@ -172,6 +175,19 @@ public:
 private:
     [[noreturn]] void fail(int line, const std::string& message) const;
 
+    // validate()'s passes, in the order it runs them.
+    void apply_namespaces();
+    void check_names_and_options();
+    void resolve_kinds(const KindResolver& kind_of);
+    void collect_producers();
+    void add_intermediates();
+    void check_inputs();
+    void check_output_folders();
+    void order_chains();
+    void apply_max_simultaneous_steps();
+    void check_step_count();
+    void order_units();
+
     Catalog catalog_;
     std::map<std::string, std::string, std::less<>> params_;
     std::vector<Unit> units_;
@@ -181,6 +197,7 @@ private:
     std::map<std::string, std::vector<int>, std::less<>> producers_;  // dataset -> unit indices
     std::vector<std::vector<std::size_t>> upstream_;                   // unit -> units it waits for
     std::map<std::string, std::shared_ptr<const ConfiguratorSet>, std::less<>> configurators_;  // unit -> set
+    bool validated_ = false;
 };
 
 }  // namespace steppar

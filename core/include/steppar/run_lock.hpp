@@ -19,9 +19,9 @@
 namespace steppar {
 
 /// Another live run holds the state folder.
-class AlreadyRunning : public Error {
+class AlreadyRunning : public UserError {
 public:
-    using Error::Error;
+    using UserError::UserError;
 };
 
 class RunLock {
