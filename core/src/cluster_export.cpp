@@ -76,14 +76,14 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 after.push_back(it->second);
         switch (step.kind) {
             case StepKind::slicer:
-                jobs.push_back({step.name,
+                jobs.push_back({step.kind, step.name,
                                 {"run-slicer", pipeline, "--node", unit.name, "--slices", std::to_string(slice_count(graph, step.unit)),  // fixed at export
                                  "--state-dir", state},
                                 1, false, after, unit.name, {}, {}});
                 break;
             case StepKind::slice:
                 if (step.slice == 0)
-                    jobs.push_back({unit.name + "-slices",
+                    jobs.push_back({step.kind, unit.name + "-slices",
                                     {"run-slice", pipeline, "--node", unit.name, "--slice", "{index}", "--state-dir", state},
                                     0, true, after, unit.name, {}, {}});
                 ++jobs.back().tasks;
@@ -94,11 +94,11 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
                 std::vector<std::size_t> any = after;
                 const auto slicer = job_of_step.find(graph.steps[step.depends_on.front()].depends_on.front());
                 if (slicer != job_of_step.end()) after.push_back(slicer->second);
-                jobs.push_back({step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, any, {}});
+                jobs.push_back({step.kind, step.name, {"check-barrier", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, any, {}});
                 break;
             }
             case StepKind::node:
-                jobs.push_back({step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, {}, {}});
+                jobs.push_back({step.kind, step.name, {"run-node", pipeline, "--node", unit.name, "--state-dir", state}, 1, false, after, unit.name, {}, {}});
                 break;
         }
         job_of_step[i] = jobs.size() - 1;
@@ -108,7 +108,7 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
     return jobs;
 }
 
-std::string slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of) {
+std::vector<std::string> slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of) {
     std::vector<std::string> ok, any;
     for (const auto a : job.after) {
         const std::string id = id_of(a);
@@ -119,7 +119,7 @@ std::string slurm_dependency(const ClusterJob& job, const std::function<std::str
     if (!ok.empty()) conditions.push_back("afterok:" + join(ok, ":"));
     if (!any.empty()) conditions.push_back("afterany:" + join(any, ":"));
     if (conditions.empty()) return {};
-    return " --dependency=" + join(conditions, ",") + " --kill-on-invalid-dep=yes";
+    return {"--dependency=" + join(conditions, ","), "--kill-on-invalid-dep=yes"};
 }
 
 std::string array_ranges(const std::vector<int>& indices) {
@@ -202,7 +202,8 @@ std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& 
         // jobN: the Slurm ids of job N, ':'-joined (several when its array was split).
         submit << "job" << j << "=";
         for (std::size_t c = 0; c < chunks.size(); ++c) {
-            submit << (c ? ":" : "") << "$(sbatch --parsable" << slurm_dependency(job, variable);
+            submit << (c ? ":" : "") << "$(sbatch --parsable";
+            for (const auto& arg : slurm_dependency(job, variable)) submit << " " << arg;
             if (!chunks[c].tasks.empty())
                 submit << " --array=" << array_ranges(chunks[c].tasks) << (options.max_parallel > 0 ? "%" + std::to_string(options.max_parallel) : "")
                        << " --export=ALL,STEPPAR_SLICE_OFFSET=" << chunks[c].offset;

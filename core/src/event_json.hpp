@@ -14,7 +14,7 @@ namespace steppar::event_json {
 using json = nlohmann::ordered_json;
 
 inline json step_fields(const StepInfo& s) {
-    json j = {{"step", s.name}, {"unit", s.unit}, {"kind", s.kind}};
+    json j = {{"step", s.name}, {"unit", s.unit}, {"kind", to_string(s.kind)}};
     if (s.slice >= 0) j["slice"] = s.slice;
     return j;
 }

@@ -13,16 +13,6 @@ int slice_count(const ExpandedGraph& graph, std::size_t unit) {
                                           [&](const Step& s) { return s.kind == StepKind::slice && s.unit == unit; }));
 }
 
-const char* to_string(StepKind kind) {
-    switch (kind) {
-        case StepKind::slicer: return "slicer";
-        case StepKind::slice: return "slice";
-        case StepKind::barrier: return "barrier";
-        case StepKind::node: return "node";
-    }
-    return "?";
-}
-
 ExpandedGraph expand(const Pipeline& pipeline) {
     ExpandedGraph graph;
     // The step whose completion makes a unit's outputs available: its barrier or its node.

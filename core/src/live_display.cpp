@@ -101,11 +101,11 @@ public:
 
     void step_started(const StepInfo& s, long long partitions) override {
         Row* row = find(s.unit);
-        if (!row || s.kind == "slicer" || s.kind == "barrier") return;
+        if (!row || s.kind == StepKind::slicer || s.kind == StepKind::barrier) return;
         begin(*row);
         ++row->running;
         row->active[std::string(s.name)] = 0;
-        if (s.kind == "node" && partitions >= 0) row->partitions_total = partitions;
+        if (s.kind == StepKind::node && partitions >= 0) row->partitions_total = partitions;
         redraw(false);
     }
 
@@ -114,14 +114,14 @@ public:
         if (!row) return;
         const auto it = row->active.find(std::string(s.name));
         if (it != row->active.end()) it->second = done;
-        if (s.kind == "node") row->partitions_total = static_cast<long long>(total);
+        if (s.kind == StepKind::node) row->partitions_total = static_cast<long long>(total);
         redraw(false);
     }
 
     void step_ended(const StepInfo& s, const StepEnd& e) override {
         Row* row = find(s.unit);
-        if (!row || s.kind == "slicer") return;
-        if (s.kind == "barrier") return;  // its failure is the slices' (and the run's last line)
+        if (!row || s.kind == StepKind::slicer) return;
+        if (s.kind == StepKind::barrier) return;  // its failure is the slices' (and the run's last line)
         begin(*row);
         if (row->active.erase(std::string(s.name))) --row->running;
         switch (e.status) {

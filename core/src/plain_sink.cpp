@@ -64,7 +64,7 @@ public:
     }
 
     void step_started(const StepInfo& s, long long partitions) override {
-        if (quiet() || s.kind == "slicer" || s.kind == "barrier") return;  // those log their own lines
+        if (quiet() || s.kind == StepKind::slicer || s.kind == StepKind::barrier) return;  // those log their own lines
         line(std::string(s.name) + " started" + (partitions >= 0 ? " (" + partitions_text(partitions) + ")" : ""));
     }
 
@@ -72,7 +72,7 @@ public:
         const std::string name(s.name);
         switch (e.status) {
         case StepStatus::done:
-            if (quiet() || s.kind == "slicer" || s.kind == "barrier") return;
+            if (quiet() || s.kind == StepKind::slicer || s.kind == StepKind::barrier) return;
             line(name + " done" + (e.partitions >= 0 ? ": " + partitions_text(e.partitions) + " in " : " in ") +
                  seconds_text(e.seconds) + " s" + counters_suffix(e));
             return;

@@ -183,8 +183,7 @@ private:
         ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
         child.output.assign(fd);
         const Step& step = graph_.steps[index];
-        child.reader = std::make_unique<ChildOutput>(step.name, project_.pipeline().units()[step.unit].name,
-                                                     to_string(step.kind), step.slice);
+        child.reader = std::make_unique<ChildOutput>(step.name, project_.pipeline().units()[step.unit].name, step.kind, step.slice);
         watch_output(index, &child);
     }
 

@@ -203,7 +203,7 @@ void walk(Project& project, const ExpandedGraph& graph, const RunOptions& option
     bool stopping = false;  // fail-fast triggered: start nothing new
 
     auto info = [&](std::size_t i) {
-        return StepInfo{steps[i].name, units[steps[i].unit].name, to_string(steps[i].kind), steps[i].slice};
+        return StepInfo{steps[i].name, units[steps[i].unit].name, steps[i].kind, steps[i].slice};
     };
     auto partitions_of = [&](std::size_t i) -> long long {
         if (steps[i].kind != StepKind::slice) return -1;

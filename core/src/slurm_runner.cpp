@@ -23,20 +23,21 @@ namespace fs = std::filesystem;
 namespace steppar {
 namespace {
 
-// Runs a short Slurm client command; returns its stdout, throws with its stderr on failure.
-std::string slurm(const std::string& command) {
-    const std::string full = command + " 2>&1";
-    FILE* pipe = ::popen(full.c_str(), "r");
-    if (!pipe) throw StateError("cannot run '" + command + "'");
-    std::string out;
-    char buffer[4096];
-    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-    const int status = ::pclose(pipe);
-    if (status != 0) {
-        while (!out.empty() && out.back() == '\n') out.pop_back();
-        throw StateError("'" + command + "' failed: " + out + " (is Slurm running and SLURM_CONF set?)");
+// Runs a short Slurm client command (an argv, never a shell string); returns its stdout, throws
+// with its stderr on failure.
+std::string slurm(const ProgramRunner& run, const std::vector<std::string>& argv) {
+    ProgramResult r;
+    try {
+        r = run(argv, {});
+    } catch (const std::exception& e) {
+        throw StateError(std::string(e.what()) + " (is Slurm installed, and on PATH?)");
     }
-    return out;
+    if (r.exit_code != 0) {
+        std::string said = r.error.empty() ? r.output : r.error;
+        while (!said.empty() && said.back() == '\n') said.pop_back();
+        throw StateError("'" + join(argv, " ") + "' failed: " + said + " (is Slurm running and SLURM_CONF set?)");
+    }
+    return r.output;
 }
 
 // One sbatch of a job: its Slurm id, and for a slice array the slice its task 0 runs.
@@ -60,8 +61,8 @@ std::string error_line(const std::string& path) {
 }
 
 // The cluster's MaxArraySize (array indices must stay below it), from `scontrol show config`.
-int cluster_max_array_size() {
-    std::istringstream config(slurm("scontrol show config"));
+int cluster_max_array_size(const ProgramRunner& run) {
+    std::istringstream config(slurm(run, {"scontrol", "show", "config"}));
     for (std::string line; std::getline(config, line);)
         if (line.rfind("MaxArraySize", 0) == 0) {
             const auto equals = line.find('=');
@@ -93,7 +94,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         const ClusterJob& job = jobs[j];
         if (skip_unit.count(job.unit) || dirty_unit.count(job.unit)) {
-            skip_job[j] = skip_unit.count(job.unit) > 0 || (job.args.front() == "run-slicer");
+            skip_job[j] = skip_unit.count(job.unit) > 0 || (job.kind == StepKind::slicer);
             continue;
         }
         const Unit& unit = project.pipeline().unit(job.unit);
@@ -137,12 +138,12 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     // cluster's MaxArraySize goes in parts, each with the offset of its first slice.
     int max_array = 0;
     for (std::size_t j = 0; j < jobs.size() && !max_array; ++j)
-        if (!skip_job[j] && jobs[j].array) max_array = cluster_max_array_size();
+        if (!skip_job[j] && jobs[j].array) max_array = cluster_max_array_size(options.run_program);
     std::vector<std::vector<Part>> parts(jobs.size());  // job -> its submissions
     std::vector<std::size_t> submitted;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
         if (skip_job[j]) continue;
-        const std::string dependency = slurm_dependency(jobs[j], [&](std::size_t a) {
+        const std::vector<std::string> dependency = slurm_dependency(jobs[j], [&](std::size_t a) {
             std::string ids;  // not join(): that says "(none)" for nothing
             for (const auto& part : parts[a]) ids += (ids.empty() ? "" : ":") + part.id;
             return ids;
@@ -163,12 +164,15 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         std::snprintf(file, sizeof file, "%02zu-%s.sbatch", j + 1, jobs[j].name.c_str());
         std::vector<std::string> ids;
         for (const auto& chunk : chunks) {
-            std::string command = "sbatch --parsable" + dependency;
-            if (jobs[j].array)
-                command += " --array=" + array_ranges(chunk.tasks) +
-                           (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : "") +
-                           " --export=ALL,STEPPAR_SLICE_OFFSET=" + std::to_string(chunk.offset);
-            std::string id = slurm(command + " " + shell_quote((scripts / file).string()));
+            std::vector<std::string> command = {"sbatch", "--parsable"};
+            command.insert(command.end(), dependency.begin(), dependency.end());
+            if (jobs[j].array) {
+                command.push_back("--array=" + array_ranges(chunk.tasks) +
+                                  (options.submit.max_parallel > 0 ? "%" + std::to_string(options.submit.max_parallel) : ""));
+                command.push_back("--export=ALL,STEPPAR_SLICE_OFFSET=" + std::to_string(chunk.offset));
+            }
+            command.push_back((scripts / file).string());
+            std::string id = slurm(options.run_program, command);
             id = id.substr(0, id.find_first_of(";\n"));
             parts[j].push_back({id, chunk.offset});
             ids.push_back(id);
@@ -228,12 +232,14 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     };
     while (true) {
         if (const int signal = interrupt_signal()) {
-            slurm("scancel " + id_list);
+            std::vector<std::string> cancel = {"scancel"};
+            cancel.insert(cancel.end(), all_ids.begin(), all_ids.end());
+            slurm(options.run_program, cancel);
             interrupts.reset();
             throw Interrupted("interrupted by " + signal_name(signal) + ": cancelled the Slurm jobs; finished slices are kept, rerun to resume",
                               signal);
         }
-        const std::string table = slurm("squeue -h -t all -j " + id_list + " -o '%i|%T|%r|%N'");
+        const std::string table = slurm(options.run_program, {"squeue", "-h", "-t", "all", "-j", id_list, "-o", "%i|%T|%r|%N"});
         bool active = false;
         std::istringstream rows(table);
         for (std::string row; std::getline(rows, row);) {
@@ -307,7 +313,9 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
         }
         if (!never.empty()) {
             log("a job failed: cancelling " + std::to_string(never.size()) + " job(s) that depend on it");
-            slurm("scancel " + join(never, " "));
+            std::vector<std::string> cancel = {"scancel"};
+            cancel.insert(cancel.end(), never.begin(), never.end());
+            slurm(options.run_program, cancel);
             ours.insert(never.begin(), never.end());
             active = true;  // look again until the cancellations show
             wait = options.poll_seconds;

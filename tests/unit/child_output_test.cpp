@@ -43,7 +43,7 @@ struct Fixture {
 BOOST_FIXTURE_TEST_SUITE(child_output, Fixture)
 
 BOOST_AUTO_TEST_CASE(lines_split_across_reads_are_joined_and_attributed) {
-    ChildOutput out("count-slice-2", "count", "slice", 2);
+    ChildOutput out("count-slice-2", "count", steppar::StepKind::slice, 2);
     const std::string stream = "plain text\n\x1f{\"e\":\"log\",\"level\":\"warning\",\"source\":\"node\",\"node\":\"wc\","
                                "\"partition\":\"a/b\",\"message\":\"two\\nlines\"}\n\x1f{\"e\":\"progress\",\"done\":3,\"total\":9}\n";
     for (std::size_t i = 0; i < stream.size(); i += 7) out.feed(stream.data() + i, std::min<std::size_t>(7, stream.size() - i));
@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(lines_split_across_reads_are_joined_and_attributed) {
 }
 
 BOOST_AUTO_TEST_CASE(a_frame_after_unterminated_output_keeps_both) {
-    ChildOutput out("n", "n", "node", -1);
+    ChildOutput out("n", "n", steppar::StepKind::node, -1);
     const std::string stream = "no newline\x1f{\"e\":\"log\",\"message\":\"m\"}\n";
     out.feed(stream.data(), stream.size());
     BOOST_TEST_REQUIRE(seen.size() == 2u);
@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(a_frame_after_unterminated_output_keeps_both) {
 }
 
 BOOST_AUTO_TEST_CASE(errors_are_kept_for_the_runner_and_not_shown_twice) {
-    ChildOutput out("n", "n", "node", -1);
+    ChildOutput out("n", "n", steppar::StepKind::node, -1);
     const std::string stream = "\x1f{\"e\":\"error\",\"message\":\"node 'n' failed: boom\",\"exit_code\":1}\n";
     out.feed(stream.data(), stream.size());
     BOOST_TEST(seen.empty());
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(errors_are_kept_for_the_runner_and_not_shown_twice) {
 }
 
 BOOST_AUTO_TEST_CASE(broken_frames_and_endless_lines_are_passed_on_as_output) {
-    ChildOutput out("s", "s", "slice", 0);
+    ChildOutput out("s", "s", steppar::StepKind::slice, 0);
     const std::string broken = "\x1f{not json\n";
     out.feed(broken.data(), broken.size());
     BOOST_TEST_REQUIRE(seen.size() == 1u);

@@ -11,8 +11,8 @@ namespace steppar {
 
 class ChildOutput {
 public:
-    ChildOutput(std::string step, std::string unit, std::string kind, int slice)
-        : step_(std::move(step)), unit_(std::move(unit)), kind_(std::move(kind)), slice_(slice) {}
+    ChildOutput(std::string step, std::string unit, StepKind kind, int slice)
+        : step_(std::move(step)), unit_(std::move(unit)), kind_(kind), slice_(slice) {}
 
     /// Bytes read from the pipe, in any chunks.
     void feed(const char* data, std::size_t size);
@@ -27,7 +27,8 @@ private:
     void line(std::string_view text);
     StepInfo info() const { return {step_, unit_, kind_, slice_}; }
 
-    std::string step_, unit_, kind_;
+    std::string step_, unit_;
+    StepKind kind_;
     int slice_;
     std::string pending_;
     long long done_ = -1;

@@ -18,6 +18,7 @@ namespace steppar {
 
 /// One job of a cluster export: a single task, or an array of `tasks` (one per slice).
 struct ClusterJob {
+    StepKind kind;                  ///< what its tasks run (a slice array: StepKind::slice)
     std::string name;               ///< e.g. "count-slicer", "count-slices", "count-barrier", "total"
     std::vector<std::string> args;  ///< steppar-host arguments; "{index}" stands for the task index
     int tasks = 1;                  ///< > 1 (or a multinode's 1) for slice arrays
@@ -38,8 +39,9 @@ std::vector<ClusterJob> cluster_jobs(const Project& project, const ExpandedGraph
 /// (it judges their markers itself, so it fails naming them) while still `afterok` on its
 /// slicer; and `--kill-on-invalid-dep=yes`, so that what follows a failure is cancelled, never
 /// left PENDING for good (DependencyNeverSatisfied) on a cluster whose slurm.conf lacks
-/// `DependencyParameters=kill_invalid_depend`. "" when it waits for nothing.
-std::string slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of);
+/// `DependencyParameters=kill_invalid_depend`. As sbatch arguments; none when it waits for
+/// nothing.
+std::vector<std::string> slurm_dependency(const ClusterJob& job, const std::function<std::string(std::size_t)>& id_of);
 
 /// The Kubernetes Job name of each job: a valid DNS-1123 label, short enough that an Indexed
 /// Job's pod names (NAME-INDEX) are too, unique (a digest of the step name is added where the

@@ -11,6 +11,8 @@
 // and anything else a plugin prints arrives as `output`, attributed to its step.
 #pragma once
 
+#include "steppar/step_kind.hpp"
+
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -37,7 +39,7 @@ struct Message {
 struct StepInfo {
     std::string_view name;  ///< e.g. "count-slice-3"
     std::string_view unit;  ///< its multinode, multipipeline or node
-    std::string_view kind;  ///< "slicer", "slice", "barrier" or "node"
+    StepKind kind = StepKind::node;
     int slice = -1;
 };
 

@@ -8,13 +8,13 @@
 #pragma once
 
 #include "steppar/pipeline.hpp"
+#include "steppar/step_kind.hpp"
 
 #include <string>
 #include <vector>
 
 namespace steppar {
 
-enum class StepKind { slicer, slice, barrier, node };
 
 struct Step {
     StepKind kind;
@@ -38,6 +38,5 @@ int slice_count(const ExpandedGraph& graph, std::size_t unit);
 std::string slicer_name(std::string_view unit);
 std::string slice_name(std::string_view unit, int slice);
 std::string barrier_name(std::string_view unit);
-const char* to_string(StepKind kind);
 
 }  // namespace steppar

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "steppar/cluster_export.hpp"
+#include "steppar/program.hpp"
 #include "steppar/runner.hpp"
 
 namespace steppar {
@@ -15,6 +16,8 @@ struct SlurmRunOptions {
     SlurmExport submit;        ///< partition, account, extra sbatch lines, array throttle
     double poll_seconds = 0.5;       ///< the first wait between two looks at the jobs
     double max_poll_seconds = 10;    ///< the wait grows to this while nothing changes
+    /// How sbatch, squeue, scancel and scontrol are run (a fake in tests).
+    ProgramRunner run_program = steppar::run_program;
 };
 
 /// Runs the whole graph on Slurm (sbatch/squeue/scancel on PATH, SLURM_CONF as usual).

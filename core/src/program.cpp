@@ -1,0 +1,105 @@
+// Boost.Process (v2) with Boost.Asio: stdin written and stdout/stderr read at once, so a
+// program that answers while it reads (or writes a lot to both) never stalls on a full pipe.
+#include "steppar/program.hpp"
+
+#include "steppar/error.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/writable_pipe.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/stdio.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace bp = boost::process::v2;
+namespace asio = boost::asio;
+
+namespace steppar {
+namespace {
+
+// While a program runs, SIGPIPE is blocked in this thread: writing to a program that stopped
+// reading fails with EPIPE instead of killing steppar. A SIGPIPE raised meanwhile is taken
+// before the old mask comes back.
+class SigpipeBlocked {
+public:
+    SigpipeBlocked() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    ~SigpipeBlocked() {
+        sigset_t pending;
+        if (!sigismember(&old_, SIGPIPE) && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+            const timespec now{0, 0};
+            ::sigtimedwait(&pipe_, nullptr, &now);
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    SigpipeBlocked(const SigpipeBlocked&) = delete;
+    SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+private:
+    sigset_t pipe_, old_;
+};
+
+// In the child between fork and exec: the program starts with default signal handling and an
+// empty mask, whatever steppar had set for itself.
+struct DefaultSignals {
+    template <class Launcher>
+    boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
+        for (const int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        return {};
+    }
+};
+
+}  // namespace
+
+bool on_path(std::string_view program) {
+    const char* path = std::getenv("PATH");
+    std::string_view dirs = path ? path : "";
+    while (!dirs.empty()) {
+        const auto colon = dirs.find(':');
+        const std::string dir(dirs.substr(0, colon));
+        if (!dir.empty() && ::access((std::filesystem::path(dir) / program).c_str(), X_OK) == 0) return true;
+        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+    }
+    return false;
+}
+
+ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input) {
+    if (argv.empty()) throw std::invalid_argument("run_program: no program");
+    const auto executable = bp::environment::find_executable(argv.front());
+    if (executable.empty()) throw StateError("cannot run '" + argv.front() + "': not found on PATH");
+    const SigpipeBlocked no_sigpipe;
+    asio::io_context io;
+    asio::writable_pipe stdin_pipe(io);
+    asio::readable_pipe stdout_pipe(io), stderr_pipe(io);
+    ProgramResult result;
+    bp::process process(io, executable, std::vector<std::string>(argv.begin() + 1, argv.end()),
+                        bp::process_stdio{stdin_pipe, stdout_pipe, stderr_pipe}, DefaultSignals{});
+    // A program that exits before reading all of its input: the write fails (EPIPE), and its
+    // exit code says why.
+    asio::async_write(stdin_pipe, asio::buffer(input.data(), input.size()), [&](boost::system::error_code, std::size_t) {
+        boost::system::error_code ignored;
+        stdin_pipe.close(ignored);
+    });
+    asio::async_read(stdout_pipe, asio::dynamic_buffer(result.output), [](boost::system::error_code, std::size_t) {});
+    asio::async_read(stderr_pipe, asio::dynamic_buffer(result.error), [](boost::system::error_code, std::size_t) {});
+    io.run();
+    result.exit_code = process.wait();
+    return result;
+}
+
+}  // namespace steppar
