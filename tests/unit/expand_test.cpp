@@ -2,6 +2,7 @@
 
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
+#include "steppar/step_selection.hpp"
 
 #include <algorithm>
 #include <map>
@@ -238,6 +239,64 @@ BOOST_AUTO_TEST_CASE(steps_refer_to_their_unit) {
         BOOST_TEST_REQUIRE(s.unit < p.units().size());
         const std::string& unit = p.units()[s.unit].name;
         BOOST_TEST(s.name.rfind(unit, 0) == 0u, s.name << " does not belong to " << unit);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Step selection (step_selection.hpp): --nodes, --tags, --from-nodes and --to-nodes as flags per step.
+BOOST_AUTO_TEST_SUITE(step_selection)
+
+namespace {
+
+// count (2 slices, tagged nightly) -> total; lower (2 slices) on its own.
+std::pair<Pipeline, ExpandedGraph> selection_graph() {
+    steppar::UnitOptions nightly;
+    nightly.tags = {"nightly"};
+    Pipeline p = validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), nightly) +
+                           node({"total", "builtin.total", {"counts"}, {"sum"}}) +
+                           multinode({"lower", "builtin.lowercase", {"other"}, {"lowered"}}, Slices::fixed(2)));
+    ExpandedGraph g = steppar::expand(p);
+    return {std::move(p), std::move(g)};
+}
+
+names chosen_names(const ExpandedGraph& g, const std::vector<bool>& chosen) {
+    names out;
+    for (std::size_t i = 0; i < g.steps.size(); ++i)
+        if (chosen[i]) out.push_back(g.steps[i].name);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(nodes_tags_and_the_graph_cuts_choose_steps) {
+    const auto [p, g] = selection_graph();
+    auto pick = [&](steppar::StepSelection s) { return chosen_names(g, steppar::select_steps(p, g, s)); };
+    BOOST_TEST(pick({}).size() == g.steps.size());
+    // One slice: that slice and its unit's plan, never the barrier.
+    BOOST_TEST(pick({{"count-slice-1"}, {}, {}, {}}) == (names{"count-slice-1", "count-slicer"}));
+    BOOST_TEST(pick({{}, {"nightly"}, {}, {}}) == (names{"count-barrier", "count-slice-0", "count-slice-1", "count-slicer"}));
+    const names count_and_total = {"count-barrier", "count-slice-0", "count-slice-1", "count-slicer", "total"};
+    BOOST_TEST(pick({{}, {}, {"count"}, {}}) == count_and_total);
+    BOOST_TEST(pick({{}, {}, {}, {"total"}}) == count_and_total);
+    BOOST_TEST(pick({{}, {}, {"count"}, {"count"}}) == (names{"count-barrier", "count-slice-0", "count-slice-1", "count-slicer"}));
+    BOOST_TEST(pick({{"lower"}, {}, {"count"}, {}}).empty());  // both cuts apply
+}
+
+BOOST_AUTO_TEST_CASE(a_name_that_matches_nothing_is_refused_with_a_suggestion) {
+    const auto [p, g] = selection_graph();
+    for (const auto& [selection, expected] : std::vector<std::pair<steppar::StepSelection, std::string>>{
+             {{{"cuont"}, {}, {}, {}}, "--nodes: no step, node or multinode named 'cuont'"},
+             {{{}, {"nigthly"}, {}, {}}, "--tags: no unit is tagged 'nigthly'"},
+             {{{}, {}, {"totl"}, {}}, "--from-nodes: no node or multinode named 'totl'"}}) {
+        try {
+            steppar::select_steps(p, g, selection);
+            BOOST_ERROR("expected a UsageError for " << expected);
+        } catch (const steppar::UsageError& e) {
+            BOOST_TEST(std::string(e.what()).find(expected) != std::string::npos, e.what());
+            BOOST_TEST(std::string(e.what()).find("did you mean") != std::string::npos, e.what());
+        }
     }
 }
 

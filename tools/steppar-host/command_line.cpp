@@ -101,4 +101,11 @@ const Unit& replicated_unit(Project& project, const Parsed& parsed) {
     return unit;
 }
 
+std::string host_program() {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) throw StateError("cannot find steppar-host's own file (/proc/self/exe): " + ec.message());
+    return self.string();
+}
+
 }  // namespace steppar::cli

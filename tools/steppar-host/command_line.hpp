@@ -48,6 +48,10 @@ std::unique_ptr<Project> open_project(const Parsed& parsed);
 /// --format text|json, checked.
 std::string text_or_json(const Parsed& parsed);
 
+/// This steppar-host's own file (what runners and exported jobs start again), as the kernel
+/// knows it (/proc/self/exe).
+std::string host_program();
+
 /// The multinode or multipipeline --node names; UsageError for a plain node.
 const Unit& replicated_unit(Project& project, const Parsed& parsed);
 

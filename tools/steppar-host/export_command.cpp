@@ -5,7 +5,6 @@
 #include <steppar/cluster_export.hpp>
 #include <steppar/expand.hpp>
 
-#include <boost/dll/runtime_symbol_info.hpp>
 
 #include <steppar/error.hpp>
 #include <steppar/events.hpp>
@@ -45,7 +44,7 @@ int export_command(int argc, char** argv) {
             "max-parallel", po::value<int>()->default_value(0), "most array tasks of one multinode at once (%M); 0: no limit")(
             "max-array-size", po::value<int>()->default_value(default_max_array_size),
             "the cluster's MaxArraySize (scontrol show config): larger slice arrays are submitted in parts")(
-            "host-program", po::value<std::string>()->default_value(boost::dll::program_location().string()),
+            "host-program", po::value<std::string>()->default_value(host_program()),
             "steppar-host as the compute nodes see it");
     } else if (engine == "k8s") {
         options.add_options()("image", po::value<std::string>()->required(), "container image holding steppar-host and the plugins")(

@@ -1,18 +1,17 @@
 // `steppar-host new-plugin NAME [--dir D]`: writes a ready out-of-tree plugin project that
 // builds against the installed steppar (find_package) and runs as written: a partition node, a
 // whole node, a pipeline with sample data, and a CTest test that runs the pipeline for real.
+#include "command_line.hpp"
 #include "commands.hpp"
 
 #include <steppar/atomic_file.hpp>
 #include <steppar/error.hpp>
 #include <steppar/sdk.hpp>
 
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/program_options.hpp>
 
 #include <filesystem>
 #include <iostream>
-#include <regex>
 #include <vector>
 
 namespace po = boost::program_options;
@@ -213,13 +212,21 @@ std::string fill(std::string text, const std::string& name, const std::string& p
 // The prefix steppar-host is installed under (what find_package needs), or a hint when it runs
 // from a build tree.
 std::string install_prefix() {
-    const fs::path prefix = fs::path(boost::dll::program_location().string()).parent_path().parent_path();
+    const fs::path prefix = fs::path(host_program()).parent_path().parent_path();
     std::error_code ec;
     for (const char* lib : {"lib", "lib64"})
         if (fs::exists(prefix / lib / "cmake/steppar/stepparConfig.cmake", ec)) return prefix.string();
     for (const auto& entry : fs::directory_iterator(prefix / "lib", ec))
         if (fs::exists(entry.path() / "cmake/steppar/stepparConfig.cmake", ec)) return prefix.string();
     return "<prefix of 'cmake --install' of steppar>";
+}
+
+// [A-Za-z_][A-Za-z0-9_]*: a C identifier, which a plugin name becomes in CMake and C++.
+bool is_identifier(const std::string& name) {
+    if (name.empty() || (name.front() >= '0' && name.front() <= '9')) return false;
+    for (const char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    return true;
 }
 
 }  // namespace
@@ -246,7 +253,7 @@ int new_plugin_command(int argc, char** argv) {
     po::notify(values);
     if (!values.count("name")) throw UsageError("new-plugin: missing NAME (the plugin's name, e.g. my_nodes)");
     const std::string name = values["name"].as<std::string>();
-    if (!std::regex_match(name, std::regex("[A-Za-z_][A-Za-z0-9_]*")))
+    if (!is_identifier(name))
         throw UsageError("new-plugin: '" + name + "' is not a valid plugin name: use letters, digits and _ (like my_nodes), not starting with a digit");
     const fs::path project = fs::path(values["dir"].as<std::string>()) / name;
     std::error_code ec;
@@ -266,7 +273,7 @@ int new_plugin_command(int argc, char** argv) {
               << "  cd " << project.string() << "\n"
               << "  cmake -S . -B build -DCMAKE_PREFIX_PATH=" << prefix << "\n"
               << "  cmake --build build\n"
-              << "  " << boost::dll::program_location().string() << " run pipeline.yml\n"
+              << "  " << host_program() << " run pipeline.yml\n"
               << "  ctest --test-dir build --output-on-failure\n";
     return 0;
 }

@@ -12,7 +12,6 @@
 #include <steppar/spec.hpp>
 #include <steppar/step_reaper.hpp>
 
-#include <boost/dll/runtime_symbol_info.hpp>
 
 #include <steppar/error.hpp>
 #include <steppar/events.hpp>
@@ -91,7 +90,7 @@ int run_command(int argc, char** argv) {
         throw UsageError("unknown --launch '" + launch + "'" + suggestion(launch, {"fork", "exec"}));
     run_options.max_workers = parsed.values["max-workers"].as<int>();
     if (run_options.max_workers < 0) throw UsageError("--max-workers must be 0 (all cores) or more");
-    run_options.host_program = boost::dll::program_location().string();
+    run_options.host_program = host_program();
     run_options.fail_fast = parsed.values["fail-fast"].as<bool>();
     run_options.slice_timeout = parsed.values["slice-timeout"].as<double>();
     if (!(run_options.slice_timeout >= 0 && run_options.slice_timeout <= limits::max_timeout_seconds))
