@@ -1,6 +1,5 @@
 #include "steppar/fork_server.hpp"
 
-#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"

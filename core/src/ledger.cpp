@@ -1,8 +1,8 @@
-#include "steppar/files.hpp"
 #include "steppar/ledger.hpp"
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/interruption.hpp"
 
 #include <xxhash.h>

@@ -1,9 +1,9 @@
-#include "steppar/files.hpp"
 #include "steppar/marker.hpp"
 
 #include "sealed_json.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,9 +1,9 @@
-#include "steppar/files.hpp"
 #include "steppar/plan.hpp"
 
 #include "sealed_json.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/slicer.hpp"

@@ -1,9 +1,8 @@
-#include "steppar/files.hpp"
 #include "steppar/planning.hpp"
 
-#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
+#include "steppar/files.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"

@@ -1,9 +1,8 @@
 // The only translation unit that includes Boost.DLL's loader headers.
-#include "steppar/files.hpp"
 #include "steppar/plugin_loader.hpp"
 
-#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/text.hpp"
 

@@ -1,6 +1,5 @@
 #include "steppar/runner.hpp"
 
-#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"

@@ -1,9 +1,8 @@
 // yaml-cpp is included here and in cluster_export.cpp only.
-#include "steppar/files.hpp"
 #include "steppar/spec.hpp"
 
-#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/text.hpp"
 
 #include <nlohmann/json.hpp>
