@@ -22,6 +22,8 @@ grep -q "word_lengths_nodes .*Passed" "$work/example_ctest.log"
 bash "$src/examples/demo/make-data.sh" "$work/project/data/docs" 50
 
 cd "$work/project"
+# The installed steppar_add_plugin names the plugin and gives it the project's version.
+"$work/prefix/bin/steppar-host" validate pipeline.yml | grep -q "plugin 'lengths': word_lengths 0.1.0, 2 node(s); SDK "
 "$work/prefix/bin/steppar-host" run pipeline.yml --runner parallel
 
 # Check the results against an independent computation.

@@ -32,7 +32,7 @@ const Template files[] = {
 #   steppar-host run pipeline.yml
 #   ctest --test-dir build --output-on-failure
 cmake_minimum_required(VERSION 3.25)
-project(@NAME@ LANGUAGES CXX)
+project(@NAME@ VERSION 0.1.0 LANGUAGES CXX)
 set(CMAKE_CXX_STANDARD 17)
 if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release)
