@@ -20,11 +20,14 @@ void node_log(LogLevel level, std::string_view text, std::string_view node, std:
 }
 
 void Metrics::add(std::string_view name, long long n) {
-    if (!is_counter_name(name))
-        throw std::invalid_argument("counter name '" + std::string(name).substr(0, 80) +
-                                    "' must be 1 to 64 letters, digits, '_', '-' or '.'");
-    auto& value = values_[std::string(name)];
-    if (__builtin_add_overflow(value, n, &value))
+    auto it = values_.find(name);
+    if (it == values_.end()) {  // a new name: checked once
+        if (!is_counter_name(name))
+            throw std::invalid_argument("counter name '" + std::string(name).substr(0, 80) +
+                                        "' must be 1 to 64 letters, digits, '_', '-' or '.'");
+        it = values_.emplace(std::string(name), 0).first;
+    }
+    if (__builtin_add_overflow(it->second, n, &it->second))
         throw std::overflow_error("counter '" + std::string(name) + "' overflows a 64-bit integer");
 }
 

@@ -121,10 +121,12 @@ public:
     /// Adds `n` to `name`; throws std::invalid_argument for a name that is not 1-64 of
     /// [A-Za-z0-9_.-], std::overflow_error when the sum would not fit.
     void add(std::string_view name, long long n);
-    const std::map<std::string, long long>& values() const noexcept { return values_; }
+    /// The counters as a marker keeps them.
+    std::map<std::string, long long> values() const { return {values_.begin(), values_.end()}; }
 
 private:
-    std::map<std::string, long long> values_;
+    // Transparent: a node may count per record, so a known name is found without a string copy.
+    std::map<std::string, long long, std::less<>> values_;
 };
 
 /// Where a step's calls run: its slice, and the counters they add to.
