@@ -41,10 +41,10 @@ private:
 };
 
 
-Level level_from(const std::string& name) {
-    if (name == "warning") return Level::warning;
-    if (name == "error") return Level::error;
-    return Level::info;
+LogLevel level_from(const std::string& name) {
+    if (name == "warning") return LogLevel::warning;
+    if (name == "error") return LogLevel::error;
+    return LogLevel::info;
 }
 
 Origin origin_from(const std::string& name) {

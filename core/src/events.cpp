@@ -84,11 +84,11 @@ void report_progress(std::size_t done, std::size_t total) {
     events().step_progress({}, done, total);
 }
 
-const char* level_name(Level level) {
+const char* level_name(LogLevel level) {
     switch (level) {
-    case Level::info: return "info";
-    case Level::warning: return "warning";
-    case Level::error: return "error";
+    case LogLevel::info: return "info";
+    case LogLevel::warning: return "warning";
+    case LogLevel::error: return "error";
     }
     return "?";
 }
@@ -129,6 +129,12 @@ std::string counters_text(const std::map<std::string, long long>& metrics, std::
     for (const auto& [name, value] : metrics) text += (text.empty() ? "" : ", ") + name + "=" + std::to_string(value);
     if (skipped) text += (text.empty() ? "" : "; ") + std::to_string(skipped) + " output partition(s) skipped";
     return text;
+}
+
+std::string error_reported_in(std::string_view line) {
+    if (auto plain = plain_error(line)) return *plain;
+    if (auto json = json_error(line)) return *json;
+    return {};
 }
 
 }  // namespace steppar

@@ -4,8 +4,8 @@
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/signals.hpp"
 #include "steppar/step_reaper.hpp"
-#include "steppar/temporary_files.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -105,8 +105,7 @@ int run_step(Project& project, const Step& step) {
     // The host's sink (a live display, say) is the host's: dropped without its destructor,
     // which would draw on the pipe.
     (void)set_events(make_child_reporter(events_fd)).release();
-    for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_DFL);
-    ::sigprocmask(SIG_SETMASK, &host_mask, nullptr);
+    restore_default_signals(host_mask);
     ::setpgid(0, 0);  // its own group: a timeout or an interrupt kills what it starts, too
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
@@ -129,16 +128,7 @@ int run_step(Project& project, const Step& step) {
     // Descendants of a step that died before cleaning up come here instead of to init.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     // The host decides when steps stop; a Ctrl-C on the terminal reaches the server too.
-    for (const int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(s, SIG_IGN);
-    sigset_t child_signal;
-    sigemptyset(&child_signal);
-    sigaddset(&child_signal, SIGCHLD);
-    // Also blocked, not only ignored: a step inherits the mask, so a stop the host sends in the
-    // instant after fork waits (an ignored signal would be lost) until the step unblocks it.
-    sigset_t blocked = child_signal;
-    for (const int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&blocked, s);
-    ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
-    const int signals = ::signalfd(-1, &child_signal, SFD_NONBLOCK | SFD_CLOEXEC);
+    const int signals = watch_children_and_ignore_stops();
     if (signals < 0) ::_exit(1);
     // The run lock and whatever else the host had open stay with the host.
     close_all_fds_but(channel, signals);
@@ -208,7 +198,6 @@ int run_step(Project& project, const Step& step) {
         ::kill(-pid, SIGKILL);
         ::kill(pid, SIGKILL);
     }
-    ::sigprocmask(SIG_UNBLOCK, &child_signal, nullptr);
     while (!running.empty()) {
         int status = 0;
         const pid_t pid = ::waitpid(-1, &status, 0);
@@ -229,8 +218,7 @@ std::unique_ptr<ForkServer> ForkServer::start(Project& project, const ExpandedGr
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
         throw StateError(std::string("cannot create the fork server's channel: ") + std::strerror(errno));
-    sigset_t host_mask;
-    ::sigprocmask(SIG_SETMASK, nullptr, &host_mask);
+    const sigset_t host_mask = current_signal_mask();
     flush_output();
     const pid_t host = ::getpid();
     const pid_t pid = ::fork();

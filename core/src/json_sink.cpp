@@ -85,4 +85,11 @@ private:
 
 std::unique_ptr<EventSink> make_json_sink(int fd) { return std::make_unique<JsonSink>(fd); }
 
+std::optional<std::string> json_error(std::string_view line) {
+    if (line.empty() || line.front() != '{') return std::nullopt;
+    const auto j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || j.value("event", "") != "error") return std::nullopt;
+    return j.value("message", "");
+}
+
 }  // namespace steppar

@@ -62,7 +62,7 @@ public:
     ~LiveDisplay() override { flush_above(); }
 
     void message(const Message& m) override {
-        if (m.level == Level::info && m.origin == Origin::steppar) return;
+        if (m.level == LogLevel::info && m.origin == Origin::steppar) return;
         std::string prefix;
         if (!m.step.empty()) prefix.append(m.step).append(m.origin == Origin::output ? " | " : ": ");
         if (m.origin == Origin::node && m.node != m.step) {  // a plain node's step is the node
@@ -70,8 +70,8 @@ public:
             if (!m.partition.empty()) prefix.append(" [").append(m.partition).append("]");
             prefix.append(": ");
         }
-        if (m.level == Level::warning) prefix.append(paint("33", "warning: "));
-        if (m.level == Level::error) prefix.append(paint("31", "error: "));
+        if (m.level == LogLevel::warning) prefix.append(paint("33", "warning: "));
+        if (m.level == LogLevel::error) prefix.append(paint("31", "error: "));
         std::string_view text = m.text;
         do {
             const auto end = text.find('\n');

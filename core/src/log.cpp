@@ -18,7 +18,7 @@ void log(std::string_view message) {
 
 void warn(std::string_view message) {
     Message m;
-    m.level = Level::warning;
+    m.level = LogLevel::warning;
     m.text = message;
     events().message(m);
 }

@@ -11,7 +11,7 @@ namespace steppar {
 void node_log(LogLevel level, std::string_view text, std::string_view node, std::string_view partition) {
     if (level == LogLevel::info && quiet()) return;
     Message m;
-    m.level = level == LogLevel::warning ? Level::warning : Level::info;
+    m.level = level == LogLevel::warning ? LogLevel::warning : LogLevel::info;  // a node says an error by throwing
     m.origin = Origin::node;
     m.text = text;
     m.node = node;

@@ -11,6 +11,9 @@
 namespace steppar {
 namespace {
 
+// The CLI's last line, untimestamped so scripts can match it exactly.
+constexpr std::string_view error_prefix = "steppar-host: error: ";
+
 std::string seconds_text(double seconds) {
     char text[32];
     std::snprintf(text, sizeof text, "%.3f", seconds);
@@ -42,7 +45,7 @@ public:
             if (!m.partition.empty()) prefix.append(", partition '").append(m.partition).append("'");
             prefix.append(": ");
         }
-        if (m.level != Level::info) prefix.append(level_name(m.level)).append(": ");
+        if (m.level != LogLevel::info) prefix.append(level_name(m.level)).append(": ");
         // A multi-line text becomes several lines, each with the whole prefix (grep-able).
         std::string_view text = m.text;
         std::string out;
@@ -101,8 +104,7 @@ public:
     }
 
     void error(std::string_view text, int) override {
-        // The CLI's last line, untimestamped so scripts can match it exactly.
-        write_all(fd_, "steppar-host: error: " + std::string(text) + "\n");
+        write_all(fd_, std::string(error_prefix).append(text) + "\n");
     }
 
 private:
@@ -113,5 +115,10 @@ private:
 }  // namespace
 
 std::unique_ptr<EventSink> make_plain_sink(int fd) { return std::make_unique<PlainSink>(fd); }
+
+std::optional<std::string> plain_error(std::string_view line) {
+    if (line.substr(0, error_prefix.size()) != error_prefix) return std::nullopt;
+    return std::string(line.substr(error_prefix.size()));
+}
 
 }  // namespace steppar

@@ -6,6 +6,7 @@
 #include "steppar/events.hpp"
 #include "steppar/fork_server.hpp"
 #include "steppar/interruption.hpp"
+#include "steppar/signals.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"

@@ -3,6 +3,7 @@
 #include "steppar/program.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/signals.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
@@ -13,11 +14,8 @@
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
 
-#include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
-#include <pthread.h>
 #include <unistd.h>
 
 namespace bp = boost::process::v2;
@@ -26,40 +24,12 @@ namespace asio = boost::asio;
 namespace steppar {
 namespace {
 
-// While a program runs, SIGPIPE is blocked in this thread: writing to a program that stopped
-// reading fails with EPIPE instead of killing steppar. A SIGPIPE raised meanwhile is taken
-// before the old mask comes back.
-class SigpipeBlocked {
-public:
-    SigpipeBlocked() {
-        sigemptyset(&pipe_);
-        sigaddset(&pipe_, SIGPIPE);
-        ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    }
-    ~SigpipeBlocked() {
-        sigset_t pending;
-        if (!sigismember(&old_, SIGPIPE) && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-            const timespec now{0, 0};
-            ::sigtimedwait(&pipe_, nullptr, &now);
-        }
-        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeBlocked(const SigpipeBlocked&) = delete;
-    SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
-
-private:
-    sigset_t pipe_, old_;
-};
-
 // In the child between fork and exec: the program starts with default signal handling and an
 // empty mask, whatever steppar had set for itself.
 struct DefaultSignals {
     template <class Launcher>
     boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
-        for (const int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        restore_default_signals();
         return {};
     }
 };

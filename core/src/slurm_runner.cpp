@@ -2,10 +2,12 @@
 
 #include "steppar/error.hpp"
 #include "steppar/executor.hpp"
+#include "steppar/events.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/signals.hpp"
 #include "steppar/text.hpp"
 
 #include <cctype>
@@ -49,14 +51,13 @@ struct Part {
 // The Slurm id in "61_2 FAILED": "61_2".
 std::string id_of(const std::string& entry) { return entry.substr(0, entry.find(' ')); }
 
-// The last `steppar-host: error: ...` line a job printed into its Slurm output file, without the
-// prefix; "" when there is none (or no file).
+// The last error a job's steppar-host reported into its Slurm output file; "" when there is
+// none (or no file).
 std::string error_line(const std::string& path) {
     std::ifstream in(path);
     std::string line, found;
-    const std::string prefix = "steppar-host: error: ";
     while (std::getline(in, line))
-        if (line.rfind(prefix, 0) == 0) found = line.substr(prefix.size());
+        if (std::string said = error_reported_in(line); !said.empty()) found = std::move(said);
     return found;
 }
 

@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>  // kill(pid, 0)
 #include <cstring>
 #include <fstream>
 #include <pthread.h>
@@ -101,27 +101,9 @@ void unregister_temporary(int slot) {
     cleanup_table[slot].used.store(false);
 }
 
-namespace {
-
-extern "C" void remove_temporaries_and_die(int signal) {
+void unlink_registered_temporaries() noexcept {
     for (auto& slot : cleanup_table)
         if (slot.used.load() && slot.path[0] != '\0') ::unlink(slot.path);
-    ::signal(signal, SIG_DFL);
-    ::raise(signal);
-}
-
-}  // namespace
-
-void remove_temporaries_on_termination_signals() {
-    // Crashes too: the handler only unlinks and re-raises, so the process still dies of the
-    // same signal (and dumps core where enabled).
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
-        struct sigaction action = {};
-        action.sa_handler = remove_temporaries_and_die;
-        action.sa_flags = SA_RESETHAND | SA_NODEFER;
-        sigemptyset(&action.sa_mask);
-        ::sigaction(signal, &action, nullptr);
-    }
 }
 
 namespace {

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 using namespace steppar;
 
@@ -99,6 +100,35 @@ BOOST_AUTO_TEST_CASE(broken_frames_and_endless_lines_are_passed_on_as_output) {
     out.finish();
     BOOST_TEST_REQUIRE(seen.size() == 1u);
     BOOST_TEST(seen[0].text == "tail");
+}
+
+// A Slurm task's output file is read back for the error its steppar-host ended with, whatever
+// format it was written in: the reader must match each sink's writer.
+BOOST_AUTO_TEST_CASE(the_error_line_of_each_log_format_reads_back) {
+    for (const LogFormat format : {LogFormat::plain, LogFormat::json}) {
+        int ends[2];
+        BOOST_REQUIRE(::pipe(ends) == 0);
+        {
+            const auto sink = make_event_sink(format, ends[1]);
+            Message m;
+            m.text = "steppar-host: error: a log line that only looks like one";
+            sink->message(m);
+            sink->error("input 'docs' partition 'a.txt': permission denied; fix and rerun", 4);
+        }
+        ::close(ends[1]);
+        std::string written(4096, '\0');
+        written.resize(static_cast<std::size_t>(::read(ends[0], written.data(), written.size())));
+        ::close(ends[0]);
+        std::vector<std::string> said;
+        for (std::size_t start = 0, end; (end = written.find('\n', start)) != std::string::npos; start = end + 1)
+            said.push_back(error_reported_in(std::string_view(written).substr(start, end - start)));
+        BOOST_TEST_INFO("format " << static_cast<int>(format) << ": " << written);
+        BOOST_REQUIRE(said.size() == 2u);
+        BOOST_TEST(said[0] == "");
+        BOOST_TEST(said[1] == "input 'docs' partition 'a.txt': permission denied; fix and rerun");
+    }
+    BOOST_TEST(error_reported_in("") == "");
+    BOOST_TEST(error_reported_in("{not json") == "");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

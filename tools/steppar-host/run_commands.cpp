@@ -16,7 +16,7 @@
 #include <steppar/error.hpp>
 #include <steppar/events.hpp>
 #include <steppar/log.hpp>
-#include <steppar/temporary_files.hpp>
+#include <steppar/signals.hpp>
 #include <steppar/text.hpp>
 
 #include <nlohmann/json.hpp>

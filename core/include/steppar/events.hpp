@@ -13,6 +13,8 @@
 
 #include "steppar/step_kind.hpp"
 
+#include <steppar/log_level.hpp>
+
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -22,12 +24,13 @@
 
 namespace steppar {
 
-enum class Level { info, warning, error };
+// Levels are the SDK's LogLevel (log_level.hpp): a node's ctx.warn() and the engine's warn() are one thing.
+
 /// Who said it: the engine, a node through the SDK's log(), or raw output of a step's process.
 enum class Origin { steppar, node, output };
 
 struct Message {
-    Level level = Level::info;
+    LogLevel level = LogLevel::info;
     Origin origin = Origin::steppar;
     std::string_view text;
     std::string_view step;       ///< the step whose process said it ("": this process)
@@ -110,6 +113,9 @@ EventSink& events();
 /// Returns the previous sink (a forked child must not destroy its parent's display).
 std::unique_ptr<EventSink> set_events(std::unique_ptr<EventSink> sink);
 std::unique_ptr<EventSink> make_event_sink(LogFormat format, int fd);
+/// The one-line error a steppar process ended with, read back from a line of its stderr kept in
+/// a file (a Slurm task's output) in the plain or json format; "" when the line is not one.
+std::string error_reported_in(std::string_view line);
 /// The sink of a step's process run by a host: framed events on `fd` (its stderr pipe).
 std::unique_ptr<EventSink> make_child_reporter(int fd);
 /// In a step's process whose stdout and stderr are the pipe `pipe_fd` to its host: a descriptor
@@ -127,7 +133,7 @@ void report_progress(std::size_t done, std::size_t total);
 std::string counters_text(const std::map<std::string, long long>& metrics, std::size_t skipped);
 
 /// The lowercase name of a level ("info", "warning", "error").
-const char* level_name(Level level);
+const char* level_name(LogLevel level);
 const char* origin_name(Origin origin);
 const char* status_name(StepStatus status);
 

@@ -1,5 +1,6 @@
-// Stop requests (SIGINT, SIGTERM, SIGHUP) seen by the host's own long work. Waiting for children
-// is done by an event loop, which hears of a signal through wake_fd(); but scanning a million
+// Stop requests (SIGINT, SIGTERM, SIGHUP) seen by the host's own long work. The handler that
+// records them is signals.hpp's InterruptWatch. Waiting for children is done by an event loop,
+// which hears of a signal through InterruptWatch::wake_fd(); but scanning a million
 // partitions, or writing their plan, runs with no loop watching. Such work calls
 // interruption_point() as it goes, so a stop request ends it within milliseconds.
 #pragma once
@@ -21,30 +22,12 @@ private:
     int signal_;
 };
 
-/// While one exists, SIGINT, SIGTERM and SIGHUP do not end the process: the first is kept for
-/// interrupt_signal(), and every one writes a byte (its number) to wake_fd(). A process forked
-/// from the host and not yet exec'd still dies of them, as it would without a watch.
-/// One at a time per process; the previous handlers come back when it goes.
-class InterruptWatch {
-public:
-    InterruptWatch();
-    ~InterruptWatch();
-    InterruptWatch(const InterruptWatch&) = delete;
-    InterruptWatch& operator=(const InterruptWatch&) = delete;
-
-    /// Readable after each signal; close-on-exec and non-blocking.
-    int wake_fd() const noexcept { return read_end_; }
-
-private:
-    int read_end_ = -1;
-};
-
 namespace detail {
 extern std::atomic<int> stop_signal;
 [[noreturn]] void throw_interrupted();
 }  // namespace detail
 
-/// 0, or the first stop signal received while an InterruptWatch existed.
+/// 0, or the first stop signal received while an InterruptWatch (signals.hpp) existed.
 inline int interrupt_signal() noexcept { return detail::stop_signal.load(std::memory_order_relaxed); }
 
 /// Throws Interrupted when a stop was requested. Cheap (one atomic load): call it per partition.

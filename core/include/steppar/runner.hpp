@@ -14,6 +14,7 @@
 #include "steppar/expand.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/project.hpp"
+#include "steppar/scheduler.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -47,31 +48,6 @@ struct RunOptions {
     std::vector<std::string> from_nodes; ///< run only these units and what depends on them (empty: all)
     std::vector<std::string> to_nodes;   ///< run only these units and what they depend on (empty: all)
     std::vector<std::string> params;     ///< --param NAME=VALUE overrides, handed to exec'd children
-};
-
-/// Outcome of one child process.
-struct StepResult {
-    std::size_t step;
-    bool ok;
-    bool stopped;         ///< killed by us (fail-fast or interrupt), not a failure of its own
-    std::string message;  ///< why it failed
-    long long partitions = -1;  ///< how many it reported done (-1: none reported)
-};
-
-/// Starts steps that do work (slices, plain nodes) as child processes and reports their end.
-class Launcher {
-public:
-    virtual ~Launcher() = default;
-    /// Starts the step; `timeout` seconds (0: none) after which its process group is killed.
-    virtual void start(std::size_t step, double timeout) = 0;
-    /// Blocks until a started step ends, or until a termination signal arrives (then empty).
-    virtual std::optional<StepResult> wait_any() = 0;
-    virtual std::size_t running() const = 0;
-    virtual std::size_t capacity() const = 0;
-    /// Terminates every running child with its process group (TERM, then KILL after a grace).
-    virtual void stop_all() = 0;
-    /// The termination signal received (0: none).
-    virtual int interrupted_by() const = 0;
 };
 
 /// Runs the whole graph, holding the state folder's lock. Failed steps stop only what depends

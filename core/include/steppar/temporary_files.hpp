@@ -21,17 +21,14 @@ std::string temporary_name_for(const std::string& target);
 bool is_temporary_name(std::string_view filename);
 
 /// Records an open temporary file so that the handlers of remove_temporaries_on_termination_signals()
-/// unlink it; returns a slot for unregister_temporary() (-1 when the fixed table is full: the
+/// (signals.hpp) unlink it; returns a slot for unregister_temporary() (-1 when the fixed table is full: the
 /// next sweep removes the file instead).
 int register_temporary(const std::string& path);
 /// The temporary was renamed or removed: forget it.
 void unregister_temporary(int slot);
 
-/// Makes SIGINT, SIGTERM, SIGHUP and crash signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)
-/// remove the registered temporary files of this process before the process dies of the signal:
-/// a slice stopped by its runner leaves no partial file behind. (SIGKILL cannot be caught: the
-/// sweeps below cover it.)
-void remove_temporaries_on_termination_signals();
+/// Unlinks every registered temporary file; async-signal-safe (a signal handler calls it).
+void unlink_registered_temporaries() noexcept;
 
 /// Removes `path`, a temporary file (by its name), when its writer process no longer exists;
 /// true when it did.

@@ -36,6 +36,8 @@
 // table; STEPPAR_SETUP/STEPPAR_TEARDOWN name the plugin's per-slice lifecycle functions.
 #pragma once
 
+#include <steppar/log_level.hpp>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -167,12 +169,6 @@ public:
     virtual std::ostream& stream() = 0;
     /// Convenience: append bytes to the file.
     void write(std::string_view bytes) { stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size())); }
-};
-
-/// How much a node's log line matters: info is progress, warning is something to look at.
-enum class LogLevel : std::uint32_t {
-    info = 1,    ///< shown with --log-format plain/json, not on the live display or with --quiet
-    warning = 2  ///< always shown
 };
 
 /// Whether `name` may name a counter (PartitionContext::count()): 1 to 64 letters, digits,
