@@ -81,7 +81,8 @@ void Scheduler::skip_every_waiting_step() {
 void Scheduler::fail(std::size_t i, const std::string& message) {
     finish(i, State::failed);
     ++tally_->failed;
-    StepEnd end{StepStatus::failed, seconds_since_start(i), -1, message, attempts_[i], attempts_[i]};
+    const int attempt = std::max(attempts_[i], 1);  // a slicer, a barrier or a failed freshness check has no launches
+    StepEnd end{StepStatus::failed, seconds_since_start(i), -1, message, attempt, attempt};
     events().step_ended(info(i), end);
     // Slice failures are reported by their barrier, which lists all of them, unless fail-fast
     // stops the run before the barrier.
@@ -218,7 +219,8 @@ void Scheduler::run(RunTally& tally) {
     }
 
     for (std::size_t i = 0; i < state_.size(); ++i) {
-        tally.slices_done += state_[i] == State::done && graph_.steps[i].kind == StepKind::slice;
+        // Unselected slices are "done" only in that what they made is taken as it is.
+        tally.slices_done += state_[i] == State::done && graph_.steps[i].kind == StepKind::slice && policies_[i].chosen;
         tally.not_run += state_[i] == State::skipped || state_[i] == State::waiting;
     }
     if (const int signal = launcher_.interrupted_by()) {

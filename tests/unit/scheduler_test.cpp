@@ -356,6 +356,18 @@ BOOST_AUTO_TEST_CASE(an_interrupt_starts_nothing_new_and_keeps_what_finished) {
     BOOST_TEST(run.tally.not_run == 5u);  // two stopped slices, slice 3, the barrier, the node
 }
 
+BOOST_AUTO_TEST_CASE(an_interrupt_counts_only_the_selected_slices_that_finished) {
+    GraphBuilder g;
+    const std::size_t first = g.multinode(2);  // 0..3, not selected
+    g.multinode(2, {first});                   // 4..7
+    Run run(g);
+    for (std::size_t i = 0; i <= first; ++i) run.policies[i].chosen = false;
+    run.launcher.signal_after_ends = 1;
+    const std::string error = error_of<Interrupted>([&] { run(); });
+    BOOST_TEST(contains(error, "interrupted by SIGTERM: 1 slice(s) finished and are kept"));
+    BOOST_TEST(run.launcher.started == (std::vector<std::size_t>{5, 6}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_host_step_stopped_by_an_interrupt_is_not_a_failure) {
     GraphBuilder g;
     g.multinode(2);
@@ -407,7 +419,7 @@ BOOST_AUTO_TEST_CASE(bad_input_in_a_host_step_stops_the_run_and_an_error_fails_o
         const std::string error = error_of<NodeError>([&] { run(); });
         BOOST_TEST(error == "cannot write the plan (4 dependent step(s) not run)");
         BOOST_TEST(run.launcher.started == (std::vector<std::size_t>{other}), boost::test_tools::per_element());
-        BOOST_TEST(run.saw("end u0-slicer failed 0/0 cannot write the plan"));
+        BOOST_TEST(run.saw("end u0-slicer failed 1/1 cannot write the plan"));
     }
 }
 
@@ -427,7 +439,7 @@ BOOST_AUTO_TEST_CASE(a_failing_freshness_check_fails_the_step) {
     BOOST_TEST(error == "damaged ledger");
     BOOST_TEST(run.tally.failed == 1u);
     BOOST_TEST(run.launcher.started.empty());
-    BOOST_TEST(run.saw("end u0 failed 0/0 damaged ledger"));
+    BOOST_TEST(run.saw("end u0 failed 1/1 damaged ledger"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
