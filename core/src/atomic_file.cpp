@@ -189,12 +189,10 @@ void AtomicFile::commit(Durability durability) {
     if (durable) sync_folder_of(target_);  // and the rename itself survives a power cut
 }
 
-bool AtomicFile::is_temporary_name(std::string_view filename) { return steppar::is_temporary_name(filename); }
-
-void write_file_atomically(const fs::path& target, std::string_view content, bool durable) {
+void write_file_atomically(const fs::path& target, std::string_view content, AtomicFile::Durability durability) {
     AtomicFile file(target);
     file.stream().write(content.data(), static_cast<std::streamsize>(content.size()));
-    file.commit(durable ? AtomicFile::Durability::durable : AtomicFile::Durability::none);
+    file.commit(durability);
 }
 
 void keep_standard_streams(int output_copy) { standard_output_copy = output_copy; }

@@ -1,8 +1,8 @@
 #include "steppar/catalog.hpp"
 
-#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/interruption.hpp"
+#include "steppar/temporary_files.hpp"
 #include "steppar/text.hpp"
 
 #include <algorithm>
@@ -73,7 +73,7 @@ public:
             interruption_point();  // a million entries, or a slow network filesystem
             const std::string_view name = entry->d_name;
             if (name.empty() || name.front() == '.') {  // ".", "..", hidden files and temporaries
-                if (temporaries_ && AtomicFile::is_temporary_name(name))
+                if (temporaries_ && is_temporary_name(name))
                     temporaries_->push_back((dataset_.path / disk_prefix_).string() + std::string(name));
                 errno = 0;
                 continue;

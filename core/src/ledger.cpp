@@ -384,7 +384,7 @@ void Ledger::fold(const StateLayout& state, std::string_view unit) const {
     text += "E\t" + std::to_string(records_.size()) + "\t";
     append_hex64(text, sum);
     text.push_back('\n');
-    write_file_atomically(dir / "base.tsv", text, /*durable=*/true);
+    write_file_atomically(dir / "base.tsv", text, AtomicFile::Durability::durable);
     std::error_code ec;
     for (const auto& path : segment_paths_) fs::remove(path, ec);
 }

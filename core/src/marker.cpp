@@ -57,7 +57,7 @@ Marker marker_from_json(std::string_view text, const std::string& origin) {
 }
 
 void write_marker(const std::filesystem::path& path, const Marker& marker) {
-    write_file_atomically(path, to_json(marker), /*durable=*/true);
+    write_file_atomically(path, to_json(marker), AtomicFile::Durability::durable);
 }
 
 std::optional<Marker> read_marker(const std::filesystem::path& path) {

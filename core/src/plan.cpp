@@ -177,7 +177,7 @@ void write_plan(const StateLayout& state, const SlicePlan& plan) {
         write_file_atomically(state.plan_part(plan.unit, static_cast<int>(i)), part);
     }
     sync_filesystem(state.plan_parts_dir(plan.unit));  // once for all parts, before the index vouches for them
-    write_file_atomically(state.plan(plan.unit), index_json(plan, digests), /*durable=*/true);
+    write_file_atomically(state.plan(plan.unit), index_json(plan, digests), AtomicFile::Durability::durable);
 }
 
 PlanIndex read_plan_index(const StateLayout& state, std::string_view unit) {

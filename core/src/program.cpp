@@ -14,9 +14,7 @@
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
 
-#include <cstdlib>
-#include <filesystem>
-#include <unistd.h>
+#include <stdexcept>
 
 namespace bp = boost::process::v2;
 namespace asio = boost::asio;
@@ -36,17 +34,7 @@ struct DefaultSignals {
 
 }  // namespace
 
-bool on_path(std::string_view program) {
-    const char* path = std::getenv("PATH");
-    std::string_view dirs = path ? path : "";
-    while (!dirs.empty()) {
-        const auto colon = dirs.find(':');
-        const std::string dir(dirs.substr(0, colon));
-        if (!dir.empty() && ::access((std::filesystem::path(dir) / program).c_str(), X_OK) == 0) return true;
-        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-    }
-    return false;
-}
+bool on_path(std::string_view program) { return !bp::environment::find_executable(std::string(program)).empty(); }
 
 ProgramResult run_program(const std::vector<std::string>& argv, std::string_view input) {
     if (argv.empty()) throw std::invalid_argument("run_program: no program");

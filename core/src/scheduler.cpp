@@ -61,14 +61,24 @@ void Scheduler::release_dependents(std::size_t i) {
         if (state_[d] == State::waiting && --waiting_for_[d] == 0) ready_.insert(d);
 }
 
+// Everything downstream of a step that failed or was skipped is skipped, except a barrier,
+// whose join counter counts a failed slice as ended. A work list, not recursion: a chain of
+// 100,000 steps must not overflow the stack.
 void Scheduler::block_dependents(std::size_t i) {
-    const bool failed = state_[i] == State::failed;
-    for (const std::size_t d : dependents_[i]) {
-        if (state_[d] != State::waiting) continue;
-        if (failed && graph_.steps[d].kind == StepKind::barrier) {
-            if (--waiting_for_[d] == 0) ready_.insert(d);
-        } else {
-            finish(d, State::skipped);  // and, through it, everything downstream
+    std::vector<std::size_t> blocked{i};
+    while (!blocked.empty()) {
+        const std::size_t s = blocked.back();
+        blocked.pop_back();
+        const bool failed = state_[s] == State::failed;
+        for (const std::size_t d : dependents_[s]) {
+            if (state_[d] != State::waiting) continue;
+            if (failed && graph_.steps[d].kind == StepKind::barrier) {
+                if (--waiting_for_[d] == 0) ready_.insert(d);
+            } else {
+                state_[d] = State::skipped;
+                --open_;
+                blocked.push_back(d);
+            }
         }
     }
 }

@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_255_byte_name_gets_a_temporary_that_fits) {
         BOOST_REQUIRE_EQUAL(temporaries.size(), 2u);
         for (const auto& t : temporaries) {
             BOOST_TEST(t.size() <= 255u, t);
-            BOOST_TEST(steppar::AtomicFile::is_temporary_name(t), t);
+            BOOST_TEST(steppar::is_temporary_name(t), t);
         }
         BOOST_TEST(temporaries[0] != temporaries[1]);
         first.commit();

@@ -299,6 +299,18 @@ BOOST_AUTO_TEST_CASE(a_failed_slice_blocks_only_what_depends_on_it_and_its_barri
     BOOST_TEST(run.launcher.stop_calls == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_failure_at_the_head_of_a_long_chain_blocks_all_of_it) {
+    GraphBuilder g;
+    const std::size_t head = g.node();
+    std::size_t last = head;
+    for (int i = 0; i < 300000; ++i) last = g.node({last});  // deeper than a stack of recursive calls goes
+    Run run(g);
+    run.launcher.script[head] = {Outcome::fail};
+    const std::string error = error_of<NodeError>([&] { run(); });
+    BOOST_TEST(error == "step 0 broke (300000 dependent step(s) not run)");
+    BOOST_TEST(run.launcher.started.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(fail_fast_stops_running_steps_and_starts_nothing_new) {
     GraphBuilder g;
     const std::size_t barrier = g.multinode(4);  // 0..5

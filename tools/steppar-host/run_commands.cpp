@@ -160,9 +160,7 @@ int run_slice_command(int argc, char** argv) {
                               options, argc, argv);
     if (parsed.help) return 0;
     auto project = open_project(parsed);
-    const Unit& unit = project->pipeline().unit(parsed.values["node"].as<std::string>());
-    if (!unit.replicated())
-        throw UsageError("'" + unit.name + "' is a plain node, not a multinode: use run-node");
+    const Unit& unit = replicated_unit(*project, parsed);
     remove_temporaries_on_termination_signals();
     const int slice = parsed.values["slice"].as<int>();
     // Cluster engines resubmit whole arrays: a slice with nothing to do, or already done for

@@ -39,8 +39,6 @@ public:
     /// The target's stamp as commit() left it (stamp.hpp).
     const FileStamp& stamp() const noexcept { return stamp_; }
 
-    /// True for the names AtomicFile gives its temporary files (temporary_files.hpp).
-    static bool is_temporary_name(std::string_view filename);
 
 private:
     // Buffers the first 64 KiB in memory and creates the temporary file only when the buffer
@@ -85,7 +83,8 @@ private:
 /// 2, and the pipe is put back there, so nothing printed lands in an output file.
 void keep_standard_streams(int output_copy);
 
-/// Writes `content` to `target` atomically (an AtomicFile); `durable` as Durability::durable.
-void write_file_atomically(const std::filesystem::path& target, std::string_view content, bool durable = false);
+/// Writes `content` to `target` atomically (an AtomicFile committed with `durability`).
+void write_file_atomically(const std::filesystem::path& target, std::string_view content,
+                           AtomicFile::Durability durability = AtomicFile::Durability::none);
 
 }  // namespace steppar
