@@ -13,7 +13,7 @@ cluster=$base/cluster shared=$base/shared
 cleanup() { bash "$src/tools/slurm-local/stop-multi.sh" "$cluster"; rm -rf "$base"; }
 trap cleanup EXIT
 env_line=$(bash "$src/tools/slurm-local/start-multi.sh" "$cluster" 3 "$shared") || {
-  echo "the cluster did not start: skipped"; tail -5 "$cluster"/log/*.out "$cluster/log/slurmctld.log" 2>/dev/null; exit 77; }
+  echo "the cluster did not start: skipped"; tail -5 "$cluster"/log/*.out "$cluster/log/slurmctld.log" 2>/dev/null || true; exit 77; }
 eval "$env_line"
 server=$cluster/export   # the file server's side of $shared
 

@@ -207,11 +207,12 @@ BOOST_AUTO_TEST_CASE(live_display_draws_rows_and_keeps_messages_above_them) {
 }
 
 // --log-format auto: live on a terminal (script(1) gives the run a pseudo-terminal), plain with
-// TERM=dumb, and plain for every command but run.
+// TERM=dumb, and plain for every command but run. TERM is set for each case: the suite may be
+// started with any TERM, or none.
 BOOST_AUTO_TEST_CASE(auto_format_is_live_on_a_terminal_only_for_run) {
     Chatty ws;
     const std::string run = quote(host_program()) + " run " + quote(ws.pipeline.string());
-    const Result tty = shell("script -qefc " + quote(run + " --force") + " /dev/null");
+    const Result tty = shell("TERM=xterm script -qefc " + quote(run + " --force") + " /dev/null");
     BOOST_TEST_REQUIRE(tty.exit_code == 0, tty.err);
     BOOST_TEST(tty.out.find("\x1b[") != std::string::npos, tty.out);
     BOOST_TEST(tty.out.find("pipeline done") != std::string::npos, tty.out);
@@ -222,7 +223,7 @@ BOOST_AUTO_TEST_CASE(auto_format_is_live_on_a_terminal_only_for_run) {
     BOOST_TEST(dumb.out.find("\x1b[") == std::string::npos, dumb.out);
     BOOST_TEST(dumb.out.find(" steppar: copy-slice-0 started (2 partitions)") != std::string::npos, dumb.out);
 
-    const Result status = shell("script -qefc " + quote(quote(host_program()) + " plan " + quote(ws.pipeline.string()) + " --param bad=x") + " /dev/null");
+    const Result status = shell("TERM=xterm script -qefc " + quote(quote(host_program()) + " plan " + quote(ws.pipeline.string()) + " --param bad=x") + " /dev/null");
     BOOST_TEST(status.exit_code == 0, status.out);
     BOOST_TEST(status.out.find("\x1b[") == std::string::npos, status.out);
 }

@@ -419,8 +419,20 @@ BOOST_AUTO_TEST_CASE(temporaries_of_killed_writers_are_removed_and_never_read) {
 
 BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file, *boost::unit_test::precondition(needs("setpriv", /*root=*/true))) {
     FaultRun f;
+    // What nobody runs must be reachable by nobody, and the build folder may not be (a clone under
+    // /root, mode 700 on Debian): a copy of the host and the plugins, laid out as built.
+    TempDir install;
+    const fs::path host_copy = install / "bin/steppar-host", test_nodes = install / "steppar_test_nodes.so";
+    const fs::path builtin = fs::path(host_program()).parent_path() / "../lib/steppar/plugins/steppar_builtin.so";
+    shell("mkdir -p " + quote((install / "bin").string()) + " " + quote((install / "lib/steppar/plugins").string()) + " && cp " +
+          quote(host_program()) + " " + quote(host_copy.string()) + " && cp " + quote(builtin.string()) + " " +
+          quote((install / "lib/steppar/plugins").string()) + " && cp " + quote(fixture("steppar_test_nodes")) + " " +
+          quote(test_nodes.string()) + " && chmod -R a+rX " + quote(install.path().string()));
+    std::string text = read_file(f.pipeline);
+    text.replace(text.find(fixture("steppar_test_nodes")), fixture("steppar_test_nodes").size(), test_nodes.string());
+    write_file(f.pipeline, text);
     shell("chmod -R a+rwX " + quote(f.dir.path().string()) + " && chmod 000 " + quote((f.dir / "docs/p09.txt").string()));
-    const Result r = shell("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(host_program()) + " run " +
+    const Result r = shell("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(host_copy.string()) + " run " +
                            quote(f.pipeline.string()));
     BOOST_TEST(r.exit_code == 1, r.err);
     BOOST_TEST(r.err.find("partition 'p09'") != std::string::npos, r.err);
@@ -433,14 +445,14 @@ BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file, *boost::unit_te
     shell("cp " + quote(fixture("steppar_test_nodes")) + " " + quote((f.dir / "mine.so").string()) + " && chmod 600 " +
           quote((f.dir / "mine.so").string()) + " && mkdir -p " + quote((secret / "inner").string()) + " && chmod 700 " +
           quote(secret.path().string()));
-    std::string text = read_file(f.pipeline);
+    text = read_file(f.pipeline);
     text.replace(text.find("test: "), 6, "test: ./mine.so\n  unused: ");
     write_file(f.pipeline, text);
-    const Result plugin = shell(as_nobody + quote(host_program()) + " validate " + quote(f.pipeline.string()));
+    const Result plugin = shell(as_nobody + quote(host_copy.string()) + " validate " + quote(f.pipeline.string()));
     BOOST_TEST(plugin.exit_code == 2, plugin.err);
     BOOST_TEST(plugin.err.find("mine.so) cannot be read: Permission denied") != std::string::npos, plugin.err);
     shell("chmod 644 " + quote((f.dir / "mine.so").string()));
-    const Result search = shell("export STEPPAR_PLUGIN_PATH=" + quote((secret / "inner").string()) + "; " + as_nobody + quote(host_program()) +
+    const Result search = shell("export STEPPAR_PLUGIN_PATH=" + quote((secret / "inner").string()) + "; " + as_nobody + quote(host_copy.string()) +
                                 " validate " + quote(f.pipeline.string()));
     BOOST_TEST(search.exit_code == 0, search.err);
 }
