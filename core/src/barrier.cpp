@@ -7,7 +7,7 @@
 #include "steppar/stamp.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
-#include "steppar/marker.hpp"
+#include "steppar/vouching.hpp"
 #include "steppar/plan.hpp"
 #include "steppar/text.hpp"
 
@@ -28,22 +28,13 @@ void check_barrier(Project& project, const Unit& unit) {
         if (plan.slice_sizes[i] == 0) continue;  // nothing to do, nothing to vouch for
         const int slice = static_cast<int>(i);
         const std::string which = "slice " + std::to_string(i);
-        std::optional<Marker> marker;
-        try {
-            marker = read_marker(project.state().marker(unit.name, slice));
-        } catch (const StateError& e) {
-            problems.push_back(which + ": " + e.what());
-            continue;
-        }
-        if (!marker) {
-            problems.push_back(which + ": no marker (the slice did not finish)");
-        } else if (marker->unit != unit.name || marker->slice != slice || marker->plan_id != plan.plan_id) {
-            problems.push_back(which + ": marker belongs to another plan (stale)");
-        } else if (!marker->success) {
-            problems.push_back(which + (marker->failed_partition.empty() ? "" : " failed on partition '" + marker->failed_partition + "'") +
-                               ": " + marker->message);
-        } else {
-            parts.emplace_back(slice, read_slice_part(project.state(), unit.name, slice).partitions);
+        const MarkerReading reading = read_step_marker(project.state(), {unit.name, slice, plan.plan_id});
+        switch (reading.verdict) {
+        case MarkerVerdict::missing: problems.push_back(which + ": no marker (the slice did not finish)"); break;
+        case MarkerVerdict::damaged: problems.push_back(which + ": " + reading.damage); break;
+        case MarkerVerdict::foreign: problems.push_back(which + ": its marker belongs to another unit, slice or plan (stale)"); break;
+        case MarkerVerdict::failed: problems.push_back(which + reading.failure()); break;
+        case MarkerVerdict::vouches: parts.emplace_back(slice, read_slice_part(project.state(), unit.name, slice).partitions); break;
         }
     }
     if (!problems.empty())

@@ -2,7 +2,7 @@
 
 #include "steppar/error.hpp"
 #include "steppar/expand.hpp"
-#include "steppar/marker.hpp"
+#include "steppar/vouching.hpp"
 #include "steppar/plan.hpp"
 #include "steppar/text.hpp"
 
@@ -81,12 +81,8 @@ void MarkerWatch::wait() {
         }
     auto check = [&](int slice) {
         if (slice < 0 || slice >= slices || seen[static_cast<std::size_t>(slice)]) return;
-        try {
-            const auto marker = read_marker(project_.state().marker(unit_.name, slice));
-            if (!marker || marker->plan_id != plan.plan_id || marker->slice != slice) return;
-        } catch (const StateError&) {
-            // corrupt: it cannot fix itself; check_barrier() reports it
-        }
+        // Ended well or not (a damaged marker cannot fix itself): check_barrier() says which.
+        if (!read_step_marker(project_.state(), {unit_.name, slice, plan.plan_id}).ended()) return;
         seen[static_cast<std::size_t>(slice)] = true;
         --missing;
     };

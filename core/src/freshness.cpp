@@ -3,7 +3,6 @@
 #include "steppar/error.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/interruption.hpp"
-#include "steppar/marker.hpp"
 #include "steppar/partition_selection.hpp"
 #include "steppar/text.hpp"
 
@@ -285,16 +284,6 @@ std::string summary(const Assessment& a) {
     return text;
 }
 
-bool slice_needs_run(const StateLayout& state, const Unit& unit, const SlicePart& part) {
-    if (part.partitions.empty()) return false;
-    try {
-        const auto marker = read_marker(state.marker(unit.name, part.slice));
-        return !(marker && marker->success && marker->plan_id == part.plan_id && marker->unit == unit.name && marker->slice == part.slice);
-    } catch (const StateError&) {
-        return true;  // a damaged marker proves nothing
-    }
-}
-
 std::string whole_node_fingerprint(Project& project, const Unit& unit) {
     const Pipeline& pipeline = project.pipeline();
     Sha256 digest;
@@ -316,35 +305,6 @@ std::string whole_node_fingerprint(Project& project, const Unit& unit) {
         }
     }
     return digest.hex();
-}
-
-bool whole_node_needs_run(Project& project, const Unit& unit, std::string* why) {
-    auto because = [&](const std::string& text) {
-        if (why) *why = text;
-        return true;
-    };
-    std::optional<Marker> marker;
-    try {
-        marker = read_marker(project.state().node_marker(unit.name));
-    } catch (const StateError& e) {
-        return because(e.what());
-    }
-    if (!marker) return because("it has not run yet");
-    if (!marker->success) return because("it failed last time");
-    if (marker->unit != unit.name || marker->slice != -1) return because("its marker belongs to another node");
-    if (marker->fingerprint != whole_node_fingerprint(project, unit))
-        return because("its inputs, params, plugin or definition changed since it ran");
-    for (const auto& out : unit.nodes.front().outputs) {
-        const Dataset& d = project.pipeline().catalog().at(out);
-        if (!d.partitioned() && !stamp_of(d.path.string()).exists()) return because("its output '" + d.path.string() + "' is gone");
-    }
-    for (const auto& [path, stamp] : marker->written) {
-        std::string now;
-        append_stamp(now, stamp_of(path));
-        if (now != stamp) return because("its output '" + path + "' is gone or was changed by someone else");
-    }
-    if (why) why->clear();
-    return false;
 }
 
 }  // namespace steppar

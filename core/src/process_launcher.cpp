@@ -9,7 +9,7 @@
 #include "steppar/signals.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
-#include "steppar/marker.hpp"
+#include "steppar/vouching.hpp"
 #include "steppar/runner.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -298,11 +298,9 @@ private:
             // whose first missing partition is where it stopped.
             const int slice = step.kind == StepKind::slice ? step.slice : 0;
             try {
-                const auto marker = read_marker(project_.state().marker(unit.name, slice));
-                if (marker && !marker->success && marker->plan_id.size())
-                    return {index, false, false,
-                            step.name + (marker->failed_partition.empty() ? "" : " failed on partition '" + marker->failed_partition + "'") +
-                                ": " + marker->message};
+                const PlanIndex plan = read_plan_index(project_.state(), unit.name);
+                const MarkerReading reading = read_step_marker(project_.state(), {unit.name, slice, plan.plan_id});
+                if (reading.verdict == MarkerVerdict::failed) return {index, false, false, step.name + reading.failure()};
             } catch (const Error&) {
             }
             const std::string partition = partition_in_progress(project_, unit, slice);

@@ -4,15 +4,14 @@
 #include "steppar/events.hpp"
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
-#include "steppar/marker.hpp"
 #include "steppar/run_lock.hpp"
 #include "steppar/scheduler.hpp"
 #include "steppar/step_selection.hpp"
 #include "steppar/temporary_files.hpp"
+#include "steppar/vouching.hpp"
 
 #include <chrono>
 #include <map>
-#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -83,16 +82,16 @@ public:
         WorkDecision decision;
         if (step.kind == StepKind::slice) {
             const SlicePart part = part_of(plans_.at(step.unit), step.slice);
-            decision.work = slice_needs_run(project_.state(), unit, part);
+            decision.work = needs_run(project_.state(), unit, part, force_);
             if (part.partitions.empty()) decision.skipped = "nothing to run";
         } else if (project_.function(unit.nodes.front()).kind == NodeKind::partition) {
             const SlicePlan& plan = plans_[step.unit] = run_slicer(project_, unit, 1, slicing_);
-            decision.work = slice_needs_run(project_.state(), unit, part_of(plan, 0));
+            decision.work = needs_run(project_.state(), unit, part_of(plan, 0), force_);
         } else {
-            decision.work = force_ || whole_node_needs_run(project_, unit);
-            std::error_code ec;
-            // Only the node's own marker, written by this attempt, may vouch for it.
-            if (decision.work) fs::remove(project_.state().node_marker(unit.name), ec);
+            decision.work = needs_run(project_, unit, force_);
+            // Only the node's own marker, written by this attempt, may vouch for it; the last
+            // one is kept aside for the node to know what it wrote then.
+            if (decision.work) retire_node_marker(project_.state(), unit.name);
         }
         return decision;
     }
@@ -108,21 +107,17 @@ public:
         const Step& step = graph_.steps[i];
         const Unit& unit = unit_of(i);
         const bool whole = step.kind == StepKind::node && project_.function(unit.nodes.front()).kind == NodeKind::whole;
-        const int slice = step.kind == StepKind::slice ? step.slice : 0;
-        const fs::path path = whole ? project_.state().node_marker(unit.name) : project_.state().marker(unit.name, slice);
-        std::optional<Marker> marker;
-        try {
-            marker = read_marker(path);
-        } catch (const StateError& e) {
-            return step.name + " ended with a damaged marker: " + e.what();
-        }
+        const int slice = whole ? -1 : step.kind == StepKind::slice ? step.slice : 0;
         const auto plan = plans_.find(step.unit);
-        if (marker && marker->success && marker->unit == unit.name &&
-            (whole || (plan != plans_.end() && marker->plan_id == plan->second.plan_id && marker->slice == slice))) {
-            confirmation.metrics = std::move(marker->metrics);
-            confirmation.skipped = marker->skipped;
+        const std::string plan_id = whole || plan == plans_.end() ? std::string() : plan->second.plan_id;
+        MarkerReading reading = read_step_marker(project_.state(), {unit.name, slice, plan_id});
+        if (reading.verdict == MarkerVerdict::damaged) return step.name + " ended with a damaged marker: " + reading.damage;
+        if (reading.vouches()) {
+            confirmation.metrics = std::move(reading.marker->metrics);
+            confirmation.skipped = reading.marker->skipped;
             return {};
         }
+        const fs::path path = whole ? project_.state().node_marker(unit.name) : project_.state().marker(unit.name, slice);
         const std::string partition = whole ? std::string() : partition_in_progress(project_, unit, slice);
         return step.name + " ended (exit code 0)" + (partition.empty() ? "" : " on partition '" + partition + "'") +
                " without reporting success: a node ended the process itself (no success marker for this run at '" + path.string() + "')";

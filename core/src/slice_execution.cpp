@@ -11,6 +11,7 @@
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
 #include "steppar/marker.hpp"
+#include "steppar/vouching.hpp"
 #include "steppar/planning.hpp"
 #include "steppar/step_reaper.hpp"
 #include "steppar/text.hpp"
@@ -48,13 +49,20 @@ void run_whole_node(Project& project, const Unit& unit) {
         fs::create_directories(d.partitioned() ? d.path : d.path.parent_path(), ec);
     }
     const fs::path marker_path = project.state().node_marker(unit.name);
+    // The last marker lists the files the node wrote then: those it does not write now are
+    // retracted. Set aside first (a crash from here on keeps it for the next attempt); a damaged
+    // one cannot tell which files were the node's, so nothing runs until someone looks.
+    retire_node_marker(project.state(), unit.name);
+    const fs::path previous_path = project.state().previous_node_marker(unit.name);
     std::optional<Marker> previous;
     try {
-        previous = read_marker(marker_path);
-    } catch (const StateError&) {
+        previous = read_marker(previous_path);
+    } catch (const StateError& e) {
+        throw StateError(std::string(e.what()) + ": steppar cannot tell which files node '" + node.name +
+                         "' wrote last time, so it cannot retract those it no longer writes; check its output, then delete '" +
+                         previous_path.string() + "' to run it anyway");
     }
-    std::error_code ec;
-    fs::remove(marker_path, ec);
+    if (previous && previous->unit != unit.name) previous.reset();  // not this node's: says nothing
     Marker marker;
     marker.unit = unit.name;
     marker.pid = static_cast<long>(::getpid());
@@ -82,6 +90,8 @@ void run_whole_node(Project& project, const Unit& unit) {
     if (const std::string error = lifecycle.tear_down(); !error.empty()) failure += (failure.empty() ? "" : "; ") + error;
     marker.metrics = metrics.values();
     if (!failure.empty()) {
+        // What the last success wrote is still on disk: kept, so the next success retracts it.
+        if (previous) marker.written = previous->written;
         marker.success = false;
         marker.message = failure;
         marker.seconds = seconds_since(started);
@@ -94,7 +104,7 @@ void run_whole_node(Project& project, const Unit& unit) {
         marker.written[path] = stamp;
     }
     // Partitions it wrote last time and not now: retracted, unless someone changed them since.
-    if (previous && previous->success) {
+    if (previous) {
         std::size_t removed = 0;
         for (const auto& [path, stamp] : previous->written) {
             if (marker.written.count(path)) continue;
@@ -120,6 +130,8 @@ void run_whole_node(Project& project, const Unit& unit) {
     marker.success = true;
     marker.seconds = seconds_since(started);
     write_marker(marker_path, marker);
+    std::error_code ec;
+    fs::remove(previous_path, ec);  // the new marker says all it said
 }
 
 }  // namespace
@@ -268,7 +280,7 @@ void run_node(Project& project, const Unit& unit, const NodeRunOptions& options)
     const Node& node = unit.nodes.front();
     if (project.function(node).kind == NodeKind::whole) {
         std::string why;
-        if (!options.planned && !options.force && !whole_node_needs_run(project, unit, &why)) {
+        if (!options.planned && !needs_run(project, unit, options.force, &why)) {
             log(unit.name + ": up to date, skipped");
             return;
         }
@@ -278,7 +290,7 @@ void run_node(Project& project, const Unit& unit, const NodeRunOptions& options)
     // A partition function: a plan of one slice, its slice, its check.
     if (!options.planned) {
         const SlicePlan plan = run_slicer(project, unit, 1, {options.force, {}, options.adopt});
-        if (!slice_needs_run(project.state(), unit, part_of(plan, 0))) {
+        if (!needs_run(project.state(), unit, part_of(plan, 0), options.force)) {
             log(unit.name + ": up to date, skipped");
             check_barrier(project, unit);
             return;

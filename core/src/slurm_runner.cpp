@@ -5,7 +5,7 @@
 #include "steppar/events.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/log.hpp"
-#include "steppar/marker.hpp"
+#include "steppar/vouching.hpp"
 #include "steppar/run_lock.hpp"
 #include "steppar/signals.hpp"
 #include "steppar/text.hpp"
@@ -113,7 +113,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
             const SlicePlan plan = run_slicer(project, unit, count, SlicerOptions{options.submit.force, "", false});
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)
-                if (slice_needs_run(project.state(), unit, part_of(plan, i))) missing.push_back(i);
+                if (needs_run(project.state(), unit, part_of(plan, i), options.submit.force)) missing.push_back(i);
             if (missing.empty()) {
                 check_barrier(project, unit);  // verifies (trivially) and folds the ledger
                 log(unit.name + ": nothing new or changed, nothing to submit");
@@ -126,7 +126,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                     skip_job[j] = true;  // the slicer job: its plan is written
                 }
             }
-        } else if (!options.submit.force && !whole_node_needs_run(project, unit)) {
+        } else if (!needs_run(project, unit, options.submit.force)) {
             log(unit.name + ": up to date, nothing to submit");
             skip_unit.insert(unit.name);
             skip_job[j] = true;
@@ -336,8 +336,7 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                         ++done;
                         continue;
                     }
-                    const auto m = read_marker(project.state().marker(unit.name, static_cast<int>(i)));
-                    if (m && m->success && m->plan_id == plan.plan_id) {
+                    if (read_step_marker(project.state(), {unit.name, static_cast<int>(i), plan.plan_id}).vouches()) {
                         ++done;
                         done_markers.insert(path);
                     }
@@ -382,10 +381,9 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
                 const std::string id = entry.substr(0, entry.find(' '));
                 std::string why = slice_name(unit.name, slice) + ": Slurm task " + entry + (where.count(id) ? " on " + where[id] : "");
                 try {
-                    const auto m = read_marker(project.state().marker(unit.name, slice));
-                    if (m && !m->success)
-                        why = slice_name(unit.name, slice) + (m->failed_partition.empty() ? "" : " failed on partition '" + m->failed_partition + "'") +
-                              ": " + m->message;
+                    const PlanIndex plan = read_plan_index(project.state(), unit.name);
+                    const MarkerReading reading = read_step_marker(project.state(), {unit.name, slice, plan.plan_id});
+                    if (reading.verdict == MarkerVerdict::failed) why = slice_name(unit.name, slice) + reading.failure();
                 } catch (const Error&) {
                 }
                 if (why.find("failed on partition") == std::string::npos) {

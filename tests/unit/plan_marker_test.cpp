@@ -7,6 +7,8 @@
 #include "steppar/atomic_file.hpp"
 #include "steppar/plan.hpp"
 #include "steppar/sealed.hpp"
+#include "steppar/pipeline.hpp"
+#include "steppar/vouching.hpp"
 
 #include <filesystem>
 #include <unistd.h>
@@ -51,6 +53,9 @@ steppar::Marker success_marker() {
     m.pid = 4242;
     m.host = "box-1";
     m.seconds = 0.25;
+    m.fingerprint = "9a8b7c";
+    m.metrics = {{"records", 12}, {"bad_lines", -3}};
+    m.skipped = 4;
     return m;
 }
 
@@ -76,6 +81,9 @@ void check_same(const steppar::Marker& a, const steppar::Marker& b) {
     BOOST_TEST(a.seconds == b.seconds);
     BOOST_TEST(a.failed_partition == b.failed_partition);
     BOOST_TEST(a.message == b.message);
+    BOOST_TEST(a.fingerprint == b.fingerprint);
+    BOOST_TEST((a.metrics == b.metrics));
+    BOOST_TEST(a.skipped == b.skipped);
 }
 
 const std::string marker_success_text =
@@ -360,6 +368,75 @@ BOOST_AUTO_TEST_CASE(state_errors_exit_with_code_one) {
     } catch (const steppar::Error& e) {
         BOOST_TEST(e.exit_code() == 1);
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace steppar {
+std::ostream& operator<<(std::ostream& out, MarkerVerdict verdict) { return out << to_string(verdict); }
+}  // namespace steppar
+
+// Vouching (vouching.hpp): one rule, asked by every runner, the barrier, the Slurm runner and
+// status. Only a success marker of the same unit, slice and plan vouches for a step.
+BOOST_AUTO_TEST_SUITE(vouching)
+
+BOOST_AUTO_TEST_CASE(only_a_success_marker_of_the_same_unit_slice_and_plan_vouches) {
+    using steppar::MarkerVerdict;
+    const steppar::StepIdentity step{"count", 3, "0f1e2d"};
+    BOOST_TEST(steppar::marker_vouches(success_marker(), step));
+    BOOST_TEST(steppar::judge_marker(success_marker(), {"lengths", 3, "0f1e2d"}) == MarkerVerdict::foreign);  // another unit
+    BOOST_TEST(steppar::judge_marker(success_marker(), {"count", 2, "0f1e2d"}) == MarkerVerdict::foreign);    // another slice
+    BOOST_TEST(steppar::judge_marker(success_marker(), {"count", 3, "ffff"}) == MarkerVerdict::foreign);      // another plan
+    BOOST_TEST(steppar::judge_marker(success_marker(), {"count", -1, ""}) == MarkerVerdict::foreign);         // a whole node's
+    BOOST_TEST(steppar::judge_marker(failed_marker(), step) == MarkerVerdict::failed);
+    BOOST_TEST(steppar::judge_marker(failed_marker(), {"count", 2, "0f1e2d"}) == MarkerVerdict::foreign);  // not this step's failure
+}
+
+// From the state folder: missing, damaged, foreign, failed and vouching markers; needs_run()
+// runs a slice unless its own marker vouches, never an empty one, always a forced one.
+BOOST_AUTO_TEST_CASE(read_step_marker_and_needs_run_agree_with_the_rule) {
+    using steppar::MarkerVerdict;
+    steppar_test::TempDir dir;
+    const steppar::StateLayout state(dir.path());
+    fs::create_directories(state.markers_dir("count"));
+    steppar::Unit unit;
+    unit.name = "count";
+    const steppar::SlicePart part{"count", "0f1e2d", 3, {"a", "b"}};
+    const steppar::StepIdentity step{"count", 3, "0f1e2d"};
+
+    BOOST_TEST(steppar::read_step_marker(state, step).verdict == MarkerVerdict::missing);
+    BOOST_TEST(steppar::needs_run(state, unit, part, false));
+
+    steppar::write_marker(state.marker("count", 3), success_marker());
+    BOOST_TEST(steppar::read_step_marker(state, step).vouches());
+    BOOST_TEST(!steppar::needs_run(state, unit, part, false));
+    BOOST_TEST(steppar::needs_run(state, unit, part, true));  // --force
+    BOOST_TEST(!steppar::needs_run(state, unit, {"count", "0f1e2d", 3, {}}, true));  // nothing to run
+
+    auto other = success_marker();
+    for (auto change : {+[](steppar::Marker& m) { m.unit = "lengths"; }, +[](steppar::Marker& m) { m.slice = 2; },
+                        +[](steppar::Marker& m) { m.plan_id = "old"; }}) {
+        auto m = success_marker();
+        change(m);
+        steppar::write_marker(state.marker("count", 3), m);
+        BOOST_TEST(steppar::read_step_marker(state, step).verdict == MarkerVerdict::foreign);
+        BOOST_TEST(steppar::needs_run(state, unit, part, false));
+    }
+    steppar::write_marker(state.marker("count", 3), failed_marker());
+    const auto failed = steppar::read_step_marker(state, step);
+    BOOST_TEST(failed.verdict == MarkerVerdict::failed);
+    BOOST_TEST(failed.failure() == " failed on partition 'b': word_count: \"b\" is not UTF-8\nsecond line");
+    BOOST_TEST(!failed.vouches());
+    BOOST_TEST(failed.ended());
+    BOOST_TEST(steppar::needs_run(state, unit, part, false));
+
+    std::string text = steppar::to_json(success_marker());
+    text.replace(text.find("\"pid\": 4242"), 11, "\"pid\": 4243");
+    steppar::write_file_atomically(state.marker("count", 3), text);
+    const auto damaged = steppar::read_step_marker(state, step);
+    BOOST_TEST(damaged.verdict == MarkerVerdict::damaged);
+    BOOST_TEST(contains(damaged.damage, "slice-3.json"));
+    BOOST_TEST(steppar::needs_run(state, unit, part, false));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

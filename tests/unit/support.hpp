@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace steppar_test {
@@ -28,5 +30,25 @@ std::string error_of(F&& f) {
     BOOST_ERROR("expected an exception, none was thrown");
     return {};
 }
+
+/// A fresh folder under TMPDIR, removed with its contents at the end of the test.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "steppar-unit-XXXXXX").string();
+        BOOST_REQUIRE(::mkdtemp(pattern.data()));
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
 
 }  // namespace steppar_test

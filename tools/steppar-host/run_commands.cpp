@@ -11,6 +11,7 @@
 #include <steppar/slurm_runner.hpp>
 #include <steppar/spec.hpp>
 #include <steppar/step_reaper.hpp>
+#include <steppar/vouching.hpp>
 
 
 #include <steppar/error.hpp>
@@ -166,7 +167,7 @@ int run_slice_command(int argc, char** argv) {
     // Cluster engines resubmit whole arrays: a slice with nothing to do, or already done for
     // this plan, ends at once.
     const SlicePart part = read_slice_part(project->state(), unit.name, slice);
-    if (!parsed.values["force"].as<bool>() && !slice_needs_run(project->state(), unit, part)) {
+    if (!needs_run(project->state(), unit, part, parsed.values["force"].as<bool>())) {
         log(slice_name(unit.name, slice) + (part.partitions.empty() ? ": nothing to run in this plan" : ": already done for this plan, skipped"));
         return 0;
     }

@@ -8,9 +8,9 @@
 #include <steppar/barrier.hpp>
 #include <steppar/expand.hpp>
 #include <steppar/freshness.hpp>
-#include <steppar/marker.hpp>
 #include <steppar/plan.hpp>
 #include <steppar/run_lock.hpp>
+#include <steppar/vouching.hpp>
 
 #include <steppar/error.hpp>
 #include <steppar/events.hpp>
@@ -75,22 +75,24 @@ struct StatusRow {
 StatusRow slice_status(Project& project, const Unit& unit, int slice, const std::optional<PlanIndex>& index, bool rerun) {
     if (!index) return {"not run", "no plan yet", rerun};
     const std::size_t size = static_cast<std::size_t>(slice) < index->slice_sizes.size() ? index->slice_sizes[static_cast<std::size_t>(slice)] : 0;
-    std::optional<Marker> marker;
-    try {
-        marker = read_marker(project.state().marker(unit.name, slice));
-    } catch (const StateError& e) {
-        return {"failed", e.what(), true};
+    if (size == 0) return rerun ? StatusRow{"stale", "nothing to run in the last plan; new or changed partitions since", true}
+                                : StatusRow{"done", "nothing to run in the last plan", false};
+    const MarkerReading reading = read_step_marker(project.state(), {unit.name, slice, index->plan_id});
+    switch (reading.verdict) {
+    case MarkerVerdict::damaged: return {"failed", reading.damage, true};
+    case MarkerVerdict::failed: {
+        const Marker& m = *reading.marker;
+        return {"failed", (m.failed_partition.empty() ? "" : "on partition '" + m.failed_partition + "': ") + m.message, true};
     }
-    if (marker && marker->plan_id == index->plan_id && !marker->success)
-        return {"failed", (marker->failed_partition.empty() ? "" : "on partition '" + marker->failed_partition + "': ") + marker->message, true};
-    const bool done = size == 0 || (marker && marker->plan_id == index->plan_id && marker->success);
-    if (!done) return {"not run", std::to_string(size) + " partition(s) planned", true};
-    const std::string what = size == 0 ? "nothing to run in the last plan" : std::to_string(size) + " partition(s)";
+    case MarkerVerdict::missing: return {"not run", std::to_string(size) + " partition(s) planned", true};
+    case MarkerVerdict::foreign:
+        return {"not run", std::to_string(size) + " partition(s) planned; its marker belongs to another unit, slice or plan", true};
+    case MarkerVerdict::vouches: break;
+    }
+    const std::string what = std::to_string(size) + " partition(s)";
     StatusRow row = rerun ? StatusRow{"stale", what + "; new or changed partitions since", true} : StatusRow{"done", what, false};
-    if (marker && size > 0) {
-        row.metrics = marker->metrics;
-        row.skipped = marker->skipped;
-    }
+    row.metrics = reading.marker->metrics;
+    row.skipped = reading.marker->skipped;
     return row;
 }
 
@@ -137,7 +139,7 @@ int status_command(int argc, char** argv) {
             }
         } else {
             std::string why;
-            const bool rerun = whole_node_needs_run(*project, unit, &why);
+            const bool rerun = needs_run(*project, unit, false, &why);
             j["state"] = rerun ? "stale" : "done";
             line = std::string(rerun ? "stale" : "done") + "\t" + unit.name + "\t" + (rerun ? why : "up to date");
         }
@@ -158,19 +160,18 @@ int status_command(int argc, char** argv) {
         } catch (const StateError&) {
         }
         if (step.kind == StepKind::node && planned == plans.end()) {  // a whole function
-            std::optional<Marker> marker;
-            try {
-                marker = read_marker(project->state().node_marker(unit.name));
-            } catch (const StateError& e) {
-                statuses.push_back({"failed", e.what(), true});
-                continue;
-            }
+            const MarkerReading reading = read_step_marker(project->state(), {unit.name, -1, ""});
             std::string why;
-            const bool rerun = whole_node_needs_run(*project, unit, &why);
-            if (!marker) statuses.push_back({"not run", "no marker", true});
-            else if (!marker->success) statuses.push_back({"failed", marker->message, true});
-            else if (rerun) statuses.push_back({"stale", why, true, marker->metrics});
-            else statuses.push_back({"done", "up to date", false, marker->metrics});
+            const bool rerun = needs_run(*project, unit, false, &why);
+            switch (reading.verdict) {
+            case MarkerVerdict::damaged: statuses.push_back({"failed", reading.damage, true}); break;
+            case MarkerVerdict::missing: statuses.push_back({"not run", "no marker", true}); break;
+            case MarkerVerdict::foreign: statuses.push_back({"not run", why, true}); break;
+            case MarkerVerdict::failed: statuses.push_back({"failed", reading.marker->message, true}); break;
+            case MarkerVerdict::vouches:
+                statuses.push_back(rerun ? StatusRow{"stale", why, true, reading.marker->metrics} : StatusRow{"done", "up to date", false, reading.marker->metrics});
+                break;
+            }
             continue;
         }
         const SlicePlan& next = planned->second->plan;

@@ -1,6 +1,7 @@
-// Freshness: the one place that decides what must run. Every path asks here: the local
-// runners, `run-slicer`/`run-slice`/`run-node` (by hand, exec'd or as cluster jobs), the fork
-// server's children (through the plan the host made), the Slurm runner, `status` and `plan`.
+// Freshness: the one place that decides which partitions must run (vouching.hpp decides
+// whether a step must, from its marker). Every path asks here: the local runners,
+// `run-slicer`/`run-slice`/`run-node` (by hand, exec'd or as cluster jobs), the fork server's
+// children (through the plan the host made), the Slurm runner, `status` and `plan`.
 //
 // For a unit over partitions (a multinode, a multipipeline, or a plain node with a partition
 // function) assess() compares, partition by partition, what is on disk now with the ledger
@@ -97,14 +98,7 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
 /// "1 new, 2 changed, 7,527 up to date" (plus retracted and left out when there are any).
 std::string summary(const Assessment& assessment);
 
-/// Whether a slice of the current plan still has to run: not when it has no partitions, nor when
-/// its own success marker for this plan is there (a cluster rerunning a finished task).
-bool slice_needs_run(const StateLayout& state, const Unit& unit, const SlicePart& part);
-
 /// A whole-function node's fingerprint: its definition and the stamp of every input file.
 std::string whole_node_fingerprint(Project& project, const Unit& unit);
-/// Whether a whole-function node must run: no success marker with this fingerprint, or a file it
-/// wrote is gone or was changed since. `why` says which.
-bool whole_node_needs_run(Project& project, const Unit& unit, std::string* why = nullptr);
 
 }  // namespace steppar

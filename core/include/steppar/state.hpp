@@ -27,6 +27,8 @@ public:
     }
     /// The marker of a plain node.
     std::filesystem::path node_marker(std::string_view unit) const { return markers_dir(unit) / "node.json"; }
+    /// A plain node's last marker, set aside while it runs again (vouching.hpp).
+    std::filesystem::path previous_node_marker(std::string_view unit) const { return markers_dir(unit) / "node.previous.json"; }
     /// Which partition slice `slice` is working on (an index, rewritten in place), so a crash
     /// report can name it.
     std::filesystem::path progress(std::string_view unit, int slice) const {

@@ -1,0 +1,146 @@
+// Nothing passes as done without proof: only a step's own success marker for the current plan
+// vouches for it, on every path (run-slice as cluster jobs and exec'd steps call it, the
+// barrier, status); a whole-function node always knows what it wrote last, even after a failed
+// or damaged marker; ledger damage is an error or a safe re-plan, never a silent wrong answer.
+// Outputs are compared with a clean sequential run (`diff -r`).
+#include "harness.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace e2e;
+
+namespace {
+
+bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+// count (wc, 2 slices) -> total.
+const char* counting = R"(plugins: {builtin: steppar_builtin}
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+  total:  {type: file, path: out/total.json}
+nodes:
+  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2}
+  - {name: total, func: builtin.wc_total, inputs: [counts], outputs: [total]}
+)";
+
+Result host_ok(const std::vector<std::string>& args) {
+    const Result r = host(args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, args.front() + ": " + r.err);
+    return r;
+}
+
+// The line of `status` about one step.
+std::string status_of(const Workspace& ws, const std::string& step) {
+    const Result r = host({"status", ws.pipeline.string()});
+    std::size_t at = 0;
+    while ((at = r.out.find('\t' + step + '\t', at)) != std::string::npos) {
+        const std::size_t start = r.out.rfind('\n', at) + 1;  // npos + 1 == 0
+        const std::string line = r.out.substr(start, r.out.find('\n', at) - start);
+        if (line.rfind("unit:", 0) != 0) return line;
+        ++at;
+    }
+    return "(no line for " + step + " in: " + r.out + ")";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(proof)
+
+// A marker of another slice or of an earlier plan sits where slice 0's should be: status says
+// slice 0 has not run, run-slice (what cluster jobs and exec'd steps call) runs it instead of
+// skipping it, and the barrier refuses until it has; then the run equals a clean one.
+BOOST_AUTO_TEST_CASE(a_marker_of_another_slice_or_plan_vouches_for_nothing) {
+    Workspace ws(counting);
+    make_docs(ws.dir / "data/docs", 6);
+    BOOST_REQUIRE(ws.run().exit_code == 0);
+    const fs::path markers = ws.dir / ".steppar/units/count/markers";
+    const std::string old_plan_marker = read_file(markers / "slice-0.json");
+    write_file(ws.dir / "data/docs/a-new.txt", "one two three\n");
+    write_file(ws.dir / "data/docs/z-new.txt", "four five\n");
+    const std::string p = ws.pipeline.string();
+    host_ok({"run-slicer", p, "--node", "count"});  // a new plan: one new partition per slice
+    host_ok({"run-slice", p, "--node", "count", "--slice", "1"});
+
+    // Slice 1's marker (this plan, success) copied over slice 0's.
+    fs::copy_file(markers / "slice-1.json", markers / "slice-0.json", fs::copy_options::overwrite_existing);
+    BOOST_TEST(has(status_of(ws, "count-slice-0"), "not run"), status_of(ws, "count-slice-0"));
+    BOOST_TEST(has(status_of(ws, "count-slice-1"), "done"), status_of(ws, "count-slice-1"));
+    Result barrier = host({"check-barrier", p, "--node", "count"});
+    BOOST_TEST(barrier.exit_code == 1);
+    BOOST_TEST(has(barrier.err, "slice 0: its marker belongs to another unit, slice or plan"), barrier.err);
+
+    // The earlier plan's success marker for slice 0.
+    write_file(markers / "slice-0.json", old_plan_marker);
+    BOOST_TEST(has(status_of(ws, "count-slice-0"), "not run"), status_of(ws, "count-slice-0"));
+    barrier = host({"check-barrier", p, "--node", "count"});
+    BOOST_TEST(barrier.exit_code == 1);
+    BOOST_TEST(has(barrier.err, "slice 0: its marker belongs to another unit, slice or plan"), barrier.err);
+    const Result slice = host_ok({"run-slice", p, "--node", "count", "--slice", "0"});
+    BOOST_TEST(!has(slice.err, "already done"), slice.err);
+    BOOST_TEST(fs::exists(ws.dir / "out/counts/a-new.json"));
+    BOOST_TEST(has(status_of(ws, "count-slice-0"), "done"), status_of(ws, "count-slice-0"));
+    host_ok({"check-barrier", p, "--node", "count"});
+    // Now it is done: run-slice skips it.
+    BOOST_TEST(has(host_ok({"run-slice", p, "--node", "count", "--slice", "0"}).err, "already done for this plan, skipped"));
+    BOOST_REQUIRE(ws.run().exit_code == 0);
+    const std::string differences = differences_from_clean_run(ws);
+    BOOST_TEST(differences.empty(), differences);
+}
+
+// A whole-function node wrote a, b, c; then it failed; then it succeeded writing a and b: c is
+// retracted (the failed marker kept the list of what the last success wrote), as in a clean run.
+BOOST_AUTO_TEST_CASE(a_whole_node_retracts_what_it_wrote_before_a_failed_attempt) {
+    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  list:  {type: file, path: data/list.txt}
+  parts: {type: partitioned, path: out/parts, suffix: .txt}
+nodes:
+  - {name: fan, func: test.fan_out, inputs: [list], outputs: [parts]}
+)");
+    write_file(ws.dir / "data/list.txt", "a\nb\nc\n");
+    BOOST_REQUIRE(ws.run().exit_code == 0);
+    BOOST_REQUIRE(fs::exists(ws.dir / "out/parts/c.txt"));
+    write_file(ws.dir / "data/list.txt", "a\nb\n!fail\n");
+    const Result failed = ws.run();
+    BOOST_TEST(failed.exit_code == 1);
+    BOOST_TEST(has(failed.err, "the list asks for a failure"), failed.err);
+    write_file(ws.dir / "data/list.txt", "a\nb\n");
+    const Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(!fs::exists(ws.dir / "out/parts/c.txt"));
+    const std::string differences = differences_from_clean_run(ws);
+    BOOST_TEST(differences.empty(), differences);
+}
+
+// A damaged marker of a whole-function node cannot say which files the node wrote: the run
+// stops with how to repair, touching no output; after the repair it runs and equals a clean run.
+BOOST_AUTO_TEST_CASE(a_damaged_whole_node_marker_is_an_error_with_its_repair) {
+    Workspace ws("plugins:\n  test: " + fixture("steppar_test_nodes") + R"(
+catalog:
+  list:  {type: file, path: data/list.txt}
+  parts: {type: partitioned, path: out/parts, suffix: .txt}
+nodes:
+  - {name: fan, func: test.fan_out, inputs: [list], outputs: [parts]}
+)");
+    write_file(ws.dir / "data/list.txt", "a\nb\nc\n");
+    BOOST_REQUIRE(ws.run().exit_code == 0);
+    const fs::path marker = ws.dir / ".steppar/units/fan/markers/node.json";
+    std::string text = read_file(marker);
+    text.replace(text.find("\"pid\": "), 7, "\"pid\":0");  // same size, seal broken
+    write_file(marker, text);
+    write_file(ws.dir / "data/list.txt", "a\nb\n");
+    const auto before = snapshot(ws.dir / "out");
+    const Result r = ws.run();
+    BOOST_TEST(r.exit_code == 1);
+    BOOST_TEST(has(r.err, "cannot tell which files node 'fan' wrote last time"), r.err);
+    BOOST_TEST(has(r.err, "node.previous.json' to run it anyway"), r.err);
+    BOOST_TEST((snapshot(ws.dir / "out") == before));
+    fs::remove(ws.dir / ".steppar/units/fan/markers/node.previous.json");
+    fs::remove(ws.dir / "out/parts/c.txt");  // the repair: what the user checked by hand
+    BOOST_REQUIRE(ws.run().exit_code == 0);
+    const std::string differences = differences_from_clean_run(ws);
+    BOOST_TEST(differences.empty(), differences);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
