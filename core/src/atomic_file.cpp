@@ -58,13 +58,17 @@ FileStamp stamp_of_fd(int fd) {
 }
 
 // fsync of the folder holding `path`: a rename or a new file in it is on disk afterwards.
+// When that cannot be promised, the file is taken back (a durable write is all or nothing: a
+// marker that might vanish at a power cut must not vouch now) and the error names the folder.
 void sync_folder_of(const std::string& path) {
     const auto slash = path.rfind('/');
     const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return;
-    ::fsync(dir);
-    ::close(dir);
+    const int error = dir < 0 ? errno : ::fsync(dir) != 0 ? errno : 0;
+    if (dir >= 0) ::close(dir);
+    if (error == 0) return;
+    ::unlink(path.c_str());
+    throw_file_error("sync the folder of", path, error);
 }
 
 }  // namespace

@@ -90,14 +90,23 @@ int run_step(Project& project, const Step& step) {
     }
 }
 
+// A step that cannot set itself up (its output, its process group, its death with the server)
+// must not run: a node whose output nobody reads, or that a stop cannot kill, would pass
+// unnoticed. Said on the step's pipe, where the host reads its output, and on stderr.
+[[noreturn]] void give_up_in_child(int output, const char* what) {
+    const std::string line = std::string("steppar: cannot start the step: ") + what + ": " + std::strerror(errno) + "\n";
+    if (output >= 0) (void)!::write(output, line.data(), line.size());
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+    ::_exit(1);
+}
+
 [[noreturn]] void child_main(Project& project, const Step& step, const sigset_t& host_mask,
                              pid_t server, int channel, int signals, int output) {
     ::close(channel);
     ::close(signals);
     // stdout and stderr go to the host through this step's pipe; events are framed on it.
     flush_output();
-    ::dup2(output, STDOUT_FILENO);
-    ::dup2(output, STDERR_FILENO);
+    if (::dup2(output, STDOUT_FILENO) < 0 || ::dup2(output, STDERR_FILENO) < 0) give_up_in_child(output, "redirecting its output");
     // Events go through a descriptor of their own, which a node closing or reopening its stdout
     // and stderr cannot touch (see report_channel()).
     const int events_fd = report_channel(output);
@@ -106,8 +115,9 @@ int run_step(Project& project, const Step& step) {
     // which would draw on the pipe.
     (void)set_events(make_child_reporter(events_fd)).release();
     restore_default_signals(host_mask);
-    ::setpgid(0, 0);  // its own group: a timeout or an interrupt kills what it starts, too
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // Its own group: a timeout or an interrupt kills what it starts, too.
+    if (::setpgid(0, 0) != 0) give_up_in_child(-1, "making its process group");
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) give_up_in_child(-1, "tying its life to the fork server's");
     if (::getppid() != server) ::_exit(128 + SIGTERM);  // the server died before prctl
     remove_temporaries_on_termination_signals();
     const StepLease lease(project.state().steps_lock());
@@ -135,6 +145,7 @@ int run_step(Project& project, const Step& step) {
 
     const pid_t self = ::getpid();
     std::map<pid_t, std::uint32_t> running;
+    bool host_lost = false;
     auto reap = [&](int options) {
         int status = 0;
         pid_t pid;
@@ -144,8 +155,10 @@ int run_step(Project& project, const Step& step) {
             if (it == running.end()) continue;  // an orphan re-parented here, now gone
             // A step that did not end by itself normally may have left descendants, now ours.
             orphans = orphans || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-            send_message(channel, {ServerMessage::ended, it->second, pid, status});
+            const std::uint32_t step = it->second;
             running.erase(it);
+            // The host cannot be told: it is gone, and so must be everything of this run.
+            if (!send_message(channel, {ServerMessage::ended, step, pid, status})) host_lost = true;
         }
         if (orphans) {
             std::vector<pid_t> steps;
@@ -153,7 +166,7 @@ int run_step(Project& project, const Step& step) {
             kill_children(steps);
         }
     };
-    for (;;) {
+    while (!host_lost) {
         pollfd fds[2] = {{channel, POLLIN, 0}, {signals, POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0) {
             if (errno == EINTR) continue;
@@ -172,7 +185,7 @@ int run_step(Project& project, const Step& step) {
         if (got != static_cast<ssize_t>(sizeof m) || m.kind != ServerMessage::start || m.step >= graph.steps.size()) break;
         int output[2];
         if (::pipe2(output, O_CLOEXEC) != 0) {
-            send_message(channel, {ServerMessage::cannot_fork, m.step, 0, errno});
+            if (!send_message(channel, {ServerMessage::cannot_fork, m.step, 0, errno})) break;
             continue;
         }
         flush_output();
@@ -185,13 +198,22 @@ int run_step(Project& project, const Step& step) {
         ::close(output[1]);
         if (pid < 0) {
             ::close(output[0]);
-            send_message(channel, {ServerMessage::cannot_fork, m.step, 0, error});
+            if (!send_message(channel, {ServerMessage::cannot_fork, m.step, 0, error})) break;
             continue;
         }
-        ::setpgid(pid, pid);  // also here, so the group exists before the host can signal it
+        // Also here, so the group exists before the host can signal it. Should it fail, the
+        // step could not be stopped with its group: it does not run.
+        if (::setpgid(pid, pid) != 0) {
+            const int group_error = errno;
+            ::kill(pid, SIGKILL);
+            ::close(output[0]);
+            if (!send_message(channel, {ServerMessage::cannot_fork, m.step, 0, group_error})) break;
+            continue;
+        }
         running[pid] = m.step;
-        send_message(channel, {ServerMessage::started, m.step, pid, 0}, output[0]);  // the host reads the pipe
+        const bool told = send_message(channel, {ServerMessage::started, m.step, pid, 0}, output[0]);  // the host reads the pipe
         ::close(output[0]);
+        if (!told) break;  // the host is gone: the loop's end kills what runs
     }
     // The host is gone or done: nothing of this run may outlive it.
     for (const auto& [pid, _] : running) {

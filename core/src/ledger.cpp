@@ -217,7 +217,6 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         Found f{0, 0, entry.path()};
         if (!segment_name(entry.path().filename().string(), f.generation, f.order)) continue;
-        ledger.segment_paths_.push_back(entry.path());
         ledger.generation_ = std::max(ledger.generation_, f.generation);
         found.push_back(std::move(f));
     }
@@ -236,9 +235,14 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
         source.generation = f.generation;
         try {
             source.text = read_file(f.path);
-        } catch (const Error&) {
-            continue;  // gone meanwhile, or unreadable: its partitions run again
+        } catch (const Error& e) {
+            std::error_code gone;
+            if (!fs::exists(f.path, gone) && !gone) continue;  // folded meanwhile
+            // Its records (and retractions) would be silently lost, and a fold would delete it.
+            throw StateError(std::string(e.what()) + ": the ledger cannot be read whole; fix the cause (permissions, the disk), or remove that file " +
+                             "to run its partitions again, and rerun");
         }
+        ledger.segment_paths_.push_back(f.path);  // read: a fold may replace it
         ledger.sources_.push_back(std::move(source));
         const auto index = static_cast<std::uint32_t>(ledger.sources_.size() - 1);
         Source& src = ledger.sources_.back();
@@ -423,18 +427,34 @@ LedgerAppender::LedgerAppender(fs::path path) : path_(std::move(path)) {
     if (fs::exists(path_, ec)) {
         try {
             existing = read_file(path_);
-        } catch (const Error&) {
+        } catch (const Error& e) {
+            // Without its D lines, a new "D 0" would give an earlier record another definition.
+            throw StateError(std::string(e.what()) + ": cannot continue that ledger segment; fix the cause, or remove it to run its partitions again, and rerun");
         }
     }
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) throw StateError("cannot write the ledger '" + path_.string() + "': " + std::strerror(errno));
+    // New definitions are numbered after every number this file may already use: intact D
+    // lines, damaged ones whose number still reads, and (numbers being given densely from 0,
+    // one line each) the count of its lines, so a number from a line damaged beyond reading is
+    // never given to another digest.
+    std::size_t lines = 0, damaged = 0;
     for_each_line(existing, [&](std::string_view line) {
+        ++lines;
         std::string_view content;
-        if (!checked(line, content)) return;
         std::string_view f[4];
         std::uint64_t k = 0;
-        if (split(content, f, 4) == 3 && f[0] == "D" && parse_number(f[1], k)) defined_.emplace(std::string(f[2]), static_cast<std::uint32_t>(k));
+        if (!checked(line, content)) {
+            ++damaged;
+            if (line.rfind("D\t", 0) == 0 && split(line, f, 4) >= 2 && parse_number(f[1], k)) next_ = std::max<std::uint64_t>(next_, k + 1);
+            return;
+        }
+        if (split(content, f, 4) == 3 && f[0] == "D" && parse_number(f[1], k)) {
+            defined_.emplace(std::string(f[2]), static_cast<std::uint32_t>(k));
+            next_ = std::max<std::uint64_t>(next_, k + 1);
+        }
     });
+    if (damaged) next_ = std::max<std::uint64_t>(next_, lines);
     // A line torn by a killed writer must not swallow the first line written now.
     if (!existing.empty() && existing.back() != '\n') {
         std::string newline = "\n";
@@ -461,8 +481,7 @@ void LedgerAppender::append(std::string& line) {
 std::uint32_t LedgerAppender::define(std::string_view digest) {
     const auto it = defined_.find(digest);
     if (it != defined_.end()) return it->second;
-    std::uint32_t k = 0;
-    for (const auto& [_, used] : defined_) k = std::max(k, used + 1);
+    const auto k = static_cast<std::uint32_t>(next_++);
     line_ = "D\t" + std::to_string(k) + "\t" + std::string(digest);
     const std::uint64_t sum = checksum(line_);
     line_.push_back('\t');

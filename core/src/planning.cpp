@@ -70,31 +70,47 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
     if (a.retract.empty()) return;
     std::vector<const Dataset*> outputs;
     for (const auto& name : a.outputs) outputs.push_back(&project.pipeline().catalog().at(name));
-    std::vector<std::string> names, kept;
+    std::vector<std::string> names, kept, failures;
     std::vector<FileStamp> recorded;
     for (const auto& [name, text] : a.retract) {
         interruption_point();  // what was removed is recorded as retracted; the rest is left for the rerun
         const bool parsed = parse_stamps(text, recorded, outputs.size());
+        bool removed_all = true;
         for (std::size_t k = 0; k < outputs.size(); ++k) {
             // Another producer of this output writes the partition now: the file is theirs.
             if (std::binary_search(a.claimed[k].begin(), a.claimed[k].end(), name)) continue;
             const std::string path = outputs[k]->partition_path(name);
             const FileStamp now = stamp_of(path);
             if (!now.exists()) continue;
-            if (parsed && now == recorded[k]) remove_file_and_empty_folders(path, outputs[k]->path);
-            else kept.push_back(path);
+            if (!parsed || !(now == recorded[k])) {
+                kept.push_back(path);
+                continue;
+            }
+            try {
+                remove_file_and_empty_folders(path, outputs[k]->path);
+            } catch (const StateError& e) {
+                // Not retracted: its record stays, so the next run tries again.
+                failures.push_back(e.what());
+                removed_all = false;
+            }
         }
+        if (!removed_all) continue;
         host.retracted(name);
         names.push_back(name);
     }
     std::vector<std::string> catalog_outputs;
     for (const auto* d : outputs)
         if (!d->intermediate) catalog_outputs.push_back(d->name);
-    log(unit.name + ": retracted " + count_text(names.size()) + " partition(s) of " +
-        join(catalog_outputs.empty() ? a.outputs : catalog_outputs) + " (" + join_first(names, 5) + "): their input is gone");
+    if (!names.empty())
+        log(unit.name + ": retracted " + count_text(names.size()) + " partition(s) of " +
+            join(catalog_outputs.empty() ? a.outputs : catalog_outputs) + " (" + join_first(names, 5) + "): their input is gone");
     if (!kept.empty())
         warn(unit.name + ": kept " + count_text(kept.size()) + " output file(s) of retracted partitions because they changed since steppar wrote them: " +
              join_first(kept, 5));
+    // Nothing downstream may read an output whose input is gone: the unit fails.
+    if (!failures.empty())
+        throw StateError(unit.name + ": " + count_text(failures.size()) + " output file(s) of partitions whose input is gone could not be removed (" +
+                         join_first(failures, 3) + "); they stay recorded and the next run tries again: fix the cause and rerun");
 }
 
 }  // namespace

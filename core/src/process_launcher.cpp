@@ -34,6 +34,13 @@ namespace asio = boost::asio;
 namespace steppar {
 namespace {
 
+// What ChildSetup does, out of line: 0, or the errno of what failed.
+[[gnu::noinline]] int set_up_step_child(pid_t host) {
+    if (::setpgid(0, 0) != 0 || ::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return errno;
+    if (::getppid() != host) ::_exit(128 + SIGTERM);  // the host died before prctl
+    return 0;
+}
+
 /// Runs in the child between fork and exec: its own process group (so a timeout or an
 /// interrupt can kill everything it started), and death with the host (so a host killed with
 /// SIGKILL leaves no orphan writing outputs).
@@ -41,9 +48,9 @@ struct ChildSetup {
     pid_t host;
     template <class Launcher>
     boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
-        ::setpgid(0, 0);
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != host) ::_exit(128 + SIGTERM);  // the host died before prctl
+        // A step that could not be stopped with its group, or would outlive the host, does not
+        // start: the launch fails with the reason.
+        if (const int error = set_up_step_child(host)) return boost::system::error_code(error, boost::system::system_category());
         return {};
     }
 };

@@ -43,11 +43,15 @@ void run_whole_node(Project& project, const Unit& unit) {
     const auto started = std::chrono::steady_clock::now();
     const Pipeline& pipeline = project.pipeline();
     const Node& node = unit.nodes.front();
+    std::vector<fs::path> written_folders;
     for (const auto& out : node.outputs) {
         const Dataset& d = pipeline.catalog().at(out);
         std::error_code ec;
-        fs::create_directories(d.partitioned() ? d.path : d.path.parent_path(), ec);
+        written_folders.push_back(d.partitioned() ? d.path : d.path.parent_path());
+        fs::create_directories(written_folders.back(), ec);
     }
+    // Opened before the node writes: the sync at the end reports every failed write-back.
+    FilesystemSync syncs(std::move(written_folders));
     const fs::path marker_path = project.state().node_marker(unit.name);
     // The last marker lists the files the node wrote then: those it does not write now are
     // retracted. Set aside first (a crash from here on keeps it for the next attempt); a damaged
@@ -122,9 +126,10 @@ void run_whole_node(Project& project, const Unit& unit) {
         if (removed) log(unit.name + ": retracted " + count_text(removed) + " partition file(s) it no longer writes");
     }
     reap_step_leftovers(unit.name);
-    for (const auto& out : node.outputs) {
-        const Dataset& d = pipeline.catalog().at(out);
-        sync_filesystem(d.partitioned() ? d.path : d.path.parent_path());
+    try {
+        syncs.sync();
+    } catch (const StateError& e) {
+        throw NodeError("node '" + node.name + "': " + e.what() + "; its outputs may not be on disk, so no marker vouches for them: rerun once the filesystem is healthy");
     }
     log("node '" + node.name + "' done");
     marker.success = true;
@@ -179,6 +184,10 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     for (const auto& in : index.inputs) inputs.push_back(&pipeline.catalog().at(in));
     for (const auto& out : marker.outputs) outputs.push_back(&pipeline.catalog().at(out));
     const fs::path segment = slice_segment(project.state(), unit.name, index.generation, slice);
+    // Opened before anything is written: the sync at the end reports every failed write-back.
+    std::vector<fs::path> written_folders = {segment.parent_path()};
+    for (const auto* out : outputs) written_folders.push_back(out->path);
+    FilesystemSync syncs(std::move(written_folders));
     std::set<std::string> finished;  // by an earlier attempt at this plan (a retry)
     for (const auto& line : read_segment(segment).lines)
         if (line.kind == 'R' || line.kind == 'V') finished.insert(line.name);
@@ -266,9 +275,14 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     // Nothing the nodes started may go on writing once the marker vouches for the outputs.
     reap_step_leftovers(label);
     // Outputs and records reach the disk before the marker that vouches for them (one sync per
-    // filesystem and slice, never one per partition).
-    for (const auto* out : outputs) sync_filesystem(out->path);
-    sync_filesystem(segment.parent_path());
+    // filesystem and slice, never one per partition). When they may not have, nothing of the
+    // slice counts as done: no marker, and its records go, so the next run redoes it.
+    try {
+        syncs.sync();
+    } catch (const StateError& e) {
+        fs::remove(segment, ec);
+        throw NodeError(label + ": " + e.what() + "; its outputs may not be on disk, so nothing vouches for them (no marker, its ledger records dropped): rerun once the filesystem is healthy");
+    }
     marker.success = true;
     marker.metrics = place.metrics.values();
     marker.skipped = place.skipped;

@@ -7,6 +7,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/catalog.hpp"
+#include "steppar/error.hpp"
 #include "steppar/files.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/stamp.hpp"
@@ -119,6 +120,70 @@ BOOST_AUTO_TEST_CASE(a_torn_or_damaged_line_is_ignored_and_the_next_writer_start
         append(again, "d", digest_a, 4);
     }
     BOOST_TEST((names_of(Ledger::load(state, "u")) == std::vector<std::string>{"a", "d"}));
+}
+
+// A damaged D line must not free its number: records that name it would otherwise be read
+// with another definition and pass as up to date. Numbers continue past it, and past every
+// line when one is damaged beyond reading its number.
+BOOST_AUTO_TEST_CASE(a_damaged_definition_line_does_not_free_its_number) {
+    Folder f;
+    const StateLayout state(f.path);
+    const fs::path path = slice_segment(state, "u", 1, 0);
+    {
+        LedgerAppender out(path);
+        append(out, "a", digest_a, 1);  // D 0 = digest_a
+    }
+    std::string text = read_file(path);
+    text[text.find(digest_a)] = 'x';  // the D line's checksum no longer matches
+    write_file_atomically(path, text);
+    {
+        LedgerAppender again(path);
+        append(again, "b", digest_b, 2);  // D 1, never D 0 again
+    }
+    const Ledger ledger = Ledger::load(state, "u");
+    BOOST_TEST((names_of(ledger) == std::vector<std::string>{"a", "b"}));
+    // "a" names a definition that no longer reads: it is not digest_b's (it runs again).
+    BOOST_TEST(ledger.entry(0).definition >= ledger.definitions().size());
+    BOOST_TEST(ledger.definitions()[ledger.entry(1).definition] == digest_b);
+
+    // Damaged beyond reading its number ("D\t" itself hit): numbering goes past every line.
+    const fs::path other = slice_segment(state, "u", 2, 0);
+    {
+        LedgerAppender out(other);
+        append(out, "c", digest_a, 1);
+    }
+    text = read_file(other);
+    text[0] = 'Q';
+    write_file_atomically(other, text);
+    {
+        LedgerAppender again(other);
+        append(again, "d", digest_b, 2);
+    }
+    const Ledger later = Ledger::load(state, "u");
+    BOOST_TEST(later.entry(later.find("c")).definition >= later.definitions().size());
+    BOOST_TEST(later.definitions()[later.entry(later.find("d")).definition] == digest_b);
+}
+
+// A segment that is there but cannot be read is an error naming it, never skipped (its
+// records and retractions would be lost) nor deleted by a fold; the appender refuses it too.
+BOOST_AUTO_TEST_CASE(an_unreadable_segment_is_an_error_and_is_never_folded_away) {
+    Folder f;
+    const StateLayout state(f.path);
+    {
+        LedgerAppender out(slice_segment(state, "u", 1, 0));
+        append(out, "a", digest_a, 1);
+    }
+    const fs::path unreadable = slice_segment(state, "u", 2, 0);
+    fs::create_directories(unreadable);  // a read(2) of it fails (EISDIR), as an unreadable disk block would
+    const std::string error = steppar_test::error_of<StateError>([&] { (void)Ledger::load(state, "u"); });
+    BOOST_TEST(steppar_test::contains(error, unreadable.string()));
+    BOOST_TEST(steppar_test::contains(error, "remove that file"));
+    BOOST_TEST(fs::exists(unreadable));
+    BOOST_TEST(steppar_test::contains(steppar_test::error_of<StateError>([&] { LedgerAppender again(unreadable); }), "cannot continue that ledger segment"));
+    fs::remove(unreadable);
+    const Ledger ledger = Ledger::load(state, "u");
+    ledger.fold(state, "u");
+    BOOST_TEST((names_of(Ledger::load(state, "u")) == std::vector<std::string>{"a"}));
 }
 
 BOOST_AUTO_TEST_CASE(later_generations_win_retractions_remove_and_a_fold_keeps_the_same_records) {

@@ -60,7 +60,9 @@ bool parse_stamps(std::string_view text, std::vector<FileStamp>& stamps, std::si
 class Ledger {
 public:
     /// The unit's ledger: the base with every later segment laid over it. A damaged base is
-    /// reported through `damaged` and read as empty (every partition then runs again).
+    /// reported through `damaged` and read as empty (every partition then runs again); a
+    /// segment that exists but cannot be read throws StateError (its records and retractions
+    /// would be lost, and a fold would delete it). fold() removes only the segments read.
     static Ledger load(const StateLayout& state, std::string_view unit);
 
     std::size_t size() const noexcept { return records_.size(); }
@@ -126,7 +128,9 @@ Segment read_segment(const std::filesystem::path& path);
 /// Appends records to one segment file; each call is one write(2).
 class LedgerAppender {
 public:
-    /// Opens (creating) the segment; continues the numbering of definitions already in it.
+    /// Opens (creating) the segment; continues the numbering of definitions already in it, past
+    /// any number a damaged line may hold. Throws StateError when the segment exists but cannot
+    /// be read (its numbers would be given again).
     explicit LedgerAppender(std::filesystem::path path);
     ~LedgerAppender();
     LedgerAppender(const LedgerAppender&) = delete;
@@ -147,6 +151,7 @@ private:
     std::filesystem::path path_;
     int fd_ = -1;
     std::map<std::string, std::uint32_t, std::less<>> defined_;
+    std::uint64_t next_ = 0;  ///< the number the next new definition gets
     std::string line_;
 };
 
