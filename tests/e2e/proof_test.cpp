@@ -231,4 +231,19 @@ BOOST_AUTO_TEST_CASE(a_failed_removal_is_not_recorded_as_retracted) {
     BOOST_TEST(differences.empty(), differences);
 }
 
+// --runner slurm refuses the local runners' options it cannot honour, before anything is
+// submitted (exit 2, naming the option and what to do instead).
+BOOST_AUTO_TEST_CASE(the_slurm_runner_refuses_options_it_cannot_honour) {
+    Workspace ws(counting);
+    make_docs(ws.dir / "data/docs", 2);
+    const std::string p = ws.pipeline.string();
+    Result r = host({"run", p, "--runner", "slurm", "--retries", "2"});
+    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(has(r.err, "--retries is for the local runners: on Slurm, rerun to run a failed slice again"), r.err);
+    r = host({"run", p, "--runner", "slurm", "--launch", "exec"});
+    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(has(r.err, "--launch is for the local runners"), r.err);
+    BOOST_TEST(!fs::exists(ws.dir / ".steppar/slurm"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

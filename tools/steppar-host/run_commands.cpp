@@ -129,6 +129,11 @@ int run_command(int argc, char** argv) {
             !run_options.to_nodes.empty())
             throw UsageError("--runner slurm runs the whole pipeline: --nodes, --tags, --from-nodes and --to-nodes are for "
                              "the local runners");
+        for (const char* local : {"retries", "launch"})
+            if (!parsed.values[local].defaulted())
+                throw UsageError(std::string("--") + local + " is for the local runners: " +
+                                 (std::string(local) == "retries" ? "on Slurm, rerun to run a failed slice again (finished slices are kept)"
+                                                                  : "Slurm tasks start steppar-host themselves"));
         if (!run_options.partitions.empty() || run_options.only_missing)
             throw UsageError("--partitions and --only-missing are for the local runners; with --runner slurm, narrow the "
                              "partitions with filter/exclude in the pipeline file, or adopt outputs with a local 'run --only-missing' first");
@@ -140,6 +145,8 @@ int run_command(int argc, char** argv) {
         slurm.submit.max_parallel = run_options.max_workers;
         slurm.submit.force = run_options.force;
         slurm.max_poll_seconds = parsed.values["poll-interval"].as<double>();
+        slurm.slice_timeout = run_options.slice_timeout;
+        slurm.fail_fast = run_options.fail_fast;
         if (!(slurm.max_poll_seconds >= slurm.poll_seconds && slurm.max_poll_seconds <= 3600))
             throw UsageError("--poll-interval must be from " + std::to_string(slurm.poll_seconds).substr(0, 3) + " to 3600 seconds");
         run_on_slurm(*project, graph, slurm);

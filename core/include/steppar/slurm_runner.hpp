@@ -4,6 +4,12 @@
 // filesystem and from squeue. On a failed task, jobs that can never run are cancelled and the
 // run fails naming the slice and partition, like the local runners. Reruns resume: slices whose
 // marker is up to date finish at once.
+//
+// In four parts (slurm_runner.cpp): plan (what the local scheduler's rule says still has work,
+// array sizes against MaxArraySize), submit (in order; a failed sbatch or a stop cancels what was
+// already submitted), watch (squeue; cancels what can never run) and report (every job
+// COMPLETED, and every slice and whole-function node vouched for by its own marker: Slurm's
+// word alone proves nothing). Numbers Slurm prints are parsed whole or refused.
 #pragma once
 
 #include "steppar/cluster_export.hpp"
@@ -16,6 +22,8 @@ struct SlurmRunOptions {
     SlurmExport submit;        ///< partition, account, extra sbatch lines, array throttle
     double poll_seconds = 0.5;       ///< the first wait between two looks at the jobs
     double max_poll_seconds = 10;    ///< the wait grows to this while nothing changes
+    double slice_timeout = 0;        ///< --slice-timeout: each slice task's `--time` (a unit's `timeout:` wins); 0: none
+    bool fail_fast = false;          ///< --fail-fast: the first failed task cancels every job
     /// How sbatch, squeue, scancel and scontrol are run (a fake in tests).
     ProgramRunner run_program = steppar::run_program;
 };
