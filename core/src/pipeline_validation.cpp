@@ -6,7 +6,7 @@
 #include "steppar/date_range.hpp"
 #include "steppar/error.hpp"
 #include "steppar/regex.hpp"
-#include "steppar/spec.hpp"  // the slice and step limits
+#include "steppar/spec.hpp"  // the slice, step and stale-temporary limits
 #include "steppar/text.hpp"
 
 #include <algorithm>
@@ -416,6 +416,7 @@ void Pipeline::validate(const KindResolver& kind_of) {
     order_chains();
     apply_max_simultaneous_steps();
     check_step_count();
+    stale_temporary_hours();  // a bad STEPPAR_STALE_TEMPORARY_HOURS stops every command here, not a sweep mid-run
     order_units();
 }
 

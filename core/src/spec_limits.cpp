@@ -1,6 +1,6 @@
-// The limits a run takes from its environment (STEPPAR_MAX_SLICES, STEPPAR_MAX_STEPS, and the
-// `auto` slice count from STEPPAR_NODES x STEPPAR_WORKERS or kedro-partitioned's MAX_NODES x
-// MAX_WORKERS), declared in spec.hpp beside the fixed ones.
+// The limits a run takes from its environment (STEPPAR_MAX_SLICES, STEPPAR_MAX_STEPS,
+// STEPPAR_STALE_TEMPORARY_HOURS, and the `auto` slice count from STEPPAR_NODES x STEPPAR_WORKERS
+// or kedro-partitioned's MAX_NODES x MAX_WORKERS), declared in spec.hpp beside the fixed ones.
 #include "steppar/error.hpp"
 #include "steppar/spec.hpp"
 
@@ -46,6 +46,11 @@ int max_slices() {
 
 int max_steps() {
     static const EnvLimit limit = env_limit("STEPPAR_MAX_STEPS", limits::default_max_steps);
+    return checked(limit);
+}
+
+int stale_temporary_hours() {
+    static const EnvLimit limit = env_limit("STEPPAR_STALE_TEMPORARY_HOURS", limits::default_stale_temporary_hours);
     return checked(limit);
 }
 

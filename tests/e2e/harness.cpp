@@ -94,11 +94,11 @@ Result host(const std::vector<std::string>& args) {
     return shell(line);
 }
 
-Background::Background(const std::vector<std::string>& args) {
+Background::Background(const std::vector<std::string>& args, const std::string& program) {
     out_ = make_temporary_file("steppar-bg-out");
     err_ = make_temporary_file("steppar-bg-err");
     const int out = ::open(out_.c_str(), O_WRONLY | O_CLOEXEC), err = ::open(err_.c_str(), O_WRONLY | O_CLOEXEC);
-    std::vector<std::string> argv_strings = {STEPPAR_HOST};
+    std::vector<std::string> argv_strings = {program.empty() ? std::string(STEPPAR_HOST) : program};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_strings) argv.push_back(a.data());
@@ -110,7 +110,7 @@ Background::Background(const std::vector<std::string>& args) {
         ::dup2(err, 2);
         ::signal(SIGINT, SIG_DFL);
         ::signal(SIGTERM, SIG_DFL);
-        ::execv(argv[0], argv.data());
+        ::execvp(argv[0], argv.data());
         ::_exit(127);
     }
     ::close(out);

@@ -53,10 +53,10 @@ Result shell(const std::string& command_line);
 Result host(const std::vector<std::string>& args);
 
 /// A steppar-host started in the background (stdout/stderr to files, in a process group of its
-/// own), for tests that signal it.
+/// own), for tests that signal it. With `program`, that program (found on PATH) instead.
 class Background {
 public:
-    explicit Background(const std::vector<std::string>& args);
+    explicit Background(const std::vector<std::string>& args, const std::string& program = "");
     ~Background();  ///< kills it if still running
     Background(const Background&) = delete;
     Background& operator=(const Background&) = delete;

@@ -403,18 +403,131 @@ BOOST_AUTO_TEST_CASE(no_space_left_on_the_output_or_the_state_folder, *boost::un
     }
 }
 
+// Temporaries no writer will finish go; what another machine may still be writing stays, and
+// nothing is ever read from either. An earlier release's names carry no host, so only their age
+// (here two days) tells; another host's fresh one is its writer's business.
 BOOST_AUTO_TEST_CASE(temporaries_of_killed_writers_are_removed_and_never_read) {
     FaultRun f;
-    write_file(f.dir / "out/copies/.p03.txt.steppar-tmp.999999.0", "half a partition");
-    write_file(f.dir / "out/.total.json.steppar-tmp.999999.4", "half");
-    write_file(f.dir / "docs/.p05.txt.steppar-tmp.999999.1", "half an input");
+    const fs::path old_partition = f.dir / "out/copies/.p03.txt.steppar-tmp.999999.0", old_total = f.dir / "out/.total.json.steppar-tmp.999999.4",
+                   old_input = f.dir / "docs/.p05.txt.steppar-tmp.999999.1",
+                   other_host = f.dir / "out/copies/.p04.txt.steppar-tmp.0123456789abcdef.999999.2";
+    write_file(old_partition, "half a partition");
+    write_file(old_total, "half");
+    write_file(old_input, "half an input");
+    write_file(other_host, "another machine's, being written");
+    for (const auto& p : {old_partition, old_total, old_input}) BOOST_REQUIRE_EQUAL(shell("touch -d '2 days ago' " + quote(p.string())).exit_code, 0);
+    BOOST_REQUIRE_EQUAL(shell("touch -d '3 hours ago' " + quote(other_host.string())).exit_code, 0);
     const Result r = f.run();
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     BOOST_TEST(r.err.find("steppar: removed 1 temporary file(s)") != std::string::npos, r.err);  // total's, at the start
     BOOST_TEST(r.err.find("copy: removed 1 temporary file(s)") != std::string::npos, r.err);     // by copy's scan
-    BOOST_TEST(fs::exists(f.dir / "docs/.p05.txt.steppar-tmp.999999.1"), "inputs are never touched");
-    fs::remove(f.dir / "docs/.p05.txt.steppar-tmp.999999.1");
+    BOOST_TEST(!fs::exists(old_partition));
+    BOOST_TEST(!fs::exists(old_total));
+    BOOST_TEST(fs::exists(old_input), "inputs are never touched");
+    BOOST_TEST(fs::exists(other_host), "another host's temporary, 3 hours old, is not stale");
+    // The age is a limit of the environment's: 2 hours makes the other host's stale.
+    const Result bad = shell("STEPPAR_STALE_TEMPORARY_HOURS=1.5 " + quote(host_program()) + " run " + quote(f.pipeline.string()));
+    BOOST_TEST(bad.exit_code == 2, bad.err);
+    BOOST_TEST(bad.err.find("STEPPAR_STALE_TEMPORARY_HOURS must be a whole number") != std::string::npos, bad.err);
+    const Result aged = shell("STEPPAR_STALE_TEMPORARY_HOURS=2 " + quote(host_program()) + " run " + quote(f.pipeline.string()));
+    BOOST_REQUIRE_MESSAGE(aged.exit_code == 0, aged.err);
+    BOOST_TEST(aged.err.find("copy: removed 1 temporary file(s)") != std::string::npos, aged.err);
+    BOOST_TEST(!fs::exists(other_host));
+    fs::remove(old_input);
     BOOST_TEST((f.outputs() == clean_outputs()));
+}
+
+namespace {
+
+// `unshare -p -f --mount-proc` works here: root, and a kernel (or container) that allows it.
+struct CanUnsharePid {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(true);
+        if (::geteuid() != 0) {
+            result = false;
+            result.message() << "needs root; skipped";
+        } else if (shell("unshare -p -f --mount-proc --kill-child sh -c 'echo 100 > /proc/sys/kernel/ns_last_pid' 2>&1").exit_code != 0) {
+            result = false;
+            result.message() << "'unshare -p -f --mount-proc' does not work here; skipped";
+        }
+        return result;
+    }
+};
+
+// unshare's arguments for steppar-host `args` in a pid namespace of its own (with its own
+// /proc), where the pids given after `last_pid` come next: sh is pid 1, steppar-host last_pid + 1.
+std::vector<std::string> in_own_pid_namespace(int last_pid, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"-p", "-f", "--mount-proc", "--kill-child", "sh", "-c",
+                                     "echo " + std::to_string(last_pid) + " > /proc/sys/kernel/ns_last_pid && \"$@\"", "sh", host_program()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+// The name of a temporary in `folder` that starts with `start`, waiting for it up to 30 s ("" if none came).
+std::string wait_for_temporary(const fs::path& folder, const std::string& start) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(folder, ec)) {
+            const std::string name = e.path().filename().string();
+            if (name.rfind(start, 0) == 0) return name;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return {};
+}
+
+// ".<name>.steppar-tmp.<host>.<pid>.<n>" -> "<host>"
+std::string host_of(const std::string& temporary) {
+    const std::string rest = temporary.substr(temporary.rfind(".steppar-tmp.") + 13);
+    return rest.substr(0, rest.find('.'));
+}
+
+}  // namespace
+
+// Two machines sharing an output folder, played by two pid namespaces on this one. In namespace
+// A a run's node holds a live temporary file (its writer's pid is above 20,000 there; namespace
+// B has no such pid). A run in namespace B over the same folder sweeps it twice (its slicer's
+// scan, and after its own node is SIGKILLed with a temporary open): A's temporary must survive
+// and A's run finish, B's own dead writer's temporary must go. steppar before the host tag took
+// "no pid 2000x here" for "its writer is dead" and deleted A's file under it.
+BOOST_AUTO_TEST_CASE(a_live_temporary_of_another_pid_namespace_survives_the_sweep, *boost::unit_test::precondition(CanUnsharePid{})) {
+    TempDir dir;
+    write_file(dir / "docs/p1.txt", "one\n");
+    const auto pipeline = [&](const std::string& name, const std::string& mode, const std::string& suffix) {
+        write_file(dir / (name + ".flag"), "armed\n");
+        write_file(dir / (name + ".yml"), "plugins: {test: " + fixture("steppar_test_nodes") + "}\n" + R"(catalog:
+  docs:   {type: partitioned, path: docs, suffix: .txt}
+  shared: {type: partitioned, path: out/shared, suffix: )" + suffix + R"(}
+params: {mode: )" + mode + ", bad: p1, flag: " + (dir / (name + ".flag")).string() + R"(}
+nodes:
+  - {name: copy, func: test.fault, inputs: [docs, params:mode, params:bad, params:flag], outputs: [shared]}
+)");
+        return (dir / (name + ".yml")).string();
+    };
+    const std::string a_pipeline = pipeline("a", "hold", ".txt"), b_pipeline = pipeline("b", "hold_kill9", ".dat");
+
+    Background a(in_own_pid_namespace(20000, {"run", a_pipeline, "--state-dir", (dir / "state-a").string()}), "unshare");
+    const std::string a_temporary = wait_for_temporary(dir / "out/shared", ".p1.txt.steppar-tmp.");
+    BOOST_REQUIRE_MESSAGE(!a_temporary.empty(), "run A never wrote its temporary: " << a.wait(0).err);
+
+    Background b(in_own_pid_namespace(100, {"run", b_pipeline, "--state-dir", (dir / "state-b").string()}), "unshare");
+    const std::string b_temporary = wait_for_temporary(dir / "out/shared", ".p1.dat.steppar-tmp.");
+    BOOST_REQUIRE_MESSAGE(!b_temporary.empty(), "run B never wrote its temporary: " << b.wait(0).err);
+    BOOST_TEST(host_of(a_temporary) != host_of(b_temporary), a_temporary << " and " << b_temporary);
+    BOOST_TEST(fs::exists(dir / "out/shared" / a_temporary), "B's slicer removed A's live temporary");
+
+    fs::remove(dir / "b.flag");  // B's node raises SIGKILL now, its temporary left open
+    const Result b_run = b.wait(30);
+    BOOST_TEST(b_run.exit_code == 1, b_run.err);
+    BOOST_TEST(!fs::exists(dir / "out/shared" / b_temporary), "B's own dead writer's temporary stayed");
+    BOOST_TEST(fs::exists(dir / "out/shared" / a_temporary), "B's sweep after its failure removed A's live temporary");
+
+    fs::remove(dir / "a.flag");  // A's node finishes its partition
+    const Result a_run = a.wait(30);
+    BOOST_TEST(a_run.exit_code == 0, a_run.err);
+    BOOST_TEST(read_file(dir / "out/shared/p1.txt") == std::string(70000, 'x') + "one\n");
+    BOOST_TEST(temporaries_under(dir.path()).empty());
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file, *boost::unit_test::precondition(needs("setpriv", /*root=*/true))) {

@@ -8,9 +8,11 @@
 #include "steppar/files.hpp"
 #include "steppar/temporary_files.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -27,6 +29,16 @@ struct Folder {
 };
 
 std::string content(const fs::path& p) { return steppar::read_file(p); }
+
+// The pid of a process that has ended (and was reaped).
+pid_t dead_pid() {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    ::waitpid(child, nullptr, 0);
+    return child;
+}
+
+void make_old(const fs::path& p, int hours) { fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(hours)); }
 
 }  // namespace
 
@@ -108,7 +120,8 @@ BOOST_AUTO_TEST_CASE(a_255_byte_name_gets_a_temporary_that_fits) {
     BOOST_TEST(content(f.dir / a) == std::string(70000, '1'));
     BOOST_TEST(content(f.dir / b) == std::string(70000, '2'));
     // A stale temporary of the long name is found by its file name, as for a file dataset.
-    std::ofstream(f.dir / ("." + std::string(200, 'a') + ".steppar-tmp.999999.0")) << "stale, another name";
+    const std::string dead_writer = ".steppar-tmp." + steppar::temporary_host_tag() + "." + std::to_string(dead_pid()) + ".0";
+    std::ofstream(f.dir / ("." + std::string(200, 'a') + dead_writer)) << "stale, another name";
     {
         steppar::AtomicFile dead((f.dir / a).string());
         dead.stream() << std::string(70000, '3');
@@ -116,11 +129,89 @@ BOOST_AUTO_TEST_CASE(a_255_byte_name_gets_a_temporary_that_fits) {
         for (const auto& e : fs::directory_iterator(f.dir))
             if (e.path().filename().string().find("~") != std::string::npos) temporary = e.path().filename().string();
         BOOST_REQUIRE(!temporary.empty());
-        const std::string stale = temporary.substr(0, temporary.find(".steppar-tmp.")) + ".steppar-tmp.999999.0";
+        const std::string stale = temporary.substr(0, temporary.find(".steppar-tmp.")) + dead_writer;
         std::ofstream(f.dir / stale) << "left by a dead writer";
         BOOST_TEST(steppar::remove_stale_temporaries(f.dir, a) == 1u);
         BOOST_TEST(!fs::exists(f.dir / stale));
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(temporary_names)
+
+// ".<name>.steppar-tmp.<host>.<pid>.<n>": the host tag (boot id and pid namespace) says where
+// the pid may be asked about.
+BOOST_AUTO_TEST_CASE(a_temporary_names_its_host_and_pid) {
+    const std::string tag = steppar::temporary_host_tag();
+    BOOST_TEST(tag.size() == 16u);
+    BOOST_TEST(tag.find_first_not_of("0123456789abcdef") == std::string::npos, tag);
+    BOOST_TEST(steppar::temporary_host_tag() == tag, "one process, one tag");
+    const std::string name = steppar::temporary_name_for("out/counts/a.json");
+    const std::string start = "out/counts/.a.json.steppar-tmp." + tag + "." + std::to_string(::getpid()) + ".";
+    BOOST_TEST(name.rfind(start, 0) == 0u, name);
+    BOOST_TEST(name.substr(start.size()).find_first_not_of("0123456789") == std::string::npos, name);
+    BOOST_TEST(steppar::temporary_name_for("out/counts/a.json") != name);
+    BOOST_TEST(steppar::is_temporary_name(name.substr(name.rfind('/') + 1)));
+    BOOST_TEST(steppar::is_temporary_name(".a.json.steppar-tmp.4242.0"), "an earlier release's");
+    for (const char* partition : {"a.json", ".hidden", "a.json.steppar-tmp.4242.0", ""}) BOOST_TEST(!steppar::is_temporary_name(partition), partition);
+    // A child of fork() lives in the same pid namespace: the same tag, its own pid.
+    int pipe_fds[2];
+    BOOST_REQUIRE(::pipe(pipe_fds) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        const std::string in_child = steppar::temporary_host_tag() + " " + steppar::temporary_name_for("x");
+        (void)!::write(pipe_fds[1], in_child.data(), in_child.size());
+        ::_exit(0);
+    }
+    ::close(pipe_fds[1]);
+    char buffer[512] = {};
+    const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer - 1);
+    ::close(pipe_fds[0]);
+    ::waitpid(child, nullptr, 0);
+    const std::string in_child(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+    BOOST_TEST(in_child.rfind(tag + " .x.steppar-tmp." + tag + "." + std::to_string(child) + ".", 0) == 0u, in_child);
+}
+
+// A sweep removes what no writer will finish, and nothing another machine (or pid namespace)
+// may still be writing: its own host's temporaries whose writer is gone, and any temporary
+// untouched for 24 hours.
+BOOST_AUTO_TEST_CASE(a_sweep_judges_only_its_own_hosts_pids_and_otherwise_the_age) {
+    Folder f;
+    const std::string own = ".steppar-tmp." + steppar::temporary_host_tag() + ".";
+    const std::string other_host = "0123456789abcdef";
+    BOOST_REQUIRE(other_host != steppar::temporary_host_tag());
+    const std::string alive = std::to_string(::getpid()), dead = std::to_string(dead_pid());
+    struct Case {
+        std::string name;
+        int age_hours;
+        bool removed;
+    };
+    const std::vector<Case> cases = {
+        {".own-live" + own + alive + ".0", 0, false},
+        {".own-dead" + own + dead + ".0", 0, true},
+        {".own-live-old" + own + alive + ".1", 25, true},  // its pid may have been reused since
+        {".other-dead.steppar-tmp." + other_host + "." + dead + ".0", 0, false},  // that pid is not ours to ask about
+        {".other-old.steppar-tmp." + other_host + "." + dead + ".0", 25, true},
+        {".other-recent.steppar-tmp." + other_host + "." + dead + ".0", 23, false},
+        {".release-before.steppar-tmp." + dead + ".0", 0, false},  // no host: only the age says
+        {".release-before-old.steppar-tmp." + dead + ".0", 25, true},
+        {".garbled.steppar-tmp." + steppar::temporary_host_tag() + ".x1.0", 0, false},
+        {".hidden-old", 25, false},  // not a temporary
+        {"partition-old.json", 25, false},
+    };
+    for (const auto& c : cases) {
+        std::ofstream(f.dir / c.name) << "half";
+        if (c.age_hours) make_old(f.dir / c.name, c.age_hours);
+    }
+    BOOST_TEST(steppar::remove_stale_temporaries(f.dir) == 4u);
+    for (const auto& c : cases) BOOST_TEST(fs::exists(f.dir / c.name) == !c.removed, c.name);
+    // One by one, as the slicer's scan does.
+    std::ofstream(f.dir / (".again" + own + dead + ".0")) << "half";
+    BOOST_TEST(!steppar::remove_if_stale_temporary((f.dir / cases[0].name).string()));
+    BOOST_TEST(!steppar::remove_if_stale_temporary((f.dir / cases[3].name).string()));
+    BOOST_TEST(steppar::remove_if_stale_temporary((f.dir / (".again" + own + dead + ".0")).string()));
+    BOOST_TEST(!steppar::remove_if_stale_temporary((f.dir / "partition-old.json").string()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

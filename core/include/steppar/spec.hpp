@@ -46,6 +46,9 @@ inline constexpr int default_max_slices = 10000;
 /// Steps of the expanded pipeline (slicers, slices, barriers, plain nodes), unless
 /// STEPPAR_MAX_STEPS says otherwise.
 inline constexpr int default_max_steps = 100000;
+/// A temporary file (temporary_files.hpp) unchanged this many hours is stale whoever wrote it,
+/// unless STEPPAR_STALE_TEMPORARY_HOURS says otherwise: the only rule for another machine's.
+inline constexpr int default_stale_temporary_hours = 24;
 }  // namespace limits
 
 /// The slice limit: STEPPAR_MAX_SLICES when set (read once per process), else the default.
@@ -53,6 +56,9 @@ inline constexpr int default_max_steps = 100000;
 int max_slices();
 /// The step limit: STEPPAR_MAX_STEPS when set (read once per process), else the default.
 int max_steps();
+/// The age of a stale temporary in hours: STEPPAR_STALE_TEMPORARY_HOURS when set (read once per
+/// process), else the default. Throws UsageError as max_slices() does.
+int stale_temporary_hours();
 /// What `slices: auto` means: machines x workers per machine, as kedro-partitioned's default
 /// n_slices (MAX_NODES x MAX_WORKERS). Machines: STEPPAR_NODES, else MAX_NODES, else 1. Workers:
 /// STEPPAR_WORKERS, else MAX_WORKERS, else this machine's cores. Throws UsageError naming a
