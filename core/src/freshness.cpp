@@ -1,12 +1,11 @@
 #include "steppar/freshness.hpp"
 
+#include "steppar/definition.hpp"
 #include "steppar/error.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/partition_selection.hpp"
 #include "steppar/text.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <exception>
@@ -31,34 +30,29 @@ const char* to_string(Reason reason) {
 
 std::string unit_definition(Project& project, const Unit& unit) {
     const Pipeline& pipeline = project.pipeline();
-    nlohmann::json j;
-    j["steppar"] = "ledger 1";  // a new meaning of records would change this
+    UnitDefinition definition;
     for (const auto& n : unit.nodes) {
-        nlohmann::json node = {{"name", n.name},
-                               {"function", n.function.text()},
-                               {"plugin", project.plugins().digest(n.function.plugin)},
-                               {"inputs", n.inputs},
-                               {"outputs", n.outputs}};
+        NodeDefinition node{n.name, n.function.text(), project.plugins().digest(n.function.plugin), n.inputs, n.outputs, {}};
         for (const auto& in : n.inputs)
-            if (Node::is_param(in)) node["params"][in] = pipeline.params().find(Node::param_name(in))->second;
-        j["nodes"].push_back(std::move(node));
+            if (Node::is_param(in)) node.params[in] = pipeline.params().find(Node::param_name(in))->second;
+        definition.nodes.push_back(std::move(node));
         std::vector<std::string> datasets = n.outputs;
         for (const auto& in : n.inputs)
             if (!Node::is_param(in)) datasets.push_back(in);
         for (const auto& name : datasets) {
             const Dataset& d = pipeline.catalog().at(name);
-            j["datasets"][name] = {d.partitioned() ? "partitioned" : "file", d.path.string(), d.suffix, d.folder_suffix};
+            definition.datasets[name] = {d.partitioned() ? "partitioned" : "file", d.path.string(), d.suffix, d.folder_suffix};
             // A whole-file input (a lookup table) counts as definition: when it changes, every
             // partition runs again.
             const auto& producers = pipeline.producers(name);
             if (!d.partitioned() && std::find(producers.begin(), producers.end(), static_cast<int>(&unit - pipeline.units().data())) == producers.end()) {
                 std::string stamp;
                 append_stamp(stamp, stamp_of(d.path.string()));
-                j["files"][name] = stamp;
+                definition.files[name] = stamp;
             }
         }
     }
-    return sha256_hex(j.dump());
+    return definition_digest(definition);
 }
 
 PartitionDefinitions::PartitionDefinitions(std::string unit_definition, const ConfiguratorSet* configurators)
@@ -73,7 +67,7 @@ const std::string& PartitionDefinitions::of(const std::string& partition, const 
     if (chosen) *chosen = c;
     auto it = cache_.find(c);
     if (it == cache_.end())
-        it = cache_.emplace(c, sha256_hex(unit_ + "\nconfigurator\n" + (c ? c->name + "\n" + c->data : std::string("(none)")))).first;
+        it = cache_.emplace(c, configured_definition_digest(unit_, c)).first;
     return it->second;
 }
 

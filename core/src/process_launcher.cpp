@@ -11,6 +11,7 @@
 #include "steppar/log.hpp"
 #include "steppar/vouching.hpp"
 #include "steppar/runner.hpp"
+#include "steppar/usable_cores.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -25,7 +26,6 @@
 #include <map>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
 namespace bp = boost::process::v2;
@@ -65,7 +65,7 @@ public:
           server_(options.launch == LaunchKind::fork_server ? ForkServer::start(project, graph) : nullptr),
           capacity_(options.runner == RunnerKind::sequential ? 1
                     : options.max_workers > 0                ? static_cast<std::size_t>(options.max_workers)
-                                                             : std::max(1u, std::thread::hardware_concurrency())) {
+                                                             : usable_cores()) {
         wake_.assign(::dup(interrupts_.wake_fd()));
         watch_signals();
         if (server_) {

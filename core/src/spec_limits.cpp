@@ -1,14 +1,15 @@
 // The limits a run takes from its environment (STEPPAR_MAX_SLICES, STEPPAR_MAX_STEPS,
 // STEPPAR_STALE_TEMPORARY_HOURS, and the `auto` slice count from STEPPAR_NODES x STEPPAR_WORKERS
-// or kedro-partitioned's MAX_NODES x MAX_WORKERS), declared in spec.hpp beside the fixed ones.
+// or kedro-partitioned's MAX_NODES x MAX_WORKERS, workers defaulting to the cores this process
+// may use, usable_cores.hpp), declared in spec.hpp beside the fixed ones.
 #include "steppar/error.hpp"
 #include "steppar/spec.hpp"
+#include "steppar/usable_cores.hpp"
 
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <string>
-#include <thread>
 
 namespace steppar {
 namespace {
@@ -61,7 +62,7 @@ int auto_slices() {
         return env_limit(text && *text ? ours : peers, fallback);
     };
     static const EnvLimit nodes = first_set("STEPPAR_NODES", "MAX_NODES", 1);
-    static const EnvLimit workers = first_set("STEPPAR_WORKERS", "MAX_WORKERS", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    static const EnvLimit workers = first_set("STEPPAR_WORKERS", "MAX_WORKERS", static_cast<int>(std::min<unsigned>(usable_cores(), INT_MAX)));
     const long long slices = static_cast<long long>(checked(nodes)) * checked(workers);
     return static_cast<int>(std::min<long long>(slices, INT_MAX));
 }

@@ -1,9 +1,13 @@
 // Partition control through steppar-host: configurators, filter/exclude/--partitions, strict
 // zipping, --nodes/--tags, namespaces and max_simultaneous_steps.
 #include "harness.hpp"
+#include "preconditions.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
+
+#include <sched.h>
+#include <sstream>
 
 using namespace e2e;
 
@@ -339,7 +343,7 @@ BOOST_AUTO_TEST_CASE(slices_hold_the_partitions_kedro_partitioned_gives_them) {
 }
 
 // `slices: auto` is machines x workers, as kedro-partitioned's default n_slices: STEPPAR_NODES x
-// STEPPAR_WORKERS, else its MAX_NODES x MAX_WORKERS, else this machine's cores.
+// STEPPAR_WORKERS, else its MAX_NODES x MAX_WORKERS, else the cores this process may use.
 BOOST_AUTO_TEST_CASE(auto_slices_come_from_the_environment) {
     TempDir dir;
     const fs::path pipeline = dir / "pipeline.yml";
@@ -353,12 +357,58 @@ BOOST_AUTO_TEST_CASE(auto_slices_come_from_the_environment) {
         for (std::size_t at = r.out.find("slice\tcount-slice-"); at != std::string::npos; at = r.out.find("slice\tcount-slice-", at + 1)) ++n;
         return std::to_string(n);
     };
-    BOOST_TEST(slices_with("") == shell("nproc").out.substr(0, shell("nproc").out.find('\n')));
+    // nproc counts the affinity mask, not a cgroup quota, which may lower the count further
+    // (the exact count under taskset is tested below).
+    const std::string usable = slices_with("");
+    const int nproc = std::stoi(shell("env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc").out);
+    BOOST_TEST((usable.find_first_not_of("0123456789") == std::string::npos && std::stoi(usable) >= 1 && std::stoi(usable) <= nproc),
+               usable << " slices, nproc " << nproc);
     BOOST_TEST(slices_with("STEPPAR_NODES=2 STEPPAR_WORKERS=3") == "6");
     BOOST_TEST(slices_with("MAX_NODES=3 MAX_WORKERS=1") == "3");
     BOOST_TEST(slices_with("STEPPAR_WORKERS=5 MAX_WORKERS=1") == "5");
     BOOST_TEST(slices_with("STEPPAR_WORKERS=lots").find("STEPPAR_WORKERS must be a whole number from 1") != std::string::npos);
     BOOST_TEST(slices_with("STEPPAR_NODES=200 STEPPAR_WORKERS=100").find("lower STEPPAR_NODES or STEPPAR_WORKERS") != std::string::npos);
+}
+
+// Under taskset (as under Slurm's --cpus-per-task or a container's cpuset) steppar sees one core:
+// `slices: auto` and the default --max-workers are 1, not the machine's count.
+BOOST_AUTO_TEST_CASE(auto_slices_and_default_workers_follow_cpu_affinity, *boost::unit_test::precondition(needs("taskset"))) {
+    // The first CPU this test may use (0 unless the test itself runs under a narrower mask).
+    int cpu = 0;
+    if (cpu_set_t set; ::sched_getaffinity(0, sizeof set, &set) == 0)
+        while (cpu < CPU_SETSIZE - 1 && !CPU_ISSET(cpu, &set)) ++cpu;
+    Workspace ws(count_pipeline("slices: auto"));
+    for (const char* name : {"a", "b", "c"}) write_file(ws.dir / ("docs/" + std::string(name) + ".txt"), "one two\n");
+    auto pinned = [&](const std::string& env) {
+        return "env -u STEPPAR_NODES -u STEPPAR_WORKERS -u MAX_NODES -u MAX_WORKERS " + env + " taskset -c " + std::to_string(cpu) + " " +
+               quote(host_program()) + " ";
+    };
+    const std::string pipeline = quote(ws.pipeline.string());
+
+    const Result validated = shell(pinned("") + "validate " + pipeline);
+    BOOST_TEST_REQUIRE(validated.exit_code == 0, validated.err);
+    BOOST_TEST(validated.out.find("(1 node(s) in 1 unit(s), 3 steps)") != std::string::npos, validated.out);  // slicer, 1 slice, barrier
+    const Result graph = shell(pinned("") + "graph " + pipeline);
+    BOOST_TEST(graph.out.find("slice\tcount-slice-0") != std::string::npos, graph.out);
+    BOOST_TEST(graph.out.find("slice\tcount-slice-1") == std::string::npos, graph.out);
+
+    auto run_start = [&](const std::string& extra) {
+        const Result r = shell(pinned("") + "run " + pipeline + " --force --log-format json " + extra);
+        BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+        std::istringstream lines(r.err);
+        for (std::string line; std::getline(lines, line);)
+            if (line.find("\"event\":\"run_start\"") != std::string::npos) return YAML::Load(line);
+        BOOST_FAIL("no run_start event in: " + r.err);
+        return YAML::Node();
+    };
+    const YAML::Node start = run_start("");
+    BOOST_TEST(start["workers"].as<int>() == 1);
+    BOOST_TEST(start["units"][0]["slices"].as<int>() == 1);
+    BOOST_TEST(snapshot(ws.dir / "out/counts").size() == 3u);
+    // What is asked for wins over what is detected.
+    BOOST_TEST(run_start("-j 3")["workers"].as<int>() == 3);
+    const Result told = shell(pinned("STEPPAR_WORKERS=4") + "graph " + pipeline);
+    BOOST_TEST(told.out.find("slice\tcount-slice-3") != std::string::npos, told.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -48,7 +48,8 @@ int run_command(int argc, char** argv) {
         "slurm runner: the longest wait between two looks at the jobs, in seconds (it starts at 0.5 and grows while "
         "nothing changes)")(
         "max-workers,j", po::value<int>()->default_value(0),
-        "parallel runner: most processes at once (0: the number of cores)")(
+        "parallel runner: most processes at once (0: the cores this process may use, after CPU affinity "
+        "and the cgroup cpu.max quota)")(
         "launch", po::value<std::string>()->default_value("fork"),
         "how local runners start a step's process: fork (from a small fork server, ~1 ms) or exec "
         "(a fresh steppar-host per step, ~7 ms; for plugins that start threads when loaded)")(
@@ -90,7 +91,7 @@ int run_command(int argc, char** argv) {
     else if (launch != "fork")
         throw UsageError("unknown --launch '" + launch + "'" + suggestion(launch, {"fork", "exec"}));
     run_options.max_workers = parsed.values["max-workers"].as<int>();
-    if (run_options.max_workers < 0) throw UsageError("--max-workers must be 0 (all cores) or more");
+    if (run_options.max_workers < 0) throw UsageError("--max-workers must be 0 (all usable cores) or more");
     run_options.host_program = host_program();
     run_options.fail_fast = parsed.values["fail-fast"].as<bool>();
     run_options.slice_timeout = parsed.values["slice-timeout"].as<double>();

@@ -28,7 +28,7 @@ struct ExpandedGraph {
     std::vector<Step> steps;
 };
 
-/// Expands a validated pipeline. Slice counts are resolved here (`auto` = number of cores).
+/// Expands a validated pipeline. Slice counts are resolved here (`auto`: auto_slices(), spec.hpp).
 ExpandedGraph expand(const Pipeline& pipeline);
 
 /// How many slices unit `unit` was expanded into (0 for a plain node): the one count the

@@ -18,7 +18,8 @@
 // name, function, plugin file bytes, inputs, outputs and params, the catalog entries it uses, the
 // stamps of its whole-file inputs (a lookup table), and, per partition, the configurator chosen
 // for it and its data. Slice counts, balance, filters and the runner are not in it: changing them
-// never reruns a partition.
+// never reruns a partition. Its exact bytes (a canonical encoding of steppar's own, not a JSON
+// library's text) are specified in definition.hpp.
 //
 // A plain node with a whole function has one marker instead (marker.hpp) whose fingerprint
 // covers its definition and the stamp of every input file, and which lists the files it wrote

@@ -33,7 +33,7 @@ enum class LaunchKind { fork_server, exec };
 
 struct RunOptions {
     RunnerKind runner = RunnerKind::parallel;
-    int max_workers = 0;                 ///< 0: the number of cores (parallel runner)
+    int max_workers = 0;                 ///< 0: the cores this process may use (usable_cores.hpp)
     LaunchKind launch = LaunchKind::fork_server;
     std::filesystem::path host_program;  ///< the steppar-host binary children run
     bool fail_fast = false;              ///< stop every slice at the first failure

@@ -61,8 +61,9 @@ int max_steps();
 int stale_temporary_hours();
 /// What `slices: auto` means: machines x workers per machine, as kedro-partitioned's default
 /// n_slices (MAX_NODES x MAX_WORKERS). Machines: STEPPAR_NODES, else MAX_NODES, else 1. Workers:
-/// STEPPAR_WORKERS, else MAX_WORKERS, else this machine's cores. Throws UsageError naming a
-/// variable that is set but not a whole number >= 1.
+/// STEPPAR_WORKERS, else MAX_WORKERS, else the cores this process may use (usable_cores.hpp:
+/// affinity and cgroup quota, not the machine's count). Throws UsageError naming a variable that
+/// is set but not a whole number >= 1.
 int auto_slices();
 
 struct PluginDeclaration {
