@@ -171,8 +171,14 @@ for _ in $(seq 200); do task=$(squeue -h -t RUNNING -o '%i' | grep '_0$' | head 
 [ -n "$task" ] || { echo "no task ever ran"; cat "$work/stop/requeue.err"; exit 1; }
 scontrol requeue "$task"
 for _ in $(seq 200); do grep -q "PENDING (BeginTime)" "$work/stop/requeue.err" && break; sleep 0.1; done
-# The first run of the task must be gone before the second starts (Slurm would wait 2 minutes).
-for _ in $(seq 100); do pgrep -f "run-slice $work/stop/requeue.yml --node copy --slice" >/dev/null || break; sleep 0.1; done
+# The first run of the task must be gone before the second starts (Slurm would wait 2 minutes),
+# its slurmstepd too: one still removing its spool folder makes the restart fail with "File
+# exists" and Slurm holds the task for good ("launch failed requeued held").
+raw=$(scontrol show job "$task" | grep -o 'JobId=[0-9]*' | head -1 | cut -d= -f2)
+for _ in $(seq 300); do
+  { pgrep -f "run-slice $work/stop/requeue.yml --node copy --slice" || pgrep -f "slurmstepd: \[$raw\." || test -e "$cluster/spool/job$(printf %05d "$raw")"; } >/dev/null || break
+  sleep 0.1
+done
 scontrol update JobId="$task" StartTime=now   # instead of waiting out the requeue delay
 set +e; wait "$pid"; code=$?; set -e
 cat "$work/stop/requeue.err"

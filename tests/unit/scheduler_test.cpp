@@ -331,17 +331,34 @@ BOOST_AUTO_TEST_CASE(fail_fast_stops_running_steps_and_starts_nothing_new) {
     BOOST_TEST(run.tally.failed == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(fail_fast_does_not_retry) {
+// Fail-fast acts on a step's final failure, not on an attempt that is retried: a transient
+// failure retried to success stops nothing; retries used up stop the other running steps, once.
+BOOST_AUTO_TEST_CASE(fail_fast_waits_for_a_steps_retries_before_stopping_the_others) {
     GraphBuilder g;
-    const std::size_t node = g.node();
+    const std::size_t flaky = g.node();    // fails once, then succeeds
+    const std::size_t broken = g.node();   // fails on every attempt
+    const std::size_t sleeper = g.node();  // runs until stopped
     Run run(g);
     run.fail_fast = true;
-    run.launcher.script[node] = {Outcome::fail};
-    run.policies[node].retries = 2;
-    // The first failure is retried (nothing has stopped the run yet); fail-fast only stops others.
-    run();
+    run.launcher.cores = 3;
+    run.launcher.script[flaky] = {Outcome::fail, Outcome::ok};
+    run.launcher.script[broken] = {Outcome::fail, Outcome::fail, Outcome::fail};
+    run.launcher.script[sleeper] = {Outcome::hang};
+    run.policies[flaky].retries = 2;
+    run.policies[broken].retries = 2;
+    const std::string error = error_of<NodeError>([&] { run(); });
+    BOOST_TEST(contains(error, "step 1 broke"));
     BOOST_TEST(run.saw("end u0 retrying 1/3 step 0 broke"));
-    BOOST_TEST(run.launcher.stop_calls == 0);
+    BOOST_TEST(run.saw("end u0 done 2/2 rows=10"));
+    BOOST_TEST(run.saw("end u1 retrying 1/3 step 1 broke"));
+    BOOST_TEST(run.saw("end u1 retrying 2/3 step 1 broke"));
+    BOOST_TEST(run.saw("end u1 failed 3/3 step 1 broke"));
+    BOOST_TEST(run.saw("end u2 stopped 1/1 stopped"));
+    // The sleeper was stopped after broken's last attempt, not at a retry.
+    BOOST_TEST(run.position("end u2 stopped 1/1 stopped") > run.position("end u1 failed 3/3 step 1 broke"));
+    BOOST_TEST(run.launcher.stop_calls == 1);
+    BOOST_TEST(std::count(run.launcher.started.begin(), run.launcher.started.end(), broken) == 3);
+    BOOST_TEST(run.tally.failed == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(an_interrupt_starts_nothing_new_and_keeps_what_finished) {
