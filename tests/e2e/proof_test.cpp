@@ -231,6 +231,43 @@ BOOST_AUTO_TEST_CASE(a_failed_removal_is_not_recorded_as_retracted) {
     BOOST_TEST(differences.empty(), differences);
 }
 
+// The barrier passes only with every slice's own marker and, for every partition of the plan, a
+// ledger record of this run: a slice that never ran, or whose records are gone, is named.
+BOOST_AUTO_TEST_CASE(the_barrier_names_a_slice_without_marker_or_without_ledger_records) {
+    Workspace ws(counting);
+    make_docs(ws.dir / "data/docs", 6);
+    const std::string p = ws.pipeline.string();
+    host_ok({"run-slicer", p, "--node", "count"});
+    host_ok({"run-slice", p, "--node", "count", "--slice", "1"});
+    Result barrier = host({"check-barrier", p, "--node", "count"});
+    BOOST_TEST(barrier.exit_code == 1);
+    BOOST_TEST(has(barrier.err, "count-barrier: 1 of 2 slice(s) did not succeed: slice 0: no marker (the slice did not finish)"), barrier.err);
+
+    host_ok({"run-slice", p, "--node", "count", "--slice", "0"});
+    // Slice 0's records gone (a disk that lost them): its marker alone vouches for no output.
+    for (const auto& e : fs::directory_iterator(ws.dir / ".steppar/units/count/ledger"))
+        if (e.path().filename().string().find("-s0.tsv") != std::string::npos) fs::remove(e.path());
+    barrier = host({"check-barrier", p, "--node", "count"});
+    BOOST_TEST(barrier.exit_code == 1);
+    BOOST_TEST(has(barrier.err, "slice 0: 3 partition(s) of its plan have no ledger record of this run"), barrier.err);
+    BOOST_REQUIRE(ws.run().exit_code == 0);
+    const std::string differences = differences_from_clean_run(ws);
+    BOOST_TEST(differences.empty(), differences);
+}
+
+// An unknown option is one line, exit 2, with the close name when there is one.
+BOOST_AUTO_TEST_CASE(an_unknown_option_gets_a_did_you_mean) {
+    Workspace ws(counting);
+    Result r = host({"run", ws.pipeline.string(), "--fial-fast"});
+    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(r.err == "steppar-host: error: run: unrecognised option '--fial-fast' (did you mean '--fail-fast'?); see 'steppar-host run --help'\n");
+    r = host({"status", ws.pipeline.string(), "--formt=json"});
+    BOOST_TEST(r.exit_code == 2);
+    BOOST_TEST(has(r.err, "unrecognised option '--formt' (did you mean '--format'?)"), r.err);
+    r = host({"status", ws.pipeline.string(), "--zzzzzz"});
+    BOOST_TEST(r.err == "steppar-host: error: status: unrecognised option '--zzzzzz'; see 'steppar-host status --help'\n");
+}
+
 // --runner slurm refuses the local runners' options it cannot honour, before anything is
 // submitted (exit 2, naming the option and what to do instead).
 BOOST_AUTO_TEST_CASE(the_slurm_runner_refuses_options_it_cannot_honour) {

@@ -66,7 +66,17 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
     positional.add("pipeline", 1);
 
     Parsed parsed;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), parsed.values);
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), parsed.values);
+    } catch (const po::unknown_option& e) {
+        // A close name gets a "did you mean": the command's options, then everyone's.
+        std::vector<std::string> names;
+        for (const auto& option : options.options()) names.push_back("--" + option->long_name());
+        const std::string given = e.get_option_name().substr(0, e.get_option_name().find('='));
+        const std::string close = nearest(given, names);
+        throw UsageError(command + ": unrecognised option '" + given + "'" + (close.empty() ? "" : " (did you mean '" + close + "'?)") +
+                         "; see 'steppar-host " + command + " --help'");
+    }
     if (parsed.values.count("help") && parsed.values["help"].as<bool>()) {
         std::cout << "Usage: steppar-host " << command << " PIPELINE [OPTIONS]\n\n" << summary << "\n\n" << options;
         parsed.help = true;
