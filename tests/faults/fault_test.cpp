@@ -327,7 +327,10 @@ BOOST_AUTO_TEST_CASE(second_run_of_the_same_pipeline_is_refused_while_the_first_
 
 // The lock holds whatever happens to the state folder: removed during a run, or cleaned.
 BOOST_AUTO_TEST_CASE(the_run_lock_survives_removing_the_state_folder_and_a_racing_clean) {
-    FaultRun f("throw", "none", 60);
+    // Slices of 5 x 0.3 s: the run outlives the removal of its state by more than a second, long
+    // enough for two more steppar-host processes to meet its lock even under the sanitizers on a
+    // busy machine (with 0.06 s it died first, and `clean` then rightly went ahead).
+    FaultRun f("throw", "none", 300);
     Background first(f.args());
     BOOST_REQUIRE(wait_for_file(f.dir / "out/copies/p00.txt", 20));
     fs::remove_all(f.dir / ".steppar");
