@@ -1,6 +1,7 @@
 #include "steppar/freshness.hpp"
 
 #include "steppar/definition.hpp"
+#include "steppar/definition_store.hpp"
 #include "steppar/error.hpp"
 #include "steppar/hash.hpp"
 #include "steppar/interruption.hpp"
@@ -18,17 +19,53 @@ namespace steppar {
 
 const char* to_string(Reason reason) {
     switch (reason) {
-    case Reason::new_partition: return "new";
+    case Reason::new_partition: return "new-input";
     case Reason::forced: return "forced";
-    case Reason::input_changed: return "input changed";
-    case Reason::definition_changed: return "definition changed";
-    case Reason::output_missing: return "output missing";
-    case Reason::output_changed: return "output changed by someone else";
+    case Reason::input_changed: return "input-changed";
+    case Reason::upstream_rebuilt: return "upstream-rebuilt";
+    case Reason::definition_changed: return "definition-changed";
+    case Reason::output_missing: return "output-missing";
+    case Reason::output_changed: return "output-modified-by-someone-else";
     }
     return "?";
 }
 
-std::string unit_definition(Project& project, const Unit& unit) {
+std::string reason_code(const Why& why) {
+    std::string code = to_string(why.reason);
+    if (why.reason == Reason::input_changed && why.detail) {
+        code += ':';
+        code += (why.detail & 1) ? "size" : (why.detail & 2) ? "mtime" : "ctime";
+    } else if (why.reason == Reason::definition_changed && why.detail) {
+        code += ':' + definition_part_names(why.detail);
+    }
+    return code;
+}
+
+std::vector<ReasonCount> reason_counts(const Assessment& a, std::size_t examples) {
+    std::vector<ReasonCount> counts;
+    std::map<std::string, std::size_t> index;
+    auto add = [&](const std::string& code, const std::string& partition) {
+        auto [it, added] = index.emplace(code, counts.size());
+        if (added) counts.push_back({code, 0, {}});
+        ReasonCount& c = counts[it->second];
+        ++c.count;
+        if (c.partitions.size() < examples) c.partitions.push_back(partition);
+    };
+    for (std::size_t i = 0; i < a.dirty.size() && i < a.reasons.size(); ++i) add(reason_code(a.reasons[i]), a.dirty[i]);
+    for (const auto& [name, _] : a.retract) add(std::string(retract_code), name);
+    return counts;
+}
+
+std::string reasons_text(const std::vector<ReasonCount>& counts) {
+    std::vector<std::string> parts;
+    for (const auto& c : counts)
+        parts.push_back(c.code + " " + count_text(c.count) + " (" + join(c.partitions) + (c.count > c.partitions.size() ? ", ..." : "") + ")");
+    return join(parts, "; ");
+}
+
+namespace {
+
+UnitDefinition definition_of(Project& project, const Unit& unit) {
     const Pipeline& pipeline = project.pipeline();
     UnitDefinition definition;
     for (const auto& n : unit.nodes) {
@@ -52,7 +89,22 @@ std::string unit_definition(Project& project, const Unit& unit) {
             }
         }
     }
-    return definition_digest(definition);
+    return definition;
+}
+
+}  // namespace
+
+std::string unit_definition(Project& project, const Unit& unit) { return definition_digest(definition_of(project, unit)); }
+
+std::string unit_definition_parts(Project& project, const Unit& unit, std::string* digest) {
+    const UnitDefinition definition = definition_of(project, unit);
+    if (digest) *digest = definition_digest(definition);
+    std::vector<PluginShown> plugins;
+    for (const auto& n : unit.nodes) {
+        const PluginDescriptor& d = project.plugins().descriptor(n.function.plugin);
+        plugins.push_back({d.name ? d.name : "", d.version ? d.version : "", project.plugins().file(n.function.plugin).string()});
+    }
+    return unit_parts_json(definition, plugins);
 }
 
 PartitionDefinitions::PartitionDefinitions(std::string unit_definition, const ConfiguratorSet* configurators)
@@ -165,7 +217,9 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
         check_output_collisions(pipeline, unit, zipped.names);  // before anything runs
         chosen = select_partitions(pipeline, unit, zipped.names, options.only);
         a.claimed = co_producer_claims(project, unit, outputs, zipped.names, chosen);
-        a.definition = unit_definition(project, unit);
+        a.definition_parts = std::make_shared<DefinitionParts>(project.state(), unit.name);
+        const std::string parts = unit_definition_parts(project, unit, &a.definition);
+        a.definition_parts->add(a.definition, parts);
     } catch (...) {
         scanner.join();
         throw;
@@ -179,6 +233,32 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     a.ledger = loaded;
     PartitionDefinitions definitions(a.definition, pipeline.configurators(unit));
     const std::size_t input_count = zipped.inputs.size(), output_count = outputs.size();
+    // Which inputs are made by another unit: a change there is that unit's rebuild.
+    std::vector<bool> made_upstream(input_count);
+    const int self = static_cast<int>(&unit - pipeline.units().data());
+    for (std::size_t i = 0; i < input_count; ++i)
+        for (const int producer : pipeline.producers(zipped.inputs[i])) made_upstream[i] = made_upstream[i] || producer != self;
+    std::vector<FileStamp> recorded_inputs;
+    auto input_change = [&](std::string_view recorded, const FileStamp* inputs) {
+        Why why{Reason::input_changed, 0};
+        if (!parse_stamps(recorded, recorded_inputs, input_count)) return why;
+        for (std::size_t i = 0; i < input_count; ++i) {
+            const FileStamp& was = recorded_inputs[i];
+            const FileStamp& is = inputs[i];
+            const std::uint8_t bits = (was.size != is.size ? 1 : 0) | (was.mtime_ns != is.mtime_ns ? 2 : 0) | (was.ctime_ns != is.ctime_ns ? 4 : 0);
+            if (bits && made_upstream[i]) return Why{Reason::upstream_rebuilt, 0};
+            why.detail |= bits;
+        }
+        return why;
+    };
+    // Per (recorded definition, definition now): which parts differ, worked out once.
+    std::map<std::pair<std::uint32_t, const std::string*>, std::uint8_t> part_changes;
+    auto definition_change = [&](std::uint32_t recorded, const std::string& wanted, const Configurator* chosen) {
+        if (!a.definition_parts->has(wanted)) a.definition_parts->add(wanted, configured_parts_json(a.definition, chosen));
+        auto [it, added] = part_changes.emplace(std::pair{recorded, &wanted}, 0);
+        if (added && recorded < ledger.definitions().size()) it->second = a.definition_parts->difference(ledger.definitions()[recorded], wanted);
+        return Why{Reason::definition_changed, it->second};
+    };
 
     // One walk over the sorted inputs, ledger and output folders together.
     std::vector<std::size_t> at(output_count, 0);
@@ -228,35 +308,36 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
             ++a.left_out;
         } else {
             const FileStamp* inputs = zipped.stamps_of(z);
-            auto dirty = [&](Reason why) {
+            auto dirty = [&](Why why) {
                 a.dirty.push_back(name);
                 a.reasons.push_back(why);
                 std::uint64_t bytes = 0;
                 for (std::size_t i = 0; inputs && i < input_count; ++i) bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(inputs[i].size, 0));
                 a.dirty_bytes.push_back(bytes);
-                ++(why == Reason::new_partition ? a.new_count : a.changed_count);
+                ++(why.reason == Reason::new_partition ? a.new_count : a.changed_count);
             };
             if (options.force) {
-                dirty(recorded ? Reason::forced : Reason::new_partition);
+                dirty({recorded ? Reason::forced : Reason::new_partition});
             } else if (!recorded) {
                 if (options.adopt && adoptable(inputs, input_count, now))
                     a.adopt.push_back({name, std::vector<FileStamp>(inputs, inputs + input_count), now});
                 else
-                    dirty(Reason::new_partition);
+                    dirty({Reason::new_partition});
             } else {
-                const std::string& wanted = definitions.of(name);
+                const Configurator* chosen_configurator = nullptr;
+                const std::string& wanted = definitions.of(name, &chosen_configurator);
                 bool missing = false;
                 for (const auto& s : now) missing = missing || !s.exists();
                 if (record.definition >= ledger.definitions().size() || ledger.definitions()[record.definition] != wanted)
-                    dirty(Reason::definition_changed);
+                    dirty(definition_change(record.definition, wanted, chosen_configurator));
                 else if (record.inputs != text_of(inputs, input_count))
-                    dirty(Reason::input_changed);
+                    dirty(input_change(record.inputs, inputs));
                 else if (record.outputs == text_of(now.data(), output_count))
                     ++a.up_to_date;  // also when an output the node skipped is missing, as recorded
                 else if (missing)
-                    dirty(Reason::output_missing);
+                    dirty({Reason::output_missing});
                 else
-                    dirty(Reason::output_changed);
+                    dirty({Reason::output_changed});
             }
         }
         ++z;

@@ -18,6 +18,7 @@ std::string to_json(const Marker& m) {
     // Optional (absent in markers of older steppar releases): counters and skipped outputs.
     if (!m.metrics.empty()) j["metrics"] = m.metrics;
     if (m.skipped) j["skipped"] = m.skipped;
+    if (!m.definition.empty()) j["definition"] = m.definition;
     return seal(j);
 }
 
@@ -46,6 +47,7 @@ Marker marker_from_json(std::string_view text, const std::string& origin) {
         m.seconds = j.at("seconds").get<double>();
         if (j.contains("metrics")) m.metrics = j.at("metrics").get<std::map<std::string, long long>>();
         if (j.contains("skipped")) m.skipped = j.at("skipped").get<std::size_t>();
+        if (j.contains("definition")) m.definition = j.at("definition").get<std::string>();
         if (!m.success) {
             m.failed_partition = j.at("error").at("partition").get<std::string>();
             m.message = j.at("error").at("message").get<std::string>();

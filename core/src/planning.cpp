@@ -144,6 +144,9 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const 
     for (const auto& path : a.temporaries) swept += remove_if_stale_temporary(path);
     if (swept) log(unit.name + ": removed " + count_text(swept) + " temporary file(s) left by interrupted writers");
     log(unit.name + ": " + summary(a));
+    // Why, only for what runs or goes (reasons for what stays would flood the log).
+    if (!a.dirty.empty() || !a.retract.empty()) log(unit.name + ": why: " + reasons_text(reason_counts(a, 3)));
+    a.definition_parts->remember_added();  // so that later runs and `why` can name what changed
     if (!a.foreign.empty())
         warn(unit.name + ": " + count_text(a.foreign.size()) + " file(s) in its output folders that steppar did not write (kept, and read by what reads the folder): " +
              join_first(a.foreign, 5));

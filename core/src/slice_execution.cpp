@@ -7,6 +7,7 @@
 #include "steppar/events.hpp"
 #include "steppar/expand.hpp"
 #include "steppar/files.hpp"
+#include "steppar/definition_store.hpp"
 #include "steppar/freshness.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/log.hpp"
@@ -75,6 +76,13 @@ void run_whole_node(Project& project, const Unit& unit) {
     // Made before the node reads anything: an input changed while it runs makes the next run
     // see a different fingerprint.
     marker.fingerprint = whole_node_fingerprint(project, unit);
+    {
+        // Its definition's parts are kept, so that `why` can name what changed next time.
+        DefinitionParts parts(project.state(), unit.name);
+        std::string text = unit_definition_parts(project, unit, &marker.definition);
+        parts.add(marker.definition, std::move(text));
+        parts.remember_added();
+    }
     const JsonFields params = JsonFields::of_node(pipeline, node);
     std::vector<std::string> written;
     Metrics metrics;

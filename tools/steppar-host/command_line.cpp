@@ -64,6 +64,7 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
     all.add(options).add(hidden);
     po::positional_options_description positional;
     positional.add("pipeline", 1);
+    if (options.find_nothrow("path", false)) positional.add("path", 1);  // `why PIPELINE PATH`
 
     Parsed parsed;
     try {

@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
         {"graph", "print the expanded graph: every step and what it waits for", graph_command},
         {"plan", "dry run: the steps in execution order with each slice's partition count", plan_command},
         {"validate", "check the pipeline file, plugins and graph without running anything (exit 0 or 2)", validate_command},
+        {"why", "PATH: what made an output, from what, and whether (and why) a run would make it again", why_command},
         {"status", "what the state folder says: each step done, failed, stale or not run, and what run would do", status_command},
         {"clean", "remove the state folder (plans, markers, intermediate data); never the catalog's data", clean_command},
         {"nodes", "list every node of the pipeline with its function, kind and plugin file", nodes_command},

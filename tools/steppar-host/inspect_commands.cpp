@@ -183,6 +183,10 @@ int plan_command(int argc, char** argv) {
                     for (const auto& [name, _] : a->retract) retract.push_back(name);
                     j["retract"] = retract;
                     j["foreign"] = a->foreign;
+                    nlohmann::json reasons = nlohmann::json::array();  // every partition, by reason code
+                    for (const auto& r : reason_counts(*a, SIZE_MAX))
+                        reasons.push_back({{"code", r.code}, {"count", r.count}, {"partitions", r.partitions}});
+                    j["reasons"] = std::move(reasons);
                 }
             }
             out.push_back(std::move(j));
@@ -202,6 +206,11 @@ int plan_command(int argc, char** argv) {
         }
         std::cout << to_string(p.step.kind) << "\t" << p.step.name << "\t<- " << (p.depends_on.empty() ? "-" : join(p.depends_on, ","))
                   << (what.empty() ? "" : "\t" + what) << "\n";
+        // Why, a line per reason code: how many partitions and up to 3 of them.
+        if (p.assessment && p.step.kind != StepKind::slice)
+            for (const auto& r : reason_counts(*p.assessment, 3))
+                std::cout << "why\t" << pipeline.units()[p.step.unit].name << "\t" << r.code << "\t" << count_text(r.count) << "\t"
+                          << join(r.partitions) << (r.count > r.partitions.size() ? ", ..." : "") << "\n";
     }
     return 0;
 }

@@ -26,6 +26,7 @@
 // with their stamps.
 #pragma once
 
+#include "steppar/definition_store.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/plan.hpp"
 #include "steppar/project.hpp"
@@ -34,14 +35,44 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace steppar {
 
-/// Why a partition runs.
-enum class Reason : std::uint8_t { new_partition, forced, input_changed, definition_changed, output_missing, output_changed };
+/// Why a partition runs, as a reason code (`plan`, `run` and `why` print them):
+///   new-input                         no record: a new partition
+///   input-changed:size|mtime|ctime    an input's stamp differs from its record (the first field
+///                                     that differs, in that order)
+///   upstream-rebuilt                  the input that changed is made by another unit of the pipeline
+///   definition-changed:params|plugin|function|settings   (several joined with '+'; no detail
+///                                     when the old definition's parts were never kept)
+///   output-missing                    a recorded output is gone
+///   output-modified-by-someone-else   a recorded output's stamp differs from what steppar wrote
+///   forced                            --force
+/// and for a partition whose input is gone: input-deleted->retract.
+enum class Reason : std::uint8_t { new_partition, forced, input_changed, upstream_rebuilt, definition_changed, output_missing, output_changed };
 const char* to_string(Reason reason);
+
+/// A reason and its detail: for input-changed the stamp fields that differ (bits: 1 size,
+/// 2 mtime, 4 ctime), for definition-changed the parts (definition_store.hpp's DefinitionPart).
+struct Why {
+    Reason reason;
+    std::uint8_t detail = 0;
+    bool operator==(const Why&) const = default;
+};
+/// "input-changed:mtime", "definition-changed:params+plugin", "new-input".
+std::string reason_code(const Why& why);
+inline constexpr std::string_view retract_code = "input-deleted->retract";
+
+/// Per reason code, how many partitions and which (all, or the first `examples`), in the order
+/// codes first appear; retractions included.
+struct ReasonCount {
+    std::string code;
+    std::size_t count = 0;
+    std::vector<std::string> partitions;
+};
 
 struct AssessOptions {
     bool force = false;   ///< every selected partition is dirty
@@ -60,7 +91,7 @@ struct Assessment {
     std::vector<std::string> outputs;  ///< every output dataset of the unit, in record order
     std::string definition;            ///< the unit's definition digest (without configurators)
     std::vector<std::string> dirty;    ///< partitions to run, sorted
-    std::vector<Reason> reasons;       ///< why each dirty partition runs
+    std::vector<Why> reasons;          ///< why each dirty partition runs
     std::vector<std::uint64_t> dirty_bytes;  ///< input bytes of each dirty partition
     std::vector<std::pair<std::string, std::string>> retract;  ///< gone from the inputs: name, recorded output stamps
     std::vector<Adoption> adopt;
@@ -73,6 +104,9 @@ struct Assessment {
     std::size_t partitions = 0;        ///< zipped partitions now (selected or not)
     std::string damaged;               ///< the ledger's complaint, if any
     std::shared_ptr<const Ledger> ledger;  ///< what it was compared with (a slicer may fold it)
+    /// The parts of the definitions of now (the unit's, and each configured one a dirty
+    /// partition runs with): the slicer keeps them (definition_store.hpp) for later reasons.
+    std::shared_ptr<DefinitionParts> definition_parts;
 };
 
 /// The unit's definition digest (see the banner), without the per-partition configurator.
@@ -98,6 +132,16 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
 
 /// "1 new, 2 changed, 7,527 up to date" (plus retracted and left out when there are any).
 std::string summary(const Assessment& assessment);
+
+/// The reasons of an assessment, counted per code, keeping up to `examples` partition names each
+/// (all of them with examples = SIZE_MAX).
+std::vector<ReasonCount> reason_counts(const Assessment& assessment, std::size_t examples);
+/// "new-input 1 (doc-0040); input-changed:mtime 2 (doc-0003, doc-0007)": the run's log line.
+std::string reasons_text(const std::vector<ReasonCount>& counts);
+
+/// The parts of the unit's definition as kept by definition_store.hpp (JSON text), with the
+/// digest unit_definition() gives.
+std::string unit_definition_parts(Project& project, const Unit& unit, std::string* digest = nullptr);
 
 /// A whole-function node's fingerprint: its definition and the stamp of every input file.
 std::string whole_node_fingerprint(Project& project, const Unit& unit);

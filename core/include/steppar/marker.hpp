@@ -40,6 +40,7 @@ struct Marker {
     std::string message;           ///< when !success: why
     std::map<std::string, long long> metrics;  ///< the nodes' counters (ctx.count()), summed over the step
     std::size_t skipped = 0;                   ///< output partitions the nodes skipped (ctx.skip_output())
+    std::string definition;  ///< whole-function nodes: the unit's definition digest (definition_store.hpp keeps its parts)
 };
 
 std::string to_json(const Marker& marker);
