@@ -180,6 +180,12 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 scontrol update JobId="$task" StartTime=now   # instead of waiting out the requeue delay
+# A restart that still races the old step's cleanup is held by Slurm for good ("launch failed
+# requeued held", seen on a loaded machine): released, as an operator would.
+while kill -0 "$pid" 2>/dev/null; do
+  if squeue -h -j "$task" -o '%r' 2>/dev/null | grep -q 'launch failed'; then scontrol release "$task" || true; fi
+  sleep 0.5
+done
 set +e; wait "$pid"; code=$?; set -e
 cat "$work/stop/requeue.err"
 [ "$code" = 0 ] || { tail -n 20 "$work/stop/.steppar/slurm/"copy-slices-*.out; exit 1; }
