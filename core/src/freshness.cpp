@@ -220,6 +220,12 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
         a.definition_parts = std::make_shared<DefinitionParts>(project.state(), unit.name);
         const std::string parts = unit_definition_parts(project, unit, &a.definition);
         a.definition_parts->add(a.definition, parts);
+        // Every configured definition a partition may be recorded with (the set is small).
+        if (const ConfiguratorSet* set = pipeline.configurators(unit)) {
+            a.definition_parts->add(configured_definition_digest(a.definition, nullptr), configured_parts_json(a.definition, nullptr));
+            for (const auto& c : set->configurators())
+                a.definition_parts->add(configured_definition_digest(a.definition, &c), configured_parts_json(a.definition, &c));
+        }
     } catch (...) {
         scanner.join();
         throw;
