@@ -155,6 +155,7 @@ public:
         child.reader->finish();
         StepResult ended = result(index, child);
         ended.wait_status = child.wait_status;
+        ended.pid = static_cast<long>(child.pid);
         return ended;
     }
 

@@ -220,7 +220,7 @@ void RunTrace::step_ended(const StepInfo& step, const StepEnd& end) {
             if (row.exit.empty()) row.exit = own->exit;
             if (row.message.empty()) row.message = own->message;
         } else {
-            row.pid = 0;  // its process wrote nothing (crashed, killed): not ours to name
+            row.pid = end.pid;  // its process wrote nothing (crashed, killed): only its pid is known
         }
         std::error_code ec;
         fs::remove(own_path, ec);

@@ -88,12 +88,15 @@ void Scheduler::skip_every_waiting_step() {
         if (state_[i] == State::waiting) finish(i, State::skipped);
 }
 
-void Scheduler::fail(std::size_t i, const std::string& message, int wait_status) {
+void Scheduler::fail(std::size_t i, const std::string& message, const StepResult* ended) {
     finish(i, State::failed);
     ++tally_->failed;
     const int attempt = std::max(attempts_[i], 1);  // a slicer, a barrier or a failed freshness check has no launches
     StepEnd end{StepStatus::failed, seconds_since_start(i), -1, message, attempt, attempt};
-    end.wait_status = wait_status;
+    if (ended) {
+        end.wait_status = ended->wait_status;
+        end.pid = ended->pid;
+    }
     events().step_ended(info(i), end);
     // Slice failures are reported by their barrier, which lists all of them, unless fail-fast
     // stops the run before the barrier.
@@ -107,11 +110,14 @@ void Scheduler::fail(std::size_t i, const std::string& message, int wait_status)
 }
 
 // Ended by a stop request, without failing: what it did is kept for the rerun.
-void Scheduler::stop(std::size_t i, const std::string& message, int wait_status) {
+void Scheduler::stop(std::size_t i, const std::string& message, const StepResult* ended) {
     finish(i, State::skipped);
     const int attempt = std::max(attempts_[i], 1);  // a slicer or barrier has no launches
     StepEnd end{StepStatus::stopped, seconds_since_start(i), -1, message, attempt, attempt};
-    end.wait_status = wait_status;
+    if (ended) {
+        end.wait_status = ended->wait_status;
+        end.pid = ended->pid;
+    }
     events().step_ended(info(i), end);
 }
 
@@ -193,17 +199,19 @@ void Scheduler::handle(StepResult result) {
         end.metrics = &confirmed.metrics;
         end.skipped = confirmed.skipped;
         end.wait_status = result.wait_status;
+        end.pid = result.pid;
         events().step_ended(info(i), end);
     } else if (result.stopped || launcher_.interrupted_by()) {
-        stop(i, result.message, result.wait_status);
+        stop(i, result.message, &result);
     } else if (attempts_[i] <= policies_[i].retries && !stopping_) {
         StepEnd end{StepStatus::retrying, seconds_since_start(i), -1, result.message, attempts_[i], policies_[i].retries + 1};
         end.wait_status = result.wait_status;
+        end.pid = result.pid;
         events().step_ended(info(i), end);
         state_[i] = State::waiting;
         ready_.insert(i);
     } else {
-        fail(i, result.message, result.wait_status);
+        fail(i, result.message, &result);
     }
 }
 

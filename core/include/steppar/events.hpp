@@ -58,6 +58,7 @@ struct StepEnd {
     const std::map<std::string, long long>* metrics = nullptr;  ///< done: the nodes' counters (ctx.count())
     std::size_t skipped = 0;  ///< done: output partitions the nodes skipped
     int wait_status = -1;     ///< how the step's process ended, as waitpid(2) says (-1: no process)
+    long pid = 0;             ///< the step's process (0: none, or not known)
 };
 
 struct UnitSummary {

@@ -66,6 +66,8 @@ struct ResourceUsage {
     std::int64_t cpu_user_us = -1, cpu_sys_us = -1;
     std::int64_t max_rss_kib = -1;
     std::int64_t rchar = -1, wchar = -1, read_bytes = -1, write_bytes = -1;
+
+    bool operator==(const ResourceUsage&) const = default;
 };
 
 /// This process's usage so far: getrusage of itself and of the children it waited for (CPU
