@@ -2,6 +2,7 @@
 
 #include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/log.hpp"
 #include "steppar/spec.hpp"
 #include "steppar/step_trace.hpp"
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -99,16 +101,13 @@ std::unique_ptr<RunTrace> RunTrace::start(const StateLayout& state, const fs::pa
     const fs::path parts = traces / "parts" / run;
     fs::create_directories(parts, ec);
     if (ec) throw StateError("cannot create the trace's folder '" + parts.string() + "': " + ec.message());
-    std::vector<fs::path> targets;
-    if (keep > 0) targets.push_back(traces / (run + ".tsv"));
-    if (!file.empty()) targets.push_back(file);
-    return std::unique_ptr<RunTrace>(new RunTrace(run, parts, std::move(targets)));
+    if (keep == 0) return std::unique_ptr<RunTrace>(new RunTrace(run, parts, file, {}));
+    return std::unique_ptr<RunTrace>(new RunTrace(run, parts, traces / (run + ".tsv"), file));
 }
 
-RunTrace::RunTrace(std::string run, fs::path parts, std::vector<fs::path> targets)
+RunTrace::RunTrace(std::string run, fs::path parts, fs::path file, fs::path copy)
     : run_(std::move(run)), host_(host_name()), slurm_job_(slurm_job_of_this_process()), parts_(std::move(parts)),
-      targets_(std::move(targets)) {
-    for (const auto& target : targets_) files_.push_back(std::make_unique<AtomicFile>(target));
+      target_(std::move(file)), copy_(std::move(copy)), file_(std::make_unique<AtomicFile>(target_)) {
     pending_ = trace_header();
     // Every step process started from now on (forked, exec'd, a Slurm task) reads these.
     set_variable(trace_run_variable, run_, previous_run_, had_run_);
@@ -131,29 +130,61 @@ void RunTrace::emit(std::string_view text) {
 }
 
 void RunTrace::flush() {
-    for (auto& file : files_) file->stream().write(pending_.data(), static_cast<std::streamsize>(pending_.size()));
+    file_->stream().write(pending_.data(), static_cast<std::streamsize>(pending_.size()));
     pending_.clear();
 }
 
+void RunTrace::fail(const std::string& why) {
+    if (failure_.empty()) failure_ = why;
+}
+
 void RunTrace::copy_rows_of(const fs::path& rows_part) {
-    const int fd = ::open(rows_part.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    const int in = ::open(rows_part.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return;
     // Whole rows only: a step killed with SIGKILL in the middle of a write may leave half of
-    // one at the end, which is dropped (its signal handlers write whole rows).
-    std::string chunk(piece, '\0');
-    std::size_t carried = 0;  // the start of a row not yet ended, kept at the chunk's front
-    for (;;) {
-        const ssize_t n = ::read(fd, chunk.data() + carried, chunk.size() - carried);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        const std::string_view got(chunk.data(), carried + static_cast<std::size_t>(n));
-        const std::size_t whole = got.rfind('\n') + 1;  // 0 when no row ends here
-        emit(got.substr(0, whole));
-        carried = got.size() - whole;
-        if (carried == chunk.size()) carried = 0;  // a "row" of 1 MiB is not one of ours
-        std::memmove(chunk.data(), chunk.data() + whole, carried);
+    // one at its end, which is left out (its signal handlers write whole rows).
+    struct stat st {};
+    off_t size = ::fstat(in, &st) == 0 ? st.st_size : 0;
+    char tail[4096];
+    while (size > 0) {
+        const off_t from = std::max<off_t>(0, size - static_cast<off_t>(sizeof tail));
+        const ssize_t n = ::pread(in, tail, static_cast<std::size_t>(size - from), from);
+        if (n <= 0) {
+            size = 0;
+            break;
+        }
+        const std::string_view got(tail, static_cast<std::size_t>(n));
+        if (const auto newline = got.rfind('\n'); newline != std::string_view::npos) {
+            size = from + static_cast<off_t>(newline) + 1;
+            break;
+        }
+        size = from;
     }
-    ::close(fd);
+    flush();  // what the host wrote before comes before these rows
+    const int out = file_->descriptor();
+    if (out < 0) {
+        ::close(in);
+        return;  // commit() will say why
+    }
+    off_t at = 0;
+    while (at < size) {
+        const ssize_t n = ::copy_file_range(in, &at, out, nullptr, static_cast<std::size_t>(size - at), 0);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+            // No copy in the kernel between these two files: through this process then.
+            std::string chunk(std::min<std::size_t>(piece, static_cast<std::size_t>(size - at)), '\0');
+            const ssize_t got = ::pread(in, chunk.data(), chunk.size(), at);
+            if (got > 0) {
+                file_->stream().write(chunk.data(), got);
+                at += got;
+                if (file_->descriptor() >= 0) continue;
+            }
+        }
+        fail("copying '" + rows_part.string() + "': " + (n < 0 ? std::strerror(errno) : "it ended early"));
+        break;
+    }
+    ::close(in);
     std::error_code ec;
     fs::remove(rows_part, ec);
 }
@@ -263,18 +294,49 @@ void RunTrace::step_row(const StepInfo& step, TraceStatus status, std::string_vi
     add(std::move(row));
 }
 
+namespace {
+
+// FILE as a copy of the finished trace, made in the kernel.
+void copy_whole_file(const fs::path& from, const fs::path& to) {
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) throw_file_error("open", from.string(), errno);
+    AtomicFile copy(to);
+    struct stat st {};
+    const off_t size = ::fstat(in, &st) == 0 ? st.st_size : 0;
+    off_t at = 0;
+    while (at < size) {
+        const int out = copy.descriptor();
+        ssize_t n = out < 0 ? -1 : ::copy_file_range(in, &at, out, nullptr, static_cast<std::size_t>(size - at), 0);
+        if (n < 0 && out >= 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+            std::string chunk(std::min<std::size_t>(piece, static_cast<std::size_t>(size - at)), '\0');
+            n = ::pread(in, chunk.data(), chunk.size(), at);
+            if (n > 0) {
+                copy.stream().write(chunk.data(), n);
+                at += n;
+            }
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // commit() says why, or the copy is short
+    }
+    ::close(in);
+    if (at != size) throw StateError("copying '" + from.string() + "' to '" + to.string() + "' ended early");
+    copy.commit();
+}
+
+}  // namespace
+
 void RunTrace::finish() {
     if (finished_) return;
     finished_ = true;
     flush();
-    for (std::size_t i = 0; i < files_.size(); ++i) {
-        try {
-            files_[i]->commit();
-        } catch (const Error& e) {
-            warn("the trace of run " + run_ + " could not be written to '" + targets_[i].string() + "': " + e.what());
-        }
+    try {
+        if (!failure_.empty()) throw StateError(failure_);
+        file_->commit();
+        if (!copy_.empty()) copy_whole_file(target_, copy_);
+    } catch (const Error& e) {
+        warn("the trace of run " + run_ + " could not be written: " + std::string(e.what()));
     }
-    files_.clear();
+    file_.reset();
     std::error_code ec;
     fs::remove_all(parts_, ec);
     fs::remove(parts_.parent_path(), ec);  // when empty: no other run's parts are there

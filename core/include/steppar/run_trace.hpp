@@ -14,9 +14,12 @@
 //             <state>/traces/<run-id>.tsv (keeping the newest kept_traces(), spec.hpp:
 //             STEPPAR_KEEP_TRACES, default 20; 0 writes none) and the `--trace FILE`
 //
-// Rows go out to the files' temporaries as they come (in 1 MiB pieces), so a trace of a
-// million partitions never sits in the host's memory. A trace is a record, not a result: a
-// trace that cannot be written is a warning, never a failed run.
+// Rows go out to the file's temporary as they come (in 1 MiB pieces), so a trace of a million
+// partitions never sits in the host's memory; a step's part is copied in by copy_file_range(2),
+// so its bytes never pass through the host (a third of the cost of reading and writing them).
+// With both the default file and `--trace FILE`, FILE is a copy of the finished default one. A
+// trace is a record, not a result: a trace that cannot be written is a warning, never a failed
+// run.
 #pragma once
 
 #include "steppar/events.hpp"
@@ -67,15 +70,17 @@ public:
     void finish();
 
 private:
-    RunTrace(std::string run, std::filesystem::path parts, std::vector<std::filesystem::path> files);
+    RunTrace(std::string run, std::filesystem::path parts, std::filesystem::path file, std::filesystem::path copy);
     void emit(std::string_view text);
     void flush();
     void copy_rows_of(const std::filesystem::path& rows_part);
+    void fail(const std::string& why);
 
     std::string run_, host_, slurm_job_;
     std::filesystem::path parts_;
-    std::vector<std::filesystem::path> targets_;
-    std::vector<std::unique_ptr<AtomicFile>> files_;
+    std::filesystem::path target_, copy_;  ///< the file written, and where a copy of it goes ("": none)
+    std::unique_ptr<AtomicFile> file_;
+    std::string failure_;  ///< why the file cannot be trusted ("": it can)
     std::string pending_;
     std::set<std::string, std::less<>> stepped_;  ///< steps with a step row
     std::map<std::string, std::int64_t, std::less<>> started_;  ///< step -> start of its current attempt
