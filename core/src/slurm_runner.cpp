@@ -97,6 +97,22 @@ struct Plan {
     std::vector<std::vector<std::string>> extra;  ///< per job: sbatch options of this run (a time limit)
 };
 
+// A slicer the host ran before submitting: its step row in the run's trace, as a local run's.
+void trace_host_slicer(const Unit& unit, const SlicePlan& plan, std::int64_t began, const ResourceUsage& before) {
+    TraceLog* const trace = trace_log();
+    if (!trace) return;
+    TraceRow row;
+    row.step = slicer_name(unit.name);
+    row.kind = StepKind::slicer;
+    row.unit = unit.name;
+    row.partitions = static_cast<long long>(plan.partition_count());
+    row.start_us = began;
+    row.end_us = trace_clock();
+    row.usage = usage_between(before, usage_of_this_process());
+    row.message = "sliced by the host before submitting";
+    trace->add(std::move(row));
+}
+
 // Resume: a unit whose upstream units have nothing to redo is sliced here (the same plan the
 // slicer job would write) and only its slices that still need to run are submitted, by the
 // local scheduler's own rule (vouching.hpp: needs_run); a unit with nothing to redo is not
@@ -129,7 +145,10 @@ Plan plan_jobs(Project& project, const ExpandedGraph& graph, const SlurmRunOptio
         const bool partitions = unit.replicated() || project.function(unit.nodes.front()).kind == NodeKind::partition;
         if (partitions) {
             const int count = unit.replicated() ? slice_count(graph, index) : 1;
+            const std::int64_t began = trace_log() ? trace_clock() : 0;
+            const ResourceUsage before = trace_log() ? usage_of_this_process() : ResourceUsage{};
             const SlicePlan sliced = run_slicer(project, unit, count, SlicerOptions{options.submit.force, "", false});
+            if (unit.replicated()) trace_host_slicer(unit, sliced, began, before);
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)
                 if (needs_run(project.state(), unit, part_of(sliced, i), options.submit.force)) missing.push_back(i);
