@@ -90,16 +90,19 @@ class FileSet:
         return [str(tools.work), self.node, *rounds]
 
 
-def run_command(cmd, cwd=None, stdout=subprocess.DEVNULL):
-    """Runs `cmd` and returns its wall time in seconds; CommandFailed if it fails."""
-    return run_measured(cmd, cwd, stdout)[0]
+def run_command(cmd, cwd=None, stdout=subprocess.DEVNULL, env=None):
+    """Runs `cmd` (with `env` added to the environment) and returns its wall time in seconds;
+    CommandFailed if it fails."""
+    return run_measured(cmd, cwd, stdout, env)[0]
 
 
-def run_measured(cmd, cwd=None, stdout=subprocess.DEVNULL):
-    """Runs `cmd`; returns (wall seconds, peak resident MiB of it and the children it waited
-    for); CommandFailed if it fails."""
+def run_measured(cmd, cwd=None, stdout=subprocess.DEVNULL, env=None):
+    """Runs `cmd` (with `env` added to the environment); returns (wall seconds, peak resident
+    MiB of it and the children it waited for); CommandFailed if it fails."""
+    environment = {**os.environ, **env} if env else None
     started = time.perf_counter()
-    proc = subprocess.Popen([str(part) for part in cmd], cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(part) for part in cmd], cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                            env=environment)
     stderr = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
@@ -179,16 +182,16 @@ class Pipeline:
         return [json.loads((markers / f"slice-{i}.json").read_text())["seconds"] for i in range(self.slices)]
 
 
-def run_steppar(tools, pipeline, runner, jobs):
-    """One clean `steppar-host run` of the pipeline; NotAvailable when the engine rejects its
-    `balance` key."""
+def run_steppar(tools, pipeline, runner, jobs, env=None):
+    """One clean `steppar-host run` of the pipeline (`env` added to its environment);
+    NotAvailable when the engine rejects its `balance` key."""
     shutil.rmtree(pipeline.out, ignore_errors=True)
     shutil.rmtree(pipeline.folder / ".steppar", ignore_errors=True)
     cmd = [tools.host, "run", pipeline.path, "--runner", runner, "--force", "--quiet"]
     if runner == "parallel":
         cmd += ["-j", jobs]
     try:
-        seconds = run_command(cmd)
+        seconds = run_command(cmd, env=env)
     except CommandFailed as failure:
         if pipeline.balance and failure.returncode == 2 and "balance" in failure.stderr:
             raise NotAvailable(failure.stderr.strip()) from failure
@@ -196,10 +199,11 @@ def run_steppar(tools, pipeline, runner, jobs):
     return Measurement(seconds, {"slice_seconds": pipeline.slice_seconds()})
 
 
-def steppar(tools, name, pipeline, runner, jobs, reference):
-    """steppar-host running `pipeline` with `runner` (-j `jobs` for the parallel runner)."""
+def steppar(tools, name, pipeline, runner, jobs, reference, env=None):
+    """steppar-host running `pipeline` with `runner` (-j `jobs` for the parallel runner), `env`
+    added to its environment."""
     pipeline.write(tools)
-    return Contender(name, lambda: run_steppar(tools, pipeline, runner, jobs),
+    return Contender(name, lambda: run_steppar(tools, pipeline, runner, jobs, env),
                      lambda: check_same(pipeline.out, reference(), name))
 
 

@@ -381,15 +381,17 @@ def skewed(ctx):
             "targets": skewed_targets(by_name, by_count, by_size, bound)}
 
 
-def noop_pipeline(ctx, root, count, slices, label):
+def noop_pipeline(ctx, root, count, slices, label, trace=True):
     """A bench.noop pipeline over `count` empty partitions in `slices` slices, and its contender
-    (sequential runner; every output must be an empty file)."""
+    (sequential runner; every output must be an empty file). `trace`: with the run's default
+    trace (as every run has it), else with STEPPAR_KEEP_TRACES=0 (none)."""
     files = data.materialize(root / label, {"seed": 0, "empty": count}, [0] * count)
     fs = FileSet(root, root / label, files, "noop", "bench.noop")
-    pipeline = Pipeline(root / "runs" / f"{label}-slices-{slices}", fs, slices)
+    pipeline = Pipeline(root / "runs" / f"{label}-slices-{slices}{'' if trace else '-no-trace'}", fs, slices)
     expected = {path.stem + fs.out_suffix: b"" for path in files}
-    name = f"noop, {count} partition{'s' if count != 1 else ''}, {steppar_name('sequential', slices)}"
-    return steppar(ctx.tools, name, pipeline, "sequential", 1, lambda: expected)
+    name = f"noop, {count} partition{'s' if count != 1 else ''}, {steppar_name('sequential', slices)}{'' if trace else ', no trace'}"
+    return steppar(ctx.tools, name, pipeline, "sequential", 1, lambda: expected,
+                   None if trace else {"STEPPAR_KEEP_TRACES": "0"})
 
 
 def per_unit_figure(name, unit, scale, many, few, divisor):
@@ -404,23 +406,28 @@ def overhead(ctx):
     """overhead: what the engine costs when the node does nothing (bench.noop on empty files,
     sequential runner). (a) per-slice fixed cost: 64 partitions with slices 64 against slices 1,
     (T64 - T1) / 63. (b) per-partition cost: 100,000 partitions against 1, both slices 1,
-    (T100000 - T1) / 99,999."""
+    (T100000 - T1) / 99,999. (c) what the run's trace adds per partition: 100,000 partitions with
+    the default trace against STEPPAR_KEEP_TRACES=0, (T - T no trace) / 100,000."""
     size = ctx.sizes["overhead"]
     root = ctx.folder("overhead")
     slices, many = size["partitions"], size["empty_partitions"]
     contenders = [noop_pipeline(ctx, root, slices, slices, "small"), noop_pipeline(ctx, root, slices, 1, "small"),
-                  noop_pipeline(ctx, root, many, 1, "many"), noop_pipeline(ctx, root, 1, 1, "one")]
+                  noop_pipeline(ctx, root, many, 1, "many"), noop_pipeline(ctx, root, 1, 1, "one"),
+                  noop_pipeline(ctx, root, many, 1, "many", trace=False)]
     rows = measure(ctx, "overhead", contenders)
     per_slice = per_unit_figure("per-slice fixed cost", "ms", 1e3, rows[0], rows[1], slices - 1)
     per_partition = per_unit_figure("per-partition engine cost", "us", 1e6, rows[2], rows[3], many - 1)
+    trace_cost = per_unit_figure("trace cost per partition", "us", 1e6, rows[2], rows[4], many)
     release = barrier_release(ctx, root, root / "small")
     return {"workload": "overhead", "description": overhead.__doc__, "reference": None,
             "params": {"partitions": slices, "empty_partitions": many},
-            "rows": rows, "figures": [per_slice, per_partition, release],
+            "rows": rows, "figures": [per_slice, per_partition, trace_cost, release],
             "targets": [target("overhead: per-slice fixed cost <= 3 ms (median)", f"{per_slice['median']:.3f} ms",
                                per_slice["median"] <= 3, figure_name=per_slice["figure"]),
                         target("overhead: per-partition cost <= 20 us", f"{per_partition['median']:.2f} us",
                                per_partition["median"] <= 20, figure_name=per_partition["figure"]),
+                        target("overhead: the trace adds <= 1 us per partition", f"{trace_cost['median']:.2f} us",
+                               trace_cost["median"] <= 1, figure_name=trace_cost["figure"]),
                         target("barrier: downstream starts <= 5 ms after the last marker (parallel runner)",
                                f"{release['median']:.2f} ms", release["median"] <= 5, figure_name=release["figure"])]}
 

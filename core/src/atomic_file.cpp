@@ -105,6 +105,11 @@ bool AtomicFile::write_out(const char* data, std::size_t size) {
     return true;
 }
 
+int AtomicFile::descriptor() {
+    if (error_ || !buffer_.flush_to_file() || (fd_ < 0 && !open_temporary())) return -1;
+    return fd_;
+}
+
 bool AtomicFile::Buffer::flush_to_file() {
     const std::size_t n = pending();
     if (n == 0) return true;

@@ -6,6 +6,7 @@
 #include "steppar/run_lock.hpp"
 #include "steppar/signals.hpp"
 #include "steppar/step_reaper.hpp"
+#include "steppar/step_trace.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -32,7 +33,7 @@ struct ServerMessage {
     Kind kind;
     std::uint32_t step;
     std::int32_t pid;
-    std::int32_t value;  // ended: wait status; cannot_fork: errno
+    std::int32_t value;  // start: the attempt; ended: wait status; cannot_fork: errno
 };
 
 // Before fork and before _exit: buffered output must leave exactly once, from its own process.
@@ -72,8 +73,8 @@ void close_all_fds_but(int keep_a, int keep_b) {
 }
 
 // What `steppar-host run-slice`/`run-node --planned` do: the host has decided that the step
-// runs (freshness.hpp) and planned it; same one-line error and exit code.
-int run_step(Project& project, const Step& step) {
+// runs (freshness.hpp) and planned it; same one-line error and exit code. `error` gets the line.
+int run_step(Project& project, const Step& step, std::string& error) {
     try {
         const Unit& unit = project.pipeline().units()[step.unit];
         if (step.kind == StepKind::slice)
@@ -82,10 +83,12 @@ int run_step(Project& project, const Step& step) {
             run_node(project, unit, {/*planned=*/true});
         return 0;
     } catch (const Error& e) {
-        events().error(e.what(), e.exit_code());
+        error = e.what();
+        events().error(error, e.exit_code());
         return e.exit_code();
     } catch (const std::exception& e) {
-        events().error(std::string("internal error: ") + e.what(), 1);
+        error = std::string("internal error: ") + e.what();
+        events().error(error, 1);
         return 1;
     }
 }
@@ -100,7 +103,7 @@ int run_step(Project& project, const Step& step) {
     ::_exit(1);
 }
 
-[[noreturn]] void child_main(Project& project, const Step& step, const sigset_t& host_mask,
+[[noreturn]] void child_main(Project& project, const Step& step, int attempt, const sigset_t& host_mask,
                              pid_t server, int channel, int signals, int output) {
     ::close(channel);
     ::close(signals);
@@ -114,6 +117,8 @@ int run_step(Project& project, const Step& step) {
     // The host's sink (a live display, say) is the host's: dropped without its destructor,
     // which would draw on the pipe.
     (void)set_events(make_child_reporter(events_fd)).release();
+    // Likewise the host's trace: this process writes its own part (step_trace.hpp).
+    set_trace_log(nullptr);
     restore_default_signals(host_mask);
     // Its own group: a timeout or an interrupt kills what it starts, too.
     if (::setpgid(0, 0) != 0) give_up_in_child(-1, "making its process group");
@@ -123,8 +128,12 @@ int run_step(Project& project, const Step& step) {
     const StepLease lease(project.state().steps_lock());
     int code = 0;
     {
+        auto trace = StepTrace::begin({step.name, step.kind, project.pipeline().units()[step.unit].name,
+                                       step.kind == StepKind::slice ? step.slice : -1, attempt});
         const StepReaper reaper;  // nothing the node starts outlives the step
-        code = run_step(project, step);
+        std::string error;
+        code = run_step(project, step, error);
+        if (trace) trace->end(code, error);
     }
     flush_output();
     // No static destructors: they belong to the host this process was forked from.
@@ -192,7 +201,7 @@ int run_step(Project& project, const Step& step) {
         const pid_t pid = ::fork();
         if (pid == 0) {
             ::close(output[0]);
-            child_main(project, graph.steps[m.step], host_mask, self, channel, signals, output[1]);
+            child_main(project, graph.steps[m.step], m.value > 0 ? m.value : 1, host_mask, self, channel, signals, output[1]);
         }
         const int error = errno;
         ::close(output[1]);
@@ -294,8 +303,8 @@ bool ForkServer::receive(bool block) {
     return true;
 }
 
-ForkServer::Launched ForkServer::launch(std::size_t step) {
-    const ServerMessage request{ServerMessage::start, static_cast<std::uint32_t>(step), 0, 0};
+ForkServer::Launched ForkServer::launch(std::size_t step, int attempt) {
+    const ServerMessage request{ServerMessage::start, static_cast<std::uint32_t>(step), 0, attempt};
     if (!send_message(channel_, request))
         throw StateError("the fork server (pid " + std::to_string(server_) + ") is gone; rerun, or use --launch exec");
     for (;;) {

@@ -23,6 +23,7 @@ public:
     void run_started(const RunStart& r) override {
         json j = event("run_start");
         j["pipeline"] = r.pipeline;
+        if (!r.run_id.empty()) j["run_id"] = r.run_id;
         j["runner"] = r.runner;
         j["workers"] = r.workers;
         j["steps"] = r.steps;

@@ -4,6 +4,7 @@
 #include "steppar/error.hpp"
 #include "steppar/files.hpp"
 #include "steppar/interruption.hpp"
+#include "steppar/text.hpp"
 
 #include <xxhash.h>
 
@@ -22,33 +23,6 @@ namespace {
 constexpr std::string_view header_tag = "#steppar-ledger\t1\tthrough\t";
 
 fs::path ledger_dir(const StateLayout& state, std::string_view unit) { return state.unit_dir(unit) / "ledger"; }
-
-void append_escaped(std::string& out, std::string_view name) {
-    for (const char c : name) {
-        switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\t': out += "\\t"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        default: out.push_back(c);
-        }
-    }
-}
-
-std::string unescaped(std::string_view text) {
-    if (text.find('\\') == std::string_view::npos) return std::string(text);
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '\\' || i + 1 == text.size()) {
-            out.push_back(text[i]);
-            continue;
-        }
-        const char c = text[++i];
-        out.push_back(c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c);
-    }
-    return out;
-}
 
 void append_hex64(std::string& out, std::uint64_t value) {
     char buffer[16];
@@ -258,9 +232,9 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
                 if (src.definitions.size() <= k) src.definitions.resize(k + 1, UINT32_MAX);
                 src.definitions[k] = ledger.definition_index(f2[2]);
             } else if (f2[0] == "R" && fields == 5) {
-                overlay.push_back({unescaped(f2[2]), overlay.size(), line.data(), index});
+                overlay.push_back({tsv_unescaped(f2[2]), overlay.size(), line.data(), index});
             } else if (f2[0] == "X" && fields == 2) {
-                overlay.push_back({unescaped(f2[1]), overlay.size(), nullptr, index});
+                overlay.push_back({tsv_unescaped(f2[1]), overlay.size(), nullptr, index});
             }
         });
     }
@@ -279,7 +253,7 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
         for (; b < ledger.records_.size(); ++b) {
             std::string_view f[6];
             const std::size_t fields = split(line_at(ledger.records_[b].line, ledger.sources_[0].text), f, 6);
-            const std::string base_name = unescaped(f[2]);
+            const std::string base_name = tsv_unescaped(f[2]);
             if (base_name >= name) {
                 if (base_name == name) {
                     // A segment left over from a fold that crashed before removing it may be
@@ -309,7 +283,7 @@ LedgerEntry Ledger::entry(std::size_t i) const {
     LedgerEntry e;
     std::uint64_t k = 0;
     e.definition = parse_number(f[1], k) && k < source.definitions.size() ? source.definitions[k] : UINT32_MAX;
-    e.name = unescaped(f[2]);
+    e.name = tsv_unescaped(f[2]);
     e.inputs = f[3];
     e.outputs = f[4];
     e.generation = source.generation;
@@ -323,7 +297,7 @@ LedgerEntry Ledger::entry(std::size_t i) const {
 std::string Ledger::name_at(std::size_t i) const {
     std::string_view f[3];
     split(line_at(records_[i].line, sources_[records_[i].source].text), f, 3);
-    return unescaped(f[2]);
+    return tsv_unescaped(f[2]);
 }
 
 std::size_t Ledger::find(const std::string& name) const {
@@ -412,9 +386,9 @@ Segment read_segment(const fs::path& path) {
             numbers[k] = static_cast<std::uint32_t>(segment.definitions.size());
             segment.definitions.emplace_back(f[2]);
         } else if (f[0] == "R" && n == 5 && parse_number(f[1], k) && numbers.count(k)) {
-            segment.lines.push_back({'R', unescaped(f[2]), numbers[k]});
+            segment.lines.push_back({'R', tsv_unescaped(f[2]), numbers[k]});
         } else if ((f[0] == "X" || f[0] == "V") && n == 2) {
-            segment.lines.push_back({f[0][0], unescaped(f[1]), 0});
+            segment.lines.push_back({f[0][0], tsv_unescaped(f[1]), 0});
         }
     });
     return segment;
@@ -497,7 +471,7 @@ void LedgerAppender::record(std::string_view name, std::uint32_t definition, con
     line_ = "R\t";
     line_ += std::to_string(definition);
     line_.push_back('\t');
-    append_escaped(line_, name);
+    append_tsv_escaped(line_, name);
     line_.push_back('\t');
     for (std::size_t i = 0; i < input_count; ++i) {
         if (i) line_.push_back(',');
@@ -521,7 +495,7 @@ void LedgerAppender::vanished(std::string_view name) { name_line('V', name); }
 
 void LedgerAppender::name_line(char kind, std::string_view name) {
     line_.assign(1, kind).push_back('\t');
-    append_escaped(line_, name);
+    append_tsv_escaped(line_, name);
     const std::uint64_t sum = checksum(line_);
     line_.push_back('\t');
     append_hex64(line_, sum);

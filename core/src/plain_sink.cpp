@@ -63,7 +63,8 @@ public:
     void run_started(const RunStart& r) override {
         if (quiet()) return;
         line("run: " + std::string(r.pipeline) + ", " + std::to_string(r.steps) + " steps, " + std::string(r.runner) +
-             " runner, " + std::to_string(r.workers) + (r.workers == 1 ? " worker" : " workers"));
+             " runner, " + std::to_string(r.workers) + (r.workers == 1 ? " worker" : " workers") +
+             (r.run_id.empty() ? "" : ", run " + std::string(r.run_id)));
     }
 
     void step_started(const StepInfo& s, long long partitions) override {

@@ -9,6 +9,7 @@
 #include "steppar/slicer.hpp"
 #include "steppar/temporary_files.hpp"
 #include "steppar/text.hpp"
+#include "steppar/trace.hpp"
 
 #include <algorithm>
 #include <unistd.h>
@@ -30,6 +31,26 @@ void create_output_folders(const Pipeline& pipeline, const Unit& unit) {
 
 // The slicer's own name in messages; a plain node's plan is made without a slicer step.
 std::string who_slices(const Unit& unit) { return unit.replicated() ? slicer_name(unit.name) : unit.name; }
+
+// A row of what the slicer found, for the run's trace (trace.hpp) when one is kept: under the
+// slicer's step, or the plain node's own.
+void trace_finding(const Unit& unit, TraceScope scope, const std::string& partition, long long partitions, TraceStatus status,
+                   std::int64_t start_us, std::int64_t end_us, std::string message = {}) {
+    TraceLog* const trace = trace_log();
+    if (!trace) return;
+    TraceRow row;
+    row.step = who_slices(unit);
+    row.kind = unit.replicated() ? StepKind::slicer : StepKind::node;
+    row.unit = unit.name;
+    row.scope = scope;
+    row.partition = partition;
+    row.partitions = partitions;
+    row.status = status;
+    row.start_us = start_us;
+    row.end_us = end_us;
+    row.message = std::move(message);
+    trace->add(std::move(row));
+}
 
 // balance: size. Each dirty partition weighs the bytes of its input files.
 std::vector<std::vector<std::string>> cut_by_size(const Unit& unit, const Assessment& a, int slice_count) {
@@ -74,6 +95,7 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
     std::vector<FileStamp> recorded;
     for (const auto& [name, text] : a.retract) {
         interruption_point();  // what was removed is recorded as retracted; the rest is left for the rerun
+        const std::int64_t began = trace_log() ? trace_clock() : 0;
         const bool parsed = parse_stamps(text, recorded, outputs.size());
         bool removed_all = true;
         for (std::size_t k = 0; k < outputs.size(); ++k) {
@@ -97,6 +119,7 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
         if (!removed_all) continue;
         host.retracted(name);
         names.push_back(name);
+        if (trace_log()) trace_finding(unit, TraceScope::partition, name, 1, TraceStatus::retracted, began, trace_clock(), "its input is gone");
     }
     std::vector<std::string> catalog_outputs;
     for (const auto* d : outputs)
@@ -135,7 +158,13 @@ PlannedUnit plan_unit(Project& project, const Unit& unit, int slice_count, const
 }
 
 SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const SlicerOptions& options) {
+    const std::int64_t began = trace_log() ? trace_clock() : 0;
     PlannedUnit planned = plan_unit(project, unit, slice_count, options);  // may refuse: nothing made yet
+    // What is up to date is one row with its count: listing a million partitions where nothing
+    // happened would cost the trace more than the run.
+    if (trace_log() && planned.assessment.up_to_date > 0)
+        trace_finding(unit, TraceScope::partitions, {}, static_cast<long long>(planned.assessment.up_to_date), TraceStatus::up_to_date,
+                      began, trace_clock());
     create_output_folders(project.pipeline(), unit);
     const Assessment& a = planned.assessment;
     SlicePlan& plan = planned.plan;
@@ -157,9 +186,14 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const 
         LedgerAppender host(host_segment(project.state(), unit.name, plan.generation));
         retract(project, unit, a, host);
         PartitionDefinitions definitions(a.definition, project.pipeline().configurators(unit));
-        for (const auto& adopted : a.adopt)
+        for (const auto& adopted : a.adopt) {
+            const std::int64_t adopting = trace_log() ? trace_clock() : 0;
             host.record(adopted.name, host.define(definitions.of(adopted.name)), adopted.inputs.data(), adopted.inputs.size(),
                         adopted.outputs.data(), adopted.outputs.size());
+            if (trace_log())
+                trace_finding(unit, TraceScope::partition, adopted.name, 1, TraceStatus::ok, adopting, trace_clock(),
+                              "adopted (--only-missing): recorded without running");
+        }
         if (!a.adopt.empty())
             log(unit.name + ": " + count_text(a.adopt.size()) + " partition(s) adopted without running (--only-missing: outputs newer than inputs)");
     }

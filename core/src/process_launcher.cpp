@@ -89,8 +89,9 @@ public:
     void start(std::size_t index, double timeout) override {
         auto child = std::make_unique<Child>(io_, timeout);
         Child& c = *child;
+        const int attempt = ++launches_[index];  // the scheduler's count too: one start per attempt
         if (server_) {
-            const auto launched = server_->launch(index);
+            const auto launched = server_->launch(index, attempt);
             c.pid = launched.pid;
             children_.emplace(index, std::move(child));
             attach_output(index, c, launched.output);
@@ -99,7 +100,7 @@ public:
             if (::pipe2(output, O_CLOEXEC) != 0)
                 throw StateError(std::string("cannot create a pipe for a step's output: ") + std::strerror(errno));
             try {
-                c.process.emplace(io_, options_.host_program.string(), exec_arguments(index),
+                c.process.emplace(io_, options_.host_program.string(), exec_arguments(index, attempt),
                                   bp::process_stdio{{}, output[1], output[1]}, ChildSetup{::getpid()});
             } catch (...) {
                 ::close(output[0]);
@@ -152,7 +153,10 @@ public:
         // must not hold the step's end back, so no waiting for end of file.
         read_output(child);
         child.reader->finish();
-        return result(index, child);
+        StepResult ended = result(index, child);
+        ended.wait_status = child.wait_status;
+        ended.pid = static_cast<long>(child.pid);
+        return ended;
     }
 
     std::size_t running() const override { return children_.size(); }
@@ -230,7 +234,7 @@ private:
         });
     }
 
-    std::vector<std::string> exec_arguments(std::size_t index) const {
+    std::vector<std::string> exec_arguments(std::size_t index, int attempt) const {
         const Step& step = graph_.steps[index];
         const Unit& unit = project_.pipeline().units()[step.unit];
         std::vector<std::string> args = {step.kind == StepKind::slice ? "run-slice" : "run-node",
@@ -240,6 +244,7 @@ private:
         if (step.kind == StepKind::node) args.push_back("--planned");  // the host decided and planned
         if (options_.quiet) args.push_back("--quiet");
         args.push_back("--report-to-host");
+        args.insert(args.end(), {"--attempt", std::to_string(attempt)});  // names its trace rows (step_trace.hpp)
         for (const auto& param : options_.params) args.insert(args.end(), {"--param", param});
         return args;
     }
@@ -341,6 +346,7 @@ private:
     asio::steady_timer grace_timer_{io_};
     asio::steady_timer tick_timer_{io_};  ///< redraws a live display
     std::map<std::size_t, std::unique_ptr<Child>> children_;
+    std::map<std::size_t, int> launches_;  ///< per step: how often it was started
     std::deque<std::size_t> ended_;
     int handled_ = 0;  ///< the signal the children were stopped for
 };

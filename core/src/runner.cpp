@@ -5,6 +5,7 @@
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/run_trace.hpp"
 #include "steppar/scheduler.hpp"
 #include "steppar/step_selection.hpp"
 #include "steppar/temporary_files.hpp"
@@ -144,11 +145,15 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
     wait_for_previous_steps(project.state().steps_lock(), 10);  // a killed run's steps are dying
     sweep_stale_temporaries(project);
     const std::vector<bool> chosen = select_steps(project.pipeline(), graph, {options.nodes, options.tags, options.from_nodes, options.to_nodes});  // a typo stops here
+    // Before the launcher: the fork server and every step must see the trace's environment.
+    const std::unique_ptr<RunTrace> trace = RunTrace::start(project.state(), options.trace_file);
+    const TraceTap tap(trace.get());
     const std::unique_ptr<Launcher> launcher = make_process_launcher(project, graph, options);
 
     RunStart start;
     const std::string pipeline = project.pipeline_file().filename().string();
     start.pipeline = pipeline;
+    if (trace) start.run_id = trace->run_id();
     start.runner = options.runner == RunnerKind::sequential ? "sequential" : "parallel";
     start.workers = launcher->capacity();
     start.steps = graph.steps.size();
@@ -183,6 +188,17 @@ void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions
         end.failed = tally.failed;
         end.not_run = tally.not_run;
         events().run_ended(end);
+        if (!trace) return;
+        // Steps that never ended (never started, or blocked) get a row too.
+        for (std::size_t i = 0; i < graph.steps.size(); ++i) {
+            const Step& step = graph.steps[i];
+            if (trace->has_step_row(step.name)) continue;
+            trace->step_row({step.name, units[step.unit].name, step.kind, step.slice},
+                            TraceStatus::skipped,
+                            !chosen[i] ? "not selected (--nodes, --tags, --from-nodes, --to-nodes): its outputs are taken as they are"
+                                       : "not run: a step it waits for did not succeed, or the run stopped");
+        }
+        trace->finish();
     };
     try {
         scheduler.run(tally);

@@ -88,11 +88,15 @@ void Scheduler::skip_every_waiting_step() {
         if (state_[i] == State::waiting) finish(i, State::skipped);
 }
 
-void Scheduler::fail(std::size_t i, const std::string& message) {
+void Scheduler::fail(std::size_t i, const std::string& message, const StepResult* ended) {
     finish(i, State::failed);
     ++tally_->failed;
     const int attempt = std::max(attempts_[i], 1);  // a slicer, a barrier or a failed freshness check has no launches
     StepEnd end{StepStatus::failed, seconds_since_start(i), -1, message, attempt, attempt};
+    if (ended) {
+        end.wait_status = ended->wait_status;
+        end.pid = ended->pid;
+    }
     events().step_ended(info(i), end);
     // Slice failures are reported by their barrier, which lists all of them, unless fail-fast
     // stops the run before the barrier.
@@ -106,10 +110,15 @@ void Scheduler::fail(std::size_t i, const std::string& message) {
 }
 
 // Ended by a stop request, without failing: what it did is kept for the rerun.
-void Scheduler::stop(std::size_t i, const std::string& message) {
+void Scheduler::stop(std::size_t i, const std::string& message, const StepResult* ended) {
     finish(i, State::skipped);
     const int attempt = std::max(attempts_[i], 1);  // a slicer or barrier has no launches
-    events().step_ended(info(i), {StepStatus::stopped, seconds_since_start(i), -1, message, attempt, attempt});
+    StepEnd end{StepStatus::stopped, seconds_since_start(i), -1, message, attempt, attempt};
+    if (ended) {
+        end.wait_status = ended->wait_status;
+        end.pid = ended->pid;
+    }
+    events().step_ended(info(i), end);
 }
 
 bool Scheduler::try_step(std::size_t i) {
@@ -189,16 +198,20 @@ void Scheduler::handle(StepResult result) {
         StepEnd end{StepStatus::done, seconds_since_start(i), partitions, {}, attempts_[i], attempts_[i]};
         end.metrics = &confirmed.metrics;
         end.skipped = confirmed.skipped;
+        end.wait_status = result.wait_status;
+        end.pid = result.pid;
         events().step_ended(info(i), end);
     } else if (result.stopped || launcher_.interrupted_by()) {
-        stop(i, result.message);
+        stop(i, result.message, &result);
     } else if (attempts_[i] <= policies_[i].retries && !stopping_) {
-        events().step_ended(info(i), {StepStatus::retrying, seconds_since_start(i), -1, result.message, attempts_[i],
-                                      policies_[i].retries + 1});
+        StepEnd end{StepStatus::retrying, seconds_since_start(i), -1, result.message, attempts_[i], policies_[i].retries + 1};
+        end.wait_status = result.wait_status;
+        end.pid = result.pid;
+        events().step_ended(info(i), end);
         state_[i] = State::waiting;
         ready_.insert(i);
     } else {
-        fail(i, result.message);
+        fail(i, result.message, &result);
     }
 }
 

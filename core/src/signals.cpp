@@ -2,6 +2,7 @@
 
 #include "steppar/error.hpp"
 #include "steppar/interruption.hpp"
+#include "steppar/step_trace.hpp"
 #include "steppar/temporary_files.hpp"
 
 #include <atomic>
@@ -44,6 +45,7 @@ extern "C" void on_stop_signal(int signal) {
 
 extern "C" void remove_temporaries_and_die(int signal) {
     unlink_registered_temporaries();
+    flush_step_trace_on_signal();  // the partitions it finished still get their rows
     ::signal(signal, SIG_DFL);
     ::raise(signal);
 }

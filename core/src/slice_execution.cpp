@@ -15,6 +15,7 @@
 #include "steppar/vouching.hpp"
 #include "steppar/planning.hpp"
 #include "steppar/step_reaper.hpp"
+#include "steppar/step_trace.hpp"
 #include "steppar/text.hpp"
 
 #include <algorithm>
@@ -26,12 +27,6 @@ namespace fs = std::filesystem;
 
 namespace steppar {
 namespace {
-
-std::string host_name() {
-    char buffer[256] = {};
-    ::gethostname(buffer, sizeof buffer - 1);
-    return buffer;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point started) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -101,6 +96,7 @@ void run_whole_node(Project& project, const Unit& unit) {
     // After a failure too, and before the marker: a failing teardown fails the node.
     if (const std::string error = lifecycle.tear_down(); !error.empty()) failure += (failure.empty() ? "" : "; ") + error;
     marker.metrics = metrics.values();
+    if (StepTrace* trace = step_trace()) trace->set_counters(marker.metrics);
     if (!failure.empty()) {
         // What the last success wrote is still on disk: kept, so the next success retracts it.
         if (previous) marker.written = previous->written;
@@ -171,13 +167,19 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     place.slice = slice;
     place.slice_count = static_cast<int>(index.slice_sizes.size());
     StepLifecycle lifecycle(project, unit, label, slice, place.slice_count);
+    // Its trace rows (step_trace.hpp), when a run traces this process: one clock read per
+    // partition, its end being the next one's start.
+    StepTrace* const trace = step_trace();
+    std::int64_t partition_start = trace ? trace_clock() : 0;
     auto fail = [&](const std::string& partition, std::string message) {
+        if (trace && !partition.empty()) trace->partition(partition, TraceStatus::failed, partition_start, trace_clock(), message);
         // Teardown runs after a failure too, before the marker; its own failure is added.
         if (const std::string error = lifecycle.tear_down(); !error.empty()) message += "; " + error;
         marker.success = false;
         marker.failed_partition = partition;
         marker.message = message;
         marker.metrics = place.metrics.values();
+        if (trace) trace->set_counters(marker.metrics);
         marker.skipped = place.skipped;
         marker.seconds = seconds_since(started);
         write_marker(marker_path, marker);
@@ -212,11 +214,20 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     const std::string* last_definition = nullptr;
     std::uint32_t definition_number = 0;
     const auto& partitions = part.partitions;
+    if (trace) trace->set_partitions(static_cast<long long>(partitions.size()));
+    auto traced = [&](const std::string& partition, TraceStatus status, std::string_view why = {}) {
+        const std::int64_t now = trace_clock();
+        trace->partition(partition, status, partition_start, now, why);
+        partition_start = now;
+    };
     for (std::size_t index_in_slice = 0; index_in_slice < partitions.size(); ++index_in_slice) {
         const std::string& partition = partitions[index_in_slice];
         report_progress(index_in_slice, partitions.size());
         ++marker.partitions;
-        if (!finished.empty() && finished.count(partition)) continue;
+        if (!finished.empty() && finished.count(partition)) {
+            if (trace) traced(partition, TraceStatus::skipped, "done by an earlier attempt");
+            continue;
+        }
         // The stamps its inputs have as they are read: a change during the call makes the next
         // run see the partition as changed.
         bool present = true;
@@ -227,6 +238,7 @@ void run_slice(Project& project, const Unit& unit, int slice) {
         if (!present) {
             ledger.vanished(partition);
             vanished.push_back(partition);
+            if (trace) traced(partition, TraceStatus::skipped, "its input vanished since slicing; left for the next run");
             continue;
         }
         Chosen chosen;
@@ -266,6 +278,7 @@ void run_slice(Project& project, const Unit& unit, int slice) {
             last_definition = &wanted;
         }
         ledger.record(partition, definition_number, input_stamps.data(), input_stamps.size(), output_stamps.data(), output_stamps.size());
+        if (trace) traced(partition, TraceStatus::ok);
     }
     report_progress(partitions.size(), partitions.size());
     if (!vanished.empty()) {
@@ -295,6 +308,7 @@ void run_slice(Project& project, const Unit& unit, int slice) {
     marker.metrics = place.metrics.values();
     marker.skipped = place.skipped;
     marker.seconds = seconds_since(started);
+    if (trace) trace->set_counters(marker.metrics);
     write_marker(marker_path, marker);
 }
 
@@ -304,6 +318,7 @@ void run_node(Project& project, const Unit& unit, const NodeRunOptions& options)
         std::string why;
         if (!options.planned && !needs_run(project, unit, options.force, &why)) {
             log(unit.name + ": up to date, skipped");
+            if (StepTrace* trace = step_trace()) trace->mark_up_to_date();
             return;
         }
         run_whole_node(project, unit);
@@ -314,6 +329,7 @@ void run_node(Project& project, const Unit& unit, const NodeRunOptions& options)
         const SlicePlan plan = run_slicer(project, unit, 1, {options.force, {}, options.adopt});
         if (!needs_run(project.state(), unit, part_of(plan, 0), options.force)) {
             log(unit.name + ": up to date, skipped");
+            if (StepTrace* trace = step_trace()) trace->mark_up_to_date();
             check_barrier(project, unit);
             return;
         }

@@ -7,6 +7,7 @@
 #include "steppar/log.hpp"
 #include "steppar/vouching.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/run_trace.hpp"
 #include "steppar/signals.hpp"
 #include "steppar/text.hpp"
 
@@ -96,6 +97,22 @@ struct Plan {
     std::vector<std::vector<std::string>> extra;  ///< per job: sbatch options of this run (a time limit)
 };
 
+// A slicer the host ran before submitting: its step row in the run's trace, as a local run's.
+void trace_host_slicer(const Unit& unit, const SlicePlan& plan, std::int64_t began, const ResourceUsage& before) {
+    TraceLog* const trace = trace_log();
+    if (!trace) return;
+    TraceRow row;
+    row.step = slicer_name(unit.name);
+    row.kind = StepKind::slicer;
+    row.unit = unit.name;
+    row.partitions = static_cast<long long>(plan.partition_count());
+    row.start_us = began;
+    row.end_us = trace_clock();
+    row.usage = usage_between(before, usage_of_this_process());
+    row.message = "sliced by the host before submitting";
+    trace->add(std::move(row));
+}
+
 // Resume: a unit whose upstream units have nothing to redo is sliced here (the same plan the
 // slicer job would write) and only its slices that still need to run are submitted, by the
 // local scheduler's own rule (vouching.hpp: needs_run); a unit with nothing to redo is not
@@ -128,7 +145,10 @@ Plan plan_jobs(Project& project, const ExpandedGraph& graph, const SlurmRunOptio
         const bool partitions = unit.replicated() || project.function(unit.nodes.front()).kind == NodeKind::partition;
         if (partitions) {
             const int count = unit.replicated() ? slice_count(graph, index) : 1;
+            const std::int64_t began = trace_log() ? trace_clock() : 0;
+            const ResourceUsage before = trace_log() ? usage_of_this_process() : ResourceUsage{};
             const SlicePlan sliced = run_slicer(project, unit, count, SlicerOptions{options.submit.force, "", false});
+            if (unit.replicated()) trace_host_slicer(unit, sliced, began, before);
             std::vector<int> missing;
             for (int i = 0; i < count; ++i)
                 if (needs_run(project.state(), unit, part_of(sliced, i), options.submit.force)) missing.push_back(i);
@@ -553,6 +573,57 @@ void report(Project& project, const Plan& plan, const Submitted& submitted, Outc
                         "; fix the cause and rerun to resume");
 }
 
+// ---- Trace -------------------------------------------------------------------------------------
+
+// The run's trace: the rows the tasks wrote (each on its machine, into the shared state folder),
+// then a row for every step that wrote none, from what Slurm and the plan say of it. Any of
+// plan, submitted and outcome may be missing (the run stopped before it).
+void trace_slurm_run(RunTrace& trace, Project& project, const ExpandedGraph& graph, const Plan* plan, const Submitted* submitted,
+                     const Outcome* outcome) {
+    trace.gather_all_parts();
+    std::map<std::string, std::pair<TraceStatus, std::string>> slurm_says;  // step -> what Slurm's end says
+    if (plan && submitted && outcome) {
+        for (const auto& [id, state] : outcome->final_state) {
+            int slice = -1;
+            const auto j = submitted->owner(id, &slice);
+            if (!j || state == "COMPLETED") continue;
+            const ClusterJob& job = plan->jobs[*j];
+            const bool cancelled = state.rfind("CANCELLED", 0) == 0 && (outcome->cancelled_jobs.count(*j) || outcome->stopped_early);
+            slurm_says[job.array ? slice_name(job.unit, slice) : job.name] = {
+                cancelled ? TraceStatus::skipped : TraceStatus::failed,
+                "Slurm task " + id + " " + state + (cancelled ? ": cancelled, a job it waits for failed" : "")};
+        }
+    }
+    // Whether an array job's submission included the task of `slice` (a resumed unit submits
+    // only the slices that still have work).
+    auto submitted_slice = [&](std::size_t job, int slice) {
+        for (const auto& chunk : plan->chunks[job])
+            for (const int task : chunk.tasks)
+                if (chunk.offset + task == slice) return true;
+        return false;
+    };
+    for (const Step& step : graph.steps) {
+        if (trace.has_step_row(step.name)) continue;
+        const std::string& unit = project.pipeline().units()[step.unit].name;
+        const StepInfo info{step.name, unit, step.kind, step.slice};
+        if (const auto said = slurm_says.find(step.name); said != slurm_says.end()) {
+            trace.step_row(info, said->second.first, said->second.second);
+            continue;
+        }
+        std::optional<std::size_t> job;
+        for (std::size_t j = 0; plan && j < plan->jobs.size() && !job; ++j)
+            if (plan->jobs[j].unit == unit && plan->jobs[j].kind == step.kind) job = j;
+        if (plan && plan->up_to_date.count(unit))
+            trace.step_row(info, TraceStatus::up_to_date, "nothing new or changed: not submitted");
+        else if (job && plan->skip[*job] && step.kind == StepKind::slicer)
+            trace.step_row(info, TraceStatus::ok, "sliced by the host before submitting");
+        else if (job && step.kind == StepKind::slice && submitted && !submitted->parts[*job].empty() && !submitted_slice(*job, step.slice))
+            trace.step_row(info, TraceStatus::up_to_date, "nothing to run for this plan: not submitted");
+        else
+            trace.step_row(info, TraceStatus::skipped, "not run: no row from a Slurm task");
+    }
+}
+
 }  // namespace
 
 void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOptions& options) {
@@ -561,22 +632,46 @@ void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOp
     const fs::path scripts = project.state().root() / "slurm" / "jobs";
     std::error_code ec;
     fs::remove_all(scripts, ec);
+    // Before any submission: the tasks inherit the trace's environment (sbatch --export=ALL).
+    const std::unique_ptr<RunTrace> trace = RunTrace::start(project.state(), options.trace_file);
+    if (trace) log("run " + trace->run_id());
     export_slurm(project, graph, options.submit, scripts);
     fs::create_directories(project.state().root() / "slurm", ec);
 
-    const InterruptWatch interrupts;  // from here on a stop is heard: what was submitted is cancelled
-    const Plan plan = plan_jobs(project, graph, options);
-    const Submitted submitted = submit_jobs(plan, scripts, options);
-    if (submitted.jobs.empty()) {
-        log("pipeline done on Slurm: everything is up to date");
-        return;
+    std::optional<Plan> plan;
+    std::optional<Submitted> submitted;
+    std::optional<Outcome> outcome;
+    // Written however the run ends; a trace is a record, so its own trouble is only a warning.
+    auto write_trace = [&] {
+        if (!trace) return;
+        try {
+            trace_slurm_run(*trace, project, graph, plan ? &*plan : nullptr, submitted ? &*submitted : nullptr,
+                            outcome ? &*outcome : nullptr);
+            trace->finish();
+        } catch (const std::exception& e) {
+            warn("the trace of run " + trace->run_id() + " could not be made: " + e.what());
+        }
+    };
+    try {
+        const InterruptWatch interrupts;  // from here on a stop is heard: what was submitted is cancelled
+        plan.emplace(plan_jobs(project, graph, options));
+        submitted.emplace(submit_jobs(*plan, scripts, options));
+        if (submitted->jobs.empty()) {
+            log("pipeline done on Slurm: everything is up to date");
+            write_trace();
+            return;
+        }
+        outcome.emplace(watch_jobs(project, *plan, *submitted, options, interrupts));
+        report(project, *plan, *submitted, *outcome);
+    } catch (...) {
+        write_trace();
+        throw;
     }
-    Outcome outcome = watch_jobs(project, plan, submitted, options, interrupts);
-    report(project, plan, submitted, outcome);
+    write_trace();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char took[32];
     std::snprintf(took, sizeof took, "%.3f", seconds);
-    log("pipeline done on Slurm: " + std::to_string(submitted.jobs.size()) + " job(s) in " + took + " s");
+    log("pipeline done on Slurm: " + std::to_string(submitted->jobs.size()) + " job(s) in " + took + " s");
 }
 
 }  // namespace steppar

@@ -1,7 +1,8 @@
 // The limits a run takes from its environment (STEPPAR_MAX_SLICES, STEPPAR_MAX_STEPS,
-// STEPPAR_STALE_TEMPORARY_HOURS, and the `auto` slice count from STEPPAR_NODES x STEPPAR_WORKERS
-// or kedro-partitioned's MAX_NODES x MAX_WORKERS, workers defaulting to the cores this process
-// may use, usable_cores.hpp), declared in spec.hpp beside the fixed ones.
+// STEPPAR_STALE_TEMPORARY_HOURS, STEPPAR_KEEP_TRACES, and the `auto` slice count from
+// STEPPAR_NODES x STEPPAR_WORKERS or kedro-partitioned's MAX_NODES x MAX_WORKERS, workers
+// defaulting to the cores this process may use, usable_cores.hpp), declared in spec.hpp beside
+// the fixed ones.
 #include "steppar/error.hpp"
 #include "steppar/spec.hpp"
 #include "steppar/usable_cores.hpp"
@@ -20,17 +21,17 @@ struct EnvLimit {
     std::string error;  // the variable is set but is not a limit
 };
 
-EnvLimit env_limit(const char* variable, int fallback) {
+EnvLimit env_limit(const char* variable, int fallback, int least = 1) {
     const char* text = std::getenv(variable);
     if (!text || !*text) return {fallback, {}};
     const std::string value = text;
     try {
         std::size_t used = 0;
         const long long n = std::stoll(value, &used);
-        if (used == value.size() && n >= 1 && n <= INT_MAX) return {static_cast<int>(n), {}};
+        if (used == value.size() && n >= least && n <= INT_MAX) return {static_cast<int>(n), {}};
     } catch (const std::exception&) {
     }
-    return {fallback, std::string(variable) + " must be a whole number from 1 to " + std::to_string(INT_MAX) + ", got '" + value + "'"};
+    return {fallback, std::string(variable) + " must be a whole number from " + std::to_string(least) + " to " + std::to_string(INT_MAX) + ", got '" + value + "'"};
 }
 
 int checked(const EnvLimit& limit) {
@@ -52,6 +53,11 @@ int max_steps() {
 
 int stale_temporary_hours() {
     static const EnvLimit limit = env_limit("STEPPAR_STALE_TEMPORARY_HOURS", limits::default_stale_temporary_hours);
+    return checked(limit);
+}
+
+int kept_traces() {
+    static const EnvLimit limit = env_limit("STEPPAR_KEEP_TRACES", limits::default_kept_traces, 0);
     return checked(limit);
 }
 

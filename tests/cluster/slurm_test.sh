@@ -23,6 +23,18 @@ done
 diff -r "$work/slurm/out" "$work/local/out"
 echo "[${SECONDS}s] slurm == sequential: OK"
 
+# 1b. The run's trace: one step row per step of the graph, all ok; every slice, barrier and node
+# wrote its own from its Slurm task (its job id in slurm_job); one partition row per document.
+traces=("$work/slurm/.steppar/traces/"*.tsv)
+[ "${#traces[@]}" = 1 ]
+trace=${traces[0]}
+awk -F'\t' 'NF != 26 { bad = 1 } END { exit bad }' "$trace"
+[ "$(awk -F'\t' '$6 == "step"' "$trace" | wc -l)" = "$("$host" graph "$work/slurm/pipeline.yml" | wc -l)" ]
+[ "$(awk -F'\t' '$6 == "step" && $9 != "ok"' "$trace" | wc -l)" = 0 ]
+[ "$(awk -F'\t' '$6 == "step" && $3 != "slicer" && $24 !~ /^[0-9]+(_[0-9]+)?$/' "$trace" | wc -l)" = 0 ]
+[ "$(awk -F'\t' '$4 == "count" && $6 == "partition" && $9 == "ok"' "$trace" | wc -l)" = "$(find "$work/slurm/data/docs" -name '*.txt' | wc -l)" ]
+echo "[${SECONDS}s] trace of the Slurm run: OK"
+
 # 2. A failing slice: reported with slice and partition, dependents cancelled; then resume.
 mkdir -p "$work/fail/docs"
 for i in $(seq -w 0 11); do echo "doc $i" > "$work/fail/docs/p$i.txt"; done
@@ -46,6 +58,11 @@ cat "$work/fail/err"
 [ "$code" = 1 ]
 grep -q "copy-slice-1 failed on partition 'p07'" "$work/fail/err"
 [ ! -e "$work/fail/out/counts/p00.json" ]   # the dependent multinode never ran
+# Its trace: the partition and the task that failed, and the cancelled multinode not run.
+trace=$(ls "$work/fail/.steppar/traces/"*.tsv | tail -1)
+awk -F'\t' '$2 == "copy-slice-1" && $7 == "p07" && $9 == "failed"' "$trace" | grep -q .
+awk -F'\t' '$2 == "copy-slice-1" && $6 == "step" && $9 == "failed" && $11 == "1" && $24 != ""' "$trace" | grep -q .
+[ "$(awk -F'\t' '$4 == "count" && $6 == "step" && $9 != "skipped"' "$trace" | wc -l)" = 0 ]
 echo "[${SECONDS}s] failure reported"
 rm "$work/fail/flag"
 "$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err2"
@@ -54,6 +71,9 @@ cat "$work/fail/err2"
 # Only what the failed slice had not finished is planned and submitted (p07 in slice 0).
 grep -q "copy: 1 new, 0 changed, 11 up to date" "$work/fail/err2"
 grep -q "submitted copy-slices as Slurm job [0-9]* (slices 0; the others have nothing to run)" "$work/fail/err2"
+trace=$(ls "$work/fail/.steppar/traces/"*.tsv | tail -1)
+awk -F'\t' '$2 == "copy-slice-1" && $6 == "step" && $9 == "up-to-date"' "$trace" | grep -q .
+awk -F'\t' '$2 == "copy-slicer" && $6 == "partitions" && $8 == "11"' "$trace" | grep -q .
 [ "$(ls "$work/fail/out/counts" | wc -l)" = 12 ]
 cmp <(cat "$work/fail/out/copies/"*.txt) <(cat "$work/fail/docs/"*.txt)
 "$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err3"

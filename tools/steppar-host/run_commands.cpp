@@ -6,11 +6,13 @@
 #include <steppar/barrier.hpp>
 #include <steppar/barrier_wait.hpp>
 #include <steppar/executor.hpp>
+#include <steppar/expand.hpp>
 #include <steppar/run_lock.hpp>
 #include <steppar/runner.hpp>
 #include <steppar/slurm_runner.hpp>
 #include <steppar/spec.hpp>
 #include <steppar/step_reaper.hpp>
+#include <steppar/step_trace.hpp>
 #include <steppar/vouching.hpp>
 
 
@@ -34,6 +36,33 @@
 namespace fs = std::filesystem;
 
 namespace steppar::cli {
+namespace {
+
+// A step command under a run that traces it (step_trace.hpp): its rows, and a step row saying
+// how it ended. `--attempt` comes from a local runner; a Slurm task's from its environment.
+template <class Work>
+void traced(TracedStep identity, int attempt, Work&& work) {
+    identity.attempt = attempt > 0 ? attempt : attempt_from_environment();
+    const auto trace = StepTrace::begin(std::move(identity));
+    try {
+        work();
+    } catch (const Error& e) {
+        if (trace) trace->end(e.exit_code(), e.what());
+        throw;
+    } catch (const std::exception& e) {
+        if (trace) trace->end(1, std::string("internal error: ") + e.what());
+        throw;
+    }
+    if (trace) trace->end(0, {});
+}
+
+void up_to_date() {
+    if (StepTrace* trace = step_trace()) trace->mark_up_to_date();
+}
+
+constexpr const char* attempt_help = "internal: which launch of the step this is, for the run's trace";
+
+}  // namespace
 
 int run_command(int argc, char** argv) {
     po::options_description options("Options");
@@ -72,7 +101,10 @@ int run_command(int argc, char** argv) {
         "to-nodes", po::value<std::vector<std::string>>()->multitoken(),
         "run only these nodes or multinodes and everything they depend on")(
         "tags", po::value<std::vector<std::string>>()->multitoken(),
-        "run only multinodes/nodes carrying one of these tags (every generated step carries its multinode's name)");
+        "run only multinodes/nodes carrying one of these tags (every generated step carries its multinode's name)")(
+        "trace", po::value<std::string>()->default_value(""),
+        "also write the run's trace (one row per step, slice and partition, with times and costs) to this TSV file; "
+        "the state folder keeps the last STEPPAR_KEEP_TRACES (20) under traces/ anyway");
     const auto parsed = parse("run", "Runs the whole pipeline: each multinode's slicer, its slices and barrier, "
                                      "and every node after the barriers it needs.",
                               options, argc, argv);
@@ -122,6 +154,7 @@ int run_command(int argc, char** argv) {
     run_options.tags = list("tags");
     run_options.from_nodes = list("from-nodes");
     run_options.to_nodes = list("to-nodes");
+    run_options.trace_file = parsed.values["trace"].as<std::string>();
 
     auto project = open_project(parsed);
     const ExpandedGraph graph = expand(project->pipeline());
@@ -148,6 +181,7 @@ int run_command(int argc, char** argv) {
         slurm.max_poll_seconds = parsed.values["poll-interval"].as<double>();
         slurm.slice_timeout = run_options.slice_timeout;
         slurm.fail_fast = run_options.fail_fast;
+        slurm.trace_file = run_options.trace_file;
         if (!(slurm.max_poll_seconds >= slurm.poll_seconds && slurm.max_poll_seconds <= 3600))
             throw UsageError("--poll-interval must be from " + std::to_string(slurm.poll_seconds).substr(0, 3) + " to 3600 seconds");
         run_on_slurm(*project, graph, slurm);
@@ -161,7 +195,8 @@ int run_slice_command(int argc, char** argv) {
     po::options_description options("Options");
     options.add_options()("node", po::value<std::string>()->required(), "the multinode or multipipeline")(
         "slice", po::value<int>()->required(), "the slice index, 0..N-1 (as in the slice plan)")(
-        "force", po::bool_switch(), "run even when the slice's marker says it is done for this plan");
+        "force", po::bool_switch(), "run even when the slice's marker says it is done for this plan")(
+        "attempt", po::value<int>()->default_value(0), attempt_help);
     const auto parsed = parse("run-slice",
                               "Runs one slice: reads its part of the slice plan written by the slicer (the "
                               "partitions that must run), processes them, records each in the ledger and writes "
@@ -174,14 +209,17 @@ int run_slice_command(int argc, char** argv) {
     const int slice = parsed.values["slice"].as<int>();
     // Cluster engines resubmit whole arrays: a slice with nothing to do, or already done for
     // this plan, ends at once.
-    const SlicePart part = read_slice_part(project->state(), unit.name, slice);
-    if (!needs_run(project->state(), unit, part, parsed.values["force"].as<bool>())) {
-        log(slice_name(unit.name, slice) + (part.partitions.empty() ? ": nothing to run in this plan" : ": already done for this plan, skipped"));
-        return 0;
-    }
-    const StepLease lease(project->state().steps_lock());
-    const StepReaper reaper;
-    run_slice(*project, unit, slice);
+    traced({slice_name(unit.name, slice), StepKind::slice, unit.name, slice}, parsed.values["attempt"].as<int>(), [&] {
+        const SlicePart part = read_slice_part(project->state(), unit.name, slice);
+        if (!needs_run(project->state(), unit, part, parsed.values["force"].as<bool>())) {
+            log(slice_name(unit.name, slice) + (part.partitions.empty() ? ": nothing to run in this plan" : ": already done for this plan, skipped"));
+            up_to_date();
+            return;
+        }
+        const StepLease lease(project->state().steps_lock());
+        const StepReaper reaper;
+        run_slice(*project, unit, slice);
+    });
     return 0;
 }
 
@@ -190,7 +228,8 @@ int run_node_command(int argc, char** argv) {
     options.add_options()("node", po::value<std::string>()->required(), "the plain node to run")(
         "only-missing", po::bool_switch(), "record partitions whose outputs exist and are newer than their inputs without running them")(
         "force", po::bool_switch(), "run every partition (or the whole function) even when up to date")(
-        "planned", po::bool_switch(), "internal: the host has decided and planned this run");
+        "planned", po::bool_switch(), "internal: the host has decided and planned this run")(
+        "attempt", po::value<int>()->default_value(0), attempt_help);
     const auto parsed = parse("run-node", "Runs one plain (not sliced) node: only its dirty partitions, or its whole "
                                           "function when its inputs changed.",
                               options, argc, argv);
@@ -200,9 +239,11 @@ int run_node_command(int argc, char** argv) {
     if (unit.replicated())
         throw UsageError("'" + unit.name + "' is sliced: run it with 'run' or one slice with run-slice");
     remove_temporaries_on_termination_signals();
-    const StepLease lease(project->state().steps_lock());
-    const StepReaper reaper;
-    run_node(*project, unit, {parsed.values["planned"].as<bool>(), parsed.values["force"].as<bool>(), parsed.values["only-missing"].as<bool>()});
+    traced({unit.name, StepKind::node, unit.name, -1}, parsed.values["attempt"].as<int>(), [&] {
+        const StepLease lease(project->state().steps_lock());
+        const StepReaper reaper;
+        run_node(*project, unit, {parsed.values["planned"].as<bool>(), parsed.values["force"].as<bool>(), parsed.values["only-missing"].as<bool>()});
+    });
     return 0;
 }
 
@@ -227,8 +268,10 @@ int run_slicer_command(int argc, char** argv) {
     if (slices > max_slices())
         throw UsageError("--slices " + std::to_string(slices) + " is more than the limit of " + std::to_string(max_slices()) +
                          " slices per unit; use fewer, or raise the limit with STEPPAR_MAX_SLICES=" + std::to_string(slices));
-    run_slicer(*project, unit, slices > 0 ? slices : unit.slices.resolve(),
-               {parsed.values["force"].as<bool>(), parsed.values["partitions"].as<std::string>(), parsed.values["only-missing"].as<bool>()});
+    traced({slicer_name(unit.name), StepKind::slicer, unit.name, -1}, 0, [&] {
+        run_slicer(*project, unit, slices > 0 ? slices : unit.slices.resolve(),
+                   {parsed.values["force"].as<bool>(), parsed.values["partitions"].as<std::string>(), parsed.values["only-missing"].as<bool>()});
+    });
     return 0;
 }
 
@@ -247,19 +290,19 @@ int check_barrier_command(int argc, char** argv) {
     if (parsed.help) return 0;
     auto project = open_project(parsed);
     const Unit& unit = replicated_unit(*project, parsed);
-    if (parsed.values["wait"].as<bool>()) {
-        BarrierWait wait;
-        wait.timeout_seconds = parsed.values["timeout"].as<double>();
-        wait.scan_interval_seconds = parsed.values["scan-interval"].as<double>();
-        wait.use_inotify = !parsed.values["no-inotify"].as<bool>();
-        if (wait.timeout_seconds < 0 || wait.scan_interval_seconds <= 0)
-            throw UsageError("--timeout must be 0 (never) or more and --scan-interval more than 0 seconds");
-        MarkerWatch watch(*project, unit, wait);
-        watch.wait();
+    BarrierWait wait;
+    wait.timeout_seconds = parsed.values["timeout"].as<double>();
+    wait.scan_interval_seconds = parsed.values["scan-interval"].as<double>();
+    wait.use_inotify = !parsed.values["no-inotify"].as<bool>();
+    if (parsed.values["wait"].as<bool>() && (wait.timeout_seconds < 0 || wait.scan_interval_seconds <= 0))
+        throw UsageError("--timeout must be 0 (never) or more and --scan-interval more than 0 seconds");
+    traced({barrier_name(unit.name), StepKind::barrier, unit.name, -1}, 0, [&] {
+        if (parsed.values["wait"].as<bool>()) {
+            MarkerWatch watch(*project, unit, wait);
+            watch.wait();
+        }
         check_barrier(*project, unit);
-        return 0;
-    }
-    check_barrier(*project, unit);
+    });
     return 0;
 }
 

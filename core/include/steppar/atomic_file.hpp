@@ -38,6 +38,11 @@ public:
     void commit(Durability durability = Durability::none);
     /// The target's stamp as commit() left it (stamp.hpp).
     const FileStamp& stamp() const noexcept { return stamp_; }
+    /// The temporary file's descriptor, created now if need be, with what the stream buffered
+    /// written out first: for a writer that copies in bulk between stream writes
+    /// (copy_file_range, which leaves the bytes in the kernel). -1 when the file cannot be
+    /// created or written (commit() then says why).
+    int descriptor();
 
 
 private:

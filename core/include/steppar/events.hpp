@@ -57,6 +57,8 @@ struct StepEnd {
     int max_attempts = 1;  ///< 1 + the retries allowed
     const std::map<std::string, long long>* metrics = nullptr;  ///< done: the nodes' counters (ctx.count())
     std::size_t skipped = 0;  ///< done: output partitions the nodes skipped
+    int wait_status = -1;     ///< how the step's process ended, as waitpid(2) says (-1: no process)
+    long pid = 0;             ///< the step's process (0: none, or not known)
 };
 
 struct UnitSummary {
@@ -67,6 +69,7 @@ struct UnitSummary {
 
 struct RunStart {
     std::string_view pipeline;
+    std::string_view run_id;  ///< the run's id in its trace (run_trace.hpp); "" when it has none
     std::string_view runner;
     std::size_t workers = 1;
     std::size_t steps = 0;

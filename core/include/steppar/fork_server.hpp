@@ -43,9 +43,9 @@ public:
         pid_t pid;   ///< also its process group
         int output;  ///< read end of the child's stdout/stderr pipe; the caller owns it
     };
-    /// Starts step `step` (a slice or a plain node) in a new child. Throws StateError when the
-    /// server cannot fork.
-    Launched launch(std::size_t step);
+    /// Starts attempt `attempt` (from 1) of step `step` (a slice or a plain node) in a new child.
+    /// Throws StateError when the server cannot fork.
+    Launched launch(std::size_t step, int attempt = 1);
     /// Readable when the server has something to say: wait on it, then call take_exits().
     int channel() const noexcept { return channel_; }
     /// Steps that ended since the last call (never blocks).

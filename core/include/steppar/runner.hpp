@@ -48,6 +48,7 @@ struct RunOptions {
     std::vector<std::string> from_nodes; ///< run only these units and what depends on them (empty: all)
     std::vector<std::string> to_nodes;   ///< run only these units and what they depend on (empty: all)
     std::vector<std::string> params;     ///< --param NAME=VALUE overrides, handed to exec'd children
+    std::filesystem::path trace_file;    ///< --trace FILE: the run's trace also there (run_trace.hpp)
 };
 
 /// Runs the whole graph, holding the state folder's lock. Failed steps stop only what depends

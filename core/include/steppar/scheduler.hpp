@@ -31,6 +31,8 @@ struct StepResult {
     bool stopped;         ///< killed by us (fail-fast or interrupt), not a failure of its own
     std::string message;  ///< why it failed
     long long partitions = -1;  ///< how many it reported done (-1: none reported)
+    int wait_status = -1;       ///< how its process ended, as waitpid(2) says (-1: not known)
+    long pid = 0;               ///< its process (0: not known)
 };
 
 /// Starts steps that do work (slices, plain nodes) and reports their end.
@@ -118,8 +120,9 @@ private:
     void launch(std::size_t step);
     void handle(StepResult result);
     void finish(std::size_t step, State state);
-    void fail(std::size_t step, const std::string& message);
-    void stop(std::size_t step, const std::string& message);
+    /// `ended`: the launch that ended so (its process's pid and wait status go into the event).
+    void fail(std::size_t step, const std::string& message, const StepResult* ended = nullptr);
+    void stop(std::size_t step, const std::string& message, const StepResult* ended = nullptr);
     std::size_t cores(std::size_t step) const;
     double seconds_since_start(std::size_t step) const;
     StepInfo info(std::size_t step) const;

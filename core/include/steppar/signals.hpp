@@ -4,7 +4,8 @@
 //   host       SIGINT/SIGTERM/SIGHUP are stop requests: recorded, not fatal (InterruptWatch);
 //              the runners then stop their steps and exit 128 + signal
 //   step       a slice or node process dies of a stop or crash signal as it would anyway, but
-//              first unlinks its open temporary files (remove_temporaries_on_termination_signals)
+//              first unlinks its open temporary files and writes its trace rows
+//              (remove_temporaries_on_termination_signals)
 //   server     the fork server ignores stop requests (the host decides) and hears of its
 //              children's ends through a descriptor (watch_children_and_ignore_stops)
 //   program    a program steppar starts (sbatch, dot) begins with default handling and an empty
@@ -38,8 +39,9 @@ private:
 };
 
 /// Makes SIGINT, SIGTERM, SIGHUP and crash signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT)
-/// unlink the registered temporary files of this process (temporary_files.hpp) before the
-/// process dies of the signal: a slice stopped by its runner leaves no partial file behind.
+/// unlink the registered temporary files of this process (temporary_files.hpp), and write the
+/// trace rows it buffered (step_trace.hpp), before the process dies of the signal: a slice
+/// stopped by its runner leaves no partial file behind.
 /// (SIGKILL cannot be caught: the stale-temporary sweeps cover it.)
 void remove_temporaries_on_termination_signals();
 

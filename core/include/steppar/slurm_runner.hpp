@@ -9,7 +9,9 @@
 // array sizes against MaxArraySize), submit (in order; a failed sbatch or a stop cancels what was
 // already submitted), watch (squeue; cancels what can never run) and report (every job
 // COMPLETED, and every slice and whole-function node vouched for by its own marker: Slurm's
-// word alone proves nothing). Numbers Slurm prints are parsed whole or refused.
+// word alone proves nothing). Numbers Slurm prints are parsed whole or refused. The run's trace
+// (run_trace.hpp) gathers the rows every task wrote on the shared filesystem, and gives the
+// steps that wrote none a row from what Slurm and the plan say.
 #pragma once
 
 #include "steppar/cluster_export.hpp"
@@ -24,6 +26,7 @@ struct SlurmRunOptions {
     double max_poll_seconds = 10;    ///< the wait grows to this while nothing changes
     double slice_timeout = 0;        ///< --slice-timeout: each slice task's `--time` (a unit's `timeout:` wins); 0: none
     bool fail_fast = false;          ///< --fail-fast: the first failed task cancels every job
+    std::filesystem::path trace_file;  ///< --trace FILE: the run's trace also there (run_trace.hpp)
     /// How sbatch, squeue, scancel and scontrol are run (a fake in tests).
     ProgramRunner run_program = steppar::run_program;
 };

@@ -49,6 +49,9 @@ inline constexpr int default_max_steps = 100000;
 /// A temporary file (temporary_files.hpp) unchanged this many hours is stale whoever wrote it,
 /// unless STEPPAR_STALE_TEMPORARY_HOURS says otherwise: the only rule for another machine's.
 inline constexpr int default_stale_temporary_hours = 24;
+/// Traces of runs kept in <state>/traces/ (run_trace.hpp), unless STEPPAR_KEEP_TRACES says
+/// otherwise (0: no default trace at all).
+inline constexpr int default_kept_traces = 20;
 }  // namespace limits
 
 /// The slice limit: STEPPAR_MAX_SLICES when set (read once per process), else the default.
@@ -59,6 +62,10 @@ int max_steps();
 /// The age of a stale temporary in hours: STEPPAR_STALE_TEMPORARY_HOURS when set (read once per
 /// process), else the default. Throws UsageError as max_slices() does.
 int stale_temporary_hours();
+/// How many traces of runs a state folder keeps: STEPPAR_KEEP_TRACES when set (read once per
+/// process; 0 turns the default trace off), else the default. Throws UsageError when the
+/// variable is set but not a whole number >= 0.
+int kept_traces();
 /// What `slices: auto` means: machines x workers per machine, as kedro-partitioned's default
 /// n_slices (MAX_NODES x MAX_WORKERS). Machines: STEPPAR_NODES, else MAX_NODES, else 1. Workers:
 /// STEPPAR_WORKERS, else MAX_WORKERS, else the cores this process may use (usable_cores.hpp:

@@ -17,6 +17,12 @@ std::string shell_quote(std::string_view text);
 /// for writers that stream large JSON without building a tree first.
 void append_json_string(std::string& out, std::string_view utf8);
 
+/// Appends `text` as one field of a tab-separated line: backslash, tab, LF and CR become \\,
+/// \t, \n and \r (the ledger's and the trace's names and messages).
+void append_tsv_escaped(std::string& out, std::string_view text);
+/// A field written by append_tsv_escaped(), as it was.
+std::string tsv_unescaped(std::string_view field);
+
 /// A byte count for people: "812 B", "3.4 KiB", "1.2 GiB".
 std::string bytes_text(unsigned long long bytes);
 
