@@ -41,7 +41,7 @@
 //
 // Text fields escape '\', tab, LF and CR as \\, \t, \n, \r, as the ledger does (ledger.hpp).
 // The cost columns are on step rows; a partition row carries times and status only (about
-// 0.2 us to write, see README "Traces").
+// 145 bytes; a run pays about 0.3 us per partition for its trace, see README "Traces").
 #pragma once
 
 #include "steppar/step_kind.hpp"
