@@ -10,7 +10,6 @@
 #include "steppar/vouching.hpp"
 
 #include <algorithm>
-#include <ctime>
 
 namespace fs = std::filesystem;
 
@@ -24,17 +23,10 @@ std::string stamp_text(const FileStamp& stamp) {
     return text;
 }
 
-// "2026-12-04T16:56:08.384512Z" from a stamp's text ("" when it is none).
+// When a file was written, from its stamp's text ("" when it is none).
 std::string utc_of(const std::string& stamp) {
     FileStamp s;
-    if (stamp.empty() || !parse_stamp(stamp, s) || !s.exists()) return {};
-    const std::time_t seconds = static_cast<std::time_t>(s.mtime_ns / 1000000000);
-    std::tm tm{};
-    ::gmtime_r(&seconds, &tm);
-    char text[64];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                  tm.tm_sec, static_cast<long>((s.mtime_ns % 1000000000) / 1000));
-    return text;
+    return !stamp.empty() && parse_stamp(stamp, s) ? mtime_utc(s) : std::string();
 }
 
 // The partition of `dataset` that `path` is, or "" when it is none of its partitions.

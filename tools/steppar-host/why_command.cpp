@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <ctime>
 #include <iostream>
 
 namespace steppar::cli {
@@ -45,13 +44,7 @@ nlohmann::json parts_json(const std::string& text) {
 std::string in_words(const std::string& stamp) {
     FileStamp s;
     if (stamp.empty() || !parse_stamp(stamp, s) || !s.exists()) return "missing";
-    const std::time_t seconds = static_cast<std::time_t>(s.mtime_ns / 1000000000);
-    std::tm tm{};
-    ::gmtime_r(&seconds, &tm);
-    char when[64];
-    std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                  tm.tm_min, tm.tm_sec, static_cast<long>((s.mtime_ns % 1000000000) / 1000));
-    return std::to_string(s.size) + " bytes, modified " + when;
+    return std::to_string(s.size) + " bytes, modified " + mtime_utc(s);
 }
 
 void print_stamps(const char* title, const std::vector<StampThenNow>& stamps) {

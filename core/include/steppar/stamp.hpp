@@ -47,5 +47,7 @@ bool is_network_filesystem(long statfs_magic);
 void append_stamp(std::string& out, const FileStamp& stamp);
 /// Parses one stamp's text form; false when it is not one.
 bool parse_stamp(std::string_view text, FileStamp& stamp);
+/// A stamp's mtime as UTC, "2026-12-04T16:56:08.415692Z"; "" for a missing file.
+std::string mtime_utc(const FileStamp& stamp);
 
 }  // namespace steppar
