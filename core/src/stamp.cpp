@@ -1,5 +1,7 @@
 #include "steppar/stamp.hpp"
 
+#include "steppar/text.hpp"
+
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -146,13 +148,7 @@ bool parse_stamp(std::string_view text, FileStamp& stamp) {
 
 std::string mtime_utc(const FileStamp& stamp) {
     if (!stamp.exists()) return {};
-    const std::time_t seconds = static_cast<std::time_t>(stamp.mtime_ns / 1000000000);
-    std::tm tm{};
-    ::gmtime_r(&seconds, &tm);
-    char text[64];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                  tm.tm_min, tm.tm_sec, static_cast<long>((stamp.mtime_ns % 1000000000) / 1000));
-    return text;
+    return utc_text(stamp.mtime_ns / 1000);
 }
 
 }  // namespace steppar

@@ -1,6 +1,7 @@
 #include "steppar/text.hpp"
 
 #include <cstdio>
+#include <ctime>
 #include <iterator>
 
 #include <algorithm>
@@ -145,6 +146,17 @@ void append_json_string(std::string& out, std::string_view utf8) {
         }
     }
     out.push_back('"');
+}
+
+std::string utc_text(std::int64_t microseconds) {
+    const std::int64_t seconds = microseconds >= 0 ? microseconds / 1000000 : (microseconds - 999999) / 1000000;
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec, static_cast<long>(microseconds - seconds * 1000000));
+    return text;
 }
 
 std::string bytes_text(unsigned long long bytes) {

@@ -345,4 +345,163 @@ BOOST_AUTO_TEST_CASE(the_state_folder_keeps_the_newest_traces) {
     BOOST_TEST(bad.err.find("STEPPAR_KEEP_TRACES must be a whole number from 0") != std::string::npos, bad.err);
 }
 
+
+// `report --html` read back: every figure (data-k/data-v), every timeline bar and partition
+// against sums worked out here from the trace itself; then the page as a real browser parses it.
+namespace {
+
+// An attribute's text: a browser writes back as characters what the page had as references.
+std::string attribute_text(std::string text) {
+    for (const auto& [reference, c] : std::vector<std::pair<std::string, std::string>>{
+             {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}})
+        for (auto at = text.find(reference); at != std::string::npos; at = text.find(reference, at + 1)) text.replace(at, reference.size(), c);
+    return text;
+}
+
+std::map<std::string, std::string> figures_of(const std::string& html) {
+    std::map<std::string, std::string> figures;
+    const std::regex figure(R"re(data-k="([^"]*)" data-v="([^"]*)")re");
+    for (std::sregex_iterator it(html.begin(), html.end(), figure), end; it != end; ++it)
+        BOOST_TEST(figures.emplace(attribute_text((*it)[1]), attribute_text((*it)[2])).second, "figure " << (*it)[1] << " twice");
+    return figures;
+}
+
+std::set<std::string> bars_of(const std::string& html) {
+    std::set<std::string> bars;
+    const std::regex bar(R"re(data-step="([^"]*)" data-attempt="(\d+)" data-start="(\d+)" data-end="(\d+)")re");
+    for (std::sregex_iterator it(html.begin(), html.end(), bar), end; it != end; ++it)
+        bars.insert((*it)[1].str() + "#" + (*it)[2].str() + " " + (*it)[3].str() + "-" + (*it)[4].str());
+    return bars;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+}
+
+// Checks the page against the trace it was made from.
+void check_report(const std::string& html, const std::vector<Row>& rows, const std::string& outcome) {
+    const auto figures = figures_of(html);
+    const auto figure = [&](const std::string& key) {
+        const auto it = figures.find(key);
+        BOOST_REQUIRE_MESSAGE(it != figures.end(), "no figure " << key);
+        return it->second;
+    };
+    BOOST_TEST(figure("outcome") == outcome);
+    std::map<std::string, long long> by_status, busy, attempts;
+    std::map<std::string, std::map<std::string, long long>> unit_status;
+    std::set<std::string> bars;
+    long long first = -1, last = 0, ran = 0, failed = 0, parts_that_ran = 0;
+    std::vector<std::pair<long long, int>> events;
+    std::set<std::string> ran_steps;
+    for (const auto& r : rows)
+        if (r["scope"] == "step" && r.micros("end") > r.micros("start")) ran_steps.insert(r["step"] + "#" + r["attempt"]);
+    for (const auto& r : rows) {
+        const long long start = r.micros("start"), end = r.micros("end");
+        if (end > 0) {
+            first = first < 0 ? start : std::min(first, start);
+            last = std::max(last, end);
+        }
+        if (r["status"] == "failed") ++failed;
+        if (r["scope"] == "partition" || r["scope"] == "partitions") {
+            const long long n = r["scope"] == "partition" ? 1 : std::stoll(r["partitions"]);
+            by_status[r["status"]] += n;
+            unit_status[r["unit"]][r["status"]] += n;
+            if (r["scope"] == "partition" && ran_steps.count(r["step"] + "#" + r["attempt"])) ++parts_that_ran;
+            if (r["scope"] == "partition" && (r["status"] == "ok" || r["status"] == "failed"))
+                BOOST_TEST(figure("slow:" + r["step"] + "#" + r["attempt"] + ":" + r["partition"]) == std::to_string(r.micros("wall")), r.key());
+        } else if (end > start) {
+            ++ran;
+            busy[r["unit"]] += end - start;
+            ++attempts[r["unit"]];
+            bars.insert(r["step"] + "#" + r["attempt"] + " " + std::to_string(start) + "-" + std::to_string(end));
+            events.emplace_back(start, +1);
+            events.emplace_back(end, -1);
+        }
+    }
+    for (const std::string status : {"ok", "failed", "skipped", "up-to-date", "retracted"}) {
+        BOOST_TEST(figure("partitions_" + status) == std::to_string(by_status[status]), status);
+        for (const auto& [unit, counts] : unit_status)
+            BOOST_TEST(figure("unit:" + unit + ":" + status) == std::to_string(counts.count(status) ? counts.at(status) : 0), unit << " " << status);
+    }
+    for (const auto& [unit, us] : busy) {
+        BOOST_TEST(figure("unit:" + unit + ":busy_us") == std::to_string(us), unit);
+        BOOST_TEST(figure("unit:" + unit + ":attempts") == std::to_string(attempts[unit]), unit);
+    }
+    BOOST_TEST(figure("start_us") == std::to_string(first));
+    BOOST_TEST(figure("wall_us") == std::to_string(last - first));
+    BOOST_TEST(figure("steps_ran") == std::to_string(ran));
+    std::sort(events.begin(), events.end());
+    int running = 0, peak = 0;
+    for (const auto& [at, delta] : events) peak = std::max(peak, running += delta);
+    BOOST_TEST(figure("peak_concurrency") == std::to_string(peak));
+    BOOST_TEST(bars_of(html) == bars, boost::test_tools::per_element());
+    BOOST_TEST(occurrences(html, "<rect class=\"part ") == static_cast<std::size_t>(parts_that_ran));
+    BOOST_TEST(occurrences(html, "<tr class=\"failure\"") == static_cast<std::size_t>(failed));
+    BOOST_TEST(html.find("<script") == std::string::npos);  // nothing to run, nothing to fetch
+    BOOST_TEST(html.find("http") == std::string::npos);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_report_of_a_run_matches_its_trace) {
+    TraceRun ws;
+    const Result first = ws.run({"-j", "2"});
+    BOOST_REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+    const std::string id = run_id_in(first.err);
+    const fs::path page = ws.dir / "report.html";
+    const Result made = host({"report", ws.pipeline.string(), "--html", page.string()});
+    BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+    BOOST_TEST(made.out.find("report: " + page.string() + " (") == 0u, made.out);
+    BOOST_TEST(made.out.find(", run " + id + ", ok)\n") != std::string::npos, made.out);
+    const std::string html = read_file(page);
+    const auto rows = read_trace(ws.default_trace(id));
+    check_report(html, rows, "ok");  // p05 failed once, its retry made it good
+    BOOST_TEST(html.find("transient failure on p05") != std::string::npos);
+    BOOST_TEST(html.find("data-unit=\"copy\" data-state=\"ran\"") != std::string::npos);
+    BOOST_TEST(html.find("data-from=\"copy\" data-to=\"keep\"") != std::string::npos);
+
+    // The rerun (one new input, one deleted), found by the start of its id; its text report.
+    write_file(ws.dir / "docs/p07.txt", "text of p07\n");
+    fs::remove(ws.dir / "docs/p02.txt");
+    const Result second = ws.run({"-j", "2"});
+    BOOST_REQUIRE_MESSAGE(second.exit_code == 0, second.err);
+    const std::string id2 = run_id_in(second.err);
+    const Result again = host({"report", ws.pipeline.string(), id2.substr(0, id2.size() - 2), "--html", page.string()});
+    BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+    check_report(read_file(page), read_trace(ws.default_trace(id2)), "ok");
+    const Result text = host({"report", ws.pipeline.string()});  // the newest run
+    BOOST_REQUIRE_MESSAGE(text.exit_code == 0, text.err);
+    BOOST_TEST(text.out.find("run " + id2 + ": ok, ") == 0u, text.out);
+    BOOST_TEST(text.out.find("partitions: 2 ok, 0 failed, 0 skipped, 10 up-to-date, 2 retracted\n") != std::string::npos, text.out);
+    const Result older = host({"report", ws.pipeline.string(), id});
+    BOOST_TEST(older.out.find("failed\tcopy-slice-1\tp05\tattempt 1\t") != std::string::npos, older.out);
+
+    // A real browser parses the page as we wrote it (when one is installed).
+    const Result browser = shell("command -v chromium");
+    if (browser.exit_code == 0) {
+        const Result dom = shell("timeout 120 chromium --headless --no-sandbox --disable-gpu --dump-dom " + quote("file://" + page.string()) +
+                                 " 2>/dev/null");
+        BOOST_REQUIRE_MESSAGE(dom.exit_code == 0, dom.err);
+        BOOST_TEST(bars_of(dom.out) == bars_of(read_file(page)), boost::test_tools::per_element());
+        BOOST_TEST(figures_of(dom.out) == figures_of(read_file(page)));
+        for (const char* section : {"summary", "graph", "timeline", "concurrency", "units", "reasons", "slowest", "failures"})
+            BOOST_TEST(dom.out.find("<section id=\"" + std::string(section) + "\">") != std::string::npos, section);
+    } else {
+        BOOST_TEST_MESSAGE("chromium is not installed: the report was checked by parsing its HTML only");
+    }
+
+    // A run that failed, and what report says about runs it cannot find.
+    TraceRun crashed("segv", 0);
+    BOOST_REQUIRE_EQUAL(crashed.run({"-j", "2"}).exit_code, 1);
+    const Result failed = host({"report", crashed.pipeline.string(), "--html", page.string()});
+    BOOST_REQUIRE_MESSAGE(failed.exit_code == 0, failed.err);
+    BOOST_TEST(failed.out.find(", failed)\n") != std::string::npos, failed.out);
+    BOOST_TEST(read_file(page).find("crashed: killed by SIGSEGV on partition &#39;p05&#39;") != std::string::npos);
+    const Result unknown = host({"report", crashed.pipeline.string(), "1999"});
+    BOOST_TEST(unknown.exit_code == 2);
+    BOOST_TEST(unknown.err.find("'1999' is neither a trace file nor a run id in ") != std::string::npos, unknown.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -65,6 +65,7 @@ Parsed parse(const std::string& command, const std::string& summary, po::options
     po::positional_options_description positional;
     positional.add("pipeline", 1);
     if (options.find_nothrow("path", false)) positional.add("path", 1);  // `why PIPELINE PATH`
+    if (options.find_nothrow("run", false)) positional.add("run", 1);    // `report PIPELINE RUN`
 
     Parsed parsed;
     try {

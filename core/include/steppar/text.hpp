@@ -1,6 +1,7 @@
 // Small text helpers for messages: lists of names and "did you mean" suggestions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,9 @@ void append_json_string(std::string& out, std::string_view utf8);
 void append_tsv_escaped(std::string& out, std::string_view text);
 /// A field written by append_tsv_escaped(), as it was.
 std::string tsv_unescaped(std::string_view field);
+
+/// Microseconds since the epoch as UTC, "2026-12-04T16:56:08.415692Z".
+std::string utc_text(std::int64_t microseconds);
 
 /// A byte count for people: "812 B", "3.4 KiB", "1.2 GiB".
 std::string bytes_text(unsigned long long bytes);
