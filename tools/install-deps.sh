@@ -10,8 +10,9 @@ packages=(g++ cmake make ca-certificates
 # --test: also what only the test suite uses: Graphviz (graph --format svg|png), Doxygen (the
 # SDK reference, whose build fails on any undocumented public name) and an sshfs mount.
 # sshfs, openssh-sftp-server, socat, iproute2: a network filesystem and network namespaces for the
-# shared_fs and multinode tests.
-if [[ ${1:-} == --test ]]; then packages+=(graphviz doxygen sshfs openssh-sftp-server socat iproute2); fi
+# shared_fs and multinode tests. chromium: the report test opens `report --html` pages in a real
+# headless browser.
+if [[ ${1:-} == --test ]]; then packages+=(graphviz doxygen sshfs openssh-sftp-server socat iproute2 chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

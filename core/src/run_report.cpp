@@ -38,7 +38,10 @@ struct Slower {
 
 class Reader {
 public:
-    Reader(const fs::path& name, const ReportOptions& options) : options_(options) { report_.trace = name; }
+    Reader(const fs::path& name, const ReportOptions& options) : options_(options) {
+        report_.trace = name;
+        report_.detail_limit = options.detail_limit;
+    }
 
     void take(TraceRow row) {
         if (report_.run.empty()) report_.run = row.run;

@@ -33,7 +33,11 @@ awk -F'\t' 'NF != 26 { bad = 1 } END { exit bad }' "$trace"
 [ "$(awk -F'\t' '$6 == "step" && $9 != "ok"' "$trace" | wc -l)" = 0 ]
 [ "$(awk -F'\t' '$6 == "step" && $3 != "slicer" && $24 !~ /^[0-9]+(_[0-9]+)?$/' "$trace" | wc -l)" = 0 ]
 [ "$(awk -F'\t' '$4 == "count" && $6 == "partition" && $9 == "ok"' "$trace" | wc -l)" = "$(find "$work/slurm/data/docs" -name '*.txt' | wc -l)" ]
-echo "[${SECONDS}s] trace of the Slurm run: OK"
+# The report of that run: ok, every partition counted, one timeline bar per step.
+"$host" report "$work/slurm/pipeline.yml" --html "$work/slurm-report.html" | grep -q ', ok)$'
+grep -q "data-k=\"partitions_ok\" data-v=\"$(awk -F'\t' '$6 == "partition" && $9 == "ok"' "$trace" | wc -l)\"" "$work/slurm-report.html"
+[ "$(grep -o 'data-step="' "$work/slurm-report.html" | wc -l)" = "$(awk -F'\t' '$6 == "step" && $13 > $12' "$trace" | wc -l)" ]
+echo "[${SECONDS}s] trace and report of the Slurm run: OK"
 
 # 2. A failing slice: reported with slice and partition, dependents cancelled; then resume.
 mkdir -p "$work/fail/docs"
@@ -63,7 +67,8 @@ trace=$(ls "$work/fail/.steppar/traces/"*.tsv | tail -1)
 awk -F'\t' '$2 == "copy-slice-1" && $7 == "p07" && $9 == "failed"' "$trace" | grep -q .
 awk -F'\t' '$2 == "copy-slice-1" && $6 == "step" && $9 == "failed" && $11 == "1" && $24 != ""' "$trace" | grep -q .
 [ "$(awk -F'\t' '$4 == "count" && $6 == "step" && $9 != "skipped"' "$trace" | wc -l)" = 0 ]
-echo "[${SECONDS}s] failure reported"
+"$host" report "$work/fail/pipeline.yml" | grep -q $'^failed\tcopy-slice-1\tp07\t'
+echo "[${SECONDS}s] failure reported (and in report)"
 rm "$work/fail/flag"
 "$host" run "$work/fail/pipeline.yml" --runner slurm 2> "$work/fail/err2"
 cat "$work/fail/err2"

@@ -229,7 +229,7 @@ public:
         const auto x = [&](std::int64_t t) { return left + static_cast<double>(t - r_.start_us) * plot_w / static_cast<double>(wall); };
         out_ += "<section id=\"timeline\"><h2>Timeline</h2>\n<p class=\"note\">One lane per step, a bar per attempt";
         out_ += r_.detailed ? ", and inside it the partitions the attempt ran (hover for names and times).</p>\n"
-                            : "; partitions are left out above " + count(static_cast<long long>(r_.partition_rows)) + " rows.</p>\n";
+                            : "; partitions are left out above " + count(static_cast<long long>(r_.detail_limit)) + " partition rows.</p>\n";
         out_ += "<svg class=\"timeline\" width=\"" + fmt("%.0f", left + plot_w + 10) + "\" height=\"" + fmt("%.0f", height) + "\">\n";
         axis(left, plot_w, top, height - 8, wall);
         if (labels)

@@ -99,6 +99,7 @@ struct RunReport {
     long long failed_rows = 0;               ///< every failed row
     std::vector<SlowPartition> slowest;      ///< the slowest first
     bool detailed = true;                    ///< partitions kept for the timeline
+    std::size_t detail_limit = 0;            ///< ReportOptions::detail_limit it was read with
     std::vector<PartitionSpan> spans;        ///< when detailed
     std::vector<ConcurrencyPoint> concurrency;
     int peak_concurrency = 0;
