@@ -8,6 +8,8 @@
 #include "steppar/partition_selection.hpp"
 #include "steppar/text.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <exception>
 #include <map>
@@ -365,7 +367,7 @@ std::string summary(const Assessment& a) {
     return text;
 }
 
-std::string whole_node_fingerprint(Project& project, const Unit& unit) {
+std::string whole_node_fingerprint(Project& project, const Unit& unit, std::string* inputs) {
     const Pipeline& pipeline = project.pipeline();
     Sha256 digest;
     digest.update(unit_definition(project, unit));
@@ -374,6 +376,7 @@ std::string whole_node_fingerprint(Project& project, const Unit& unit) {
         const Dataset& d = pipeline.catalog().at(in);
         if (!d.partitioned()) continue;  // in the definition already
         digest.update("\n" + in + "\n");
+        if (inputs) *inputs += "\n" + in + "\n";
         std::string text;
         const PartitionScan scan = scan_partitions(d, /*missing_ok=*/true);
         for (std::size_t i = 0; i < scan.names.size(); ++i) {
@@ -383,9 +386,45 @@ std::string whole_node_fingerprint(Project& project, const Unit& unit) {
             append_stamp(text, scan.stamps[i]);
             text.push_back('\n');
             digest.update(text);
+            if (inputs) *inputs += text;
         }
     }
     return digest.hex();
+}
+
+std::map<std::pair<std::string, std::string>, std::string> parse_whole_node_inputs(std::string_view listing) {
+    std::map<std::pair<std::string, std::string>, std::string> stamps;
+    std::string dataset;
+    bool named = false;  // the line after an empty one names a dataset
+    std::size_t number = 0;
+    while (!listing.empty()) {
+        const std::size_t end = listing.find('\n');
+        const std::string_view line = listing.substr(0, end);
+        listing.remove_prefix(end == std::string_view::npos ? listing.size() : end + 1);
+        ++number;
+        const auto bad = [&] { return StateError("line " + std::to_string(number) + " is not an input listing's line"); };
+        if (line.empty()) {
+            named = true;
+            continue;
+        }
+        if (named) {
+            dataset = std::string(line);
+            named = false;
+            continue;
+        }
+        // "name" STAMP: the name is a JSON string, so its closing quote is the first unescaped one.
+        std::size_t close = 1;
+        while (close < line.size() && line[close] != '"') close += line[close] == '\\' ? 2 : 1;
+        if (dataset.empty() || line.front() != '"' || close + 1 >= line.size() || line[close + 1] != ' ') throw bad();
+        std::string partition;
+        try {
+            partition = nlohmann::json::parse(line.substr(0, close + 1)).get<std::string>();
+        } catch (const nlohmann::json::exception&) {
+            throw bad();
+        }
+        stamps[{dataset, partition}] = std::string(line.substr(close + 2));
+    }
+    return stamps;
 }
 
 }  // namespace steppar

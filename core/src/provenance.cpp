@@ -2,14 +2,17 @@
 
 #include "steppar/definition_store.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/freshness.hpp"
 #include "steppar/ledger.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/plan.hpp"
 #include "steppar/stamp.hpp"
+#include "steppar/text.hpp"
 #include "steppar/vouching.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace fs = std::filesystem;
 
@@ -149,6 +152,45 @@ void explain_partition(Project& project, const Unit& unit, Provenance& p) {
     if (modified) p.verdict.push_back(reason_code({Reason::output_changed}));
 }
 
+// A whole-function node's input partitions that differ between the listing it ran with (kept
+// under its fingerprint) and now: into p.inputs, the first `listed` of them; the count in p.note.
+void compare_whole_inputs(Project& project, const Unit& unit, const std::string& fingerprint_then, const std::string& inputs_now,
+                          Provenance& p) {
+    constexpr std::size_t listed = 20;
+    const fs::path kept = project.state().node_inputs(unit.name, fingerprint_then);
+    std::string text;
+    try {
+        text = read_file(kept);
+    } catch (const std::exception&) {
+        p.note = "the node's input listing of that run is not kept (" + kept.string() + "), so the partitions that changed cannot be named";
+        return;
+    }
+    std::map<std::pair<std::string, std::string>, std::string> then, now;
+    try {
+        then = parse_whole_node_inputs(text);
+        now = parse_whole_node_inputs(inputs_now);
+    } catch (const StateError& e) {
+        p.note = kept.string() + ": " + e.what() + ", so the partitions that changed cannot be named";
+        return;
+    }
+    std::size_t differ = 0;
+    const auto differs = [&](const std::pair<std::string, std::string>& key, const std::string& was, const std::string& is) {
+        if (++differ > listed) return;
+        const Dataset& d = project.pipeline().catalog().at(key.first);
+        p.inputs.push_back({key.first, d.partition_path(key.second), was, is});
+    };
+    auto a = then.begin(), b = now.begin();
+    while (a != then.end() || b != now.end()) {
+        if (b == now.end() || (a != then.end() && a->first < b->first)) differs(a->first, a->second, ""), ++a;
+        else if (a == then.end() || b->first < a->first) differs(b->first, "", b->second), ++b;
+        else {
+            if (a->second != b->second) differs(a->first, a->second, b->second);
+            ++a, ++b;
+        }
+    }
+    if (differ > listed) p.note = count_text(differ) + " input partitions differ from the run that made it; the first " + std::to_string(listed) + " are listed";
+}
+
 // An output of a whole-function node, from its marker.
 void explain_whole(Project& project, const Unit& unit, Provenance& p) {
     std::optional<Marker> marker;
@@ -186,10 +228,26 @@ void explain_whole(Project& project, const Unit& unit, Provenance& p) {
         p.definition_changes = parts.changes(p.definition_then, p.definition_now);
         bits = parts.difference(p.definition_then, p.definition_now);
     }
+    std::string inputs_now;
+    const std::string fingerprint_now = whole_node_fingerprint(project, unit, &inputs_now);
+    if (marker->fingerprint != fingerprint_now) compare_whole_inputs(project, unit, marker->fingerprint, inputs_now, p);
     std::string why;
     if (!needs_run(project, unit, false, &why)) return;
     if (!p.definition_then.empty() && p.definition_then != p.definition_now) p.verdict.push_back(reason_code({Reason::definition_changed, bits}));
-    else if (marker->fingerprint != whole_node_fingerprint(project, unit)) p.verdict.push_back(reason_code({Reason::input_changed}));
+    else if (marker->fingerprint != fingerprint_now) {
+        std::uint8_t input_bits = 0;
+        bool added = false, gone = false;
+        for (const auto& s : p.inputs) {
+            FileStamp then, now;
+            if (s.then.empty()) added = true;
+            else if (s.now.empty()) gone = true;
+            else if (parse_stamp(s.then, then) && parse_stamp(s.now, now))
+                input_bits |= (then.size != now.size ? 1 : 0) | (then.mtime_ns != now.mtime_ns ? 2 : 0) | (then.ctime_ns != now.ctime_ns ? 4 : 0);
+        }
+        if (added) p.verdict.push_back(reason_code({Reason::new_partition}));
+        if (gone) p.verdict.push_back(std::string(whole_input_deleted_code));
+        if (input_bits || (!added && !gone)) p.verdict.push_back(reason_code({Reason::input_changed, input_bits}));
+    }
     for (const auto& s : p.outputs)
         if (s.changed()) p.verdict.push_back(reason_code({s.now.empty() ? Reason::output_missing : Reason::output_changed}));
     if (p.verdict.empty()) p.verdict.push_back(why);

@@ -2,6 +2,7 @@
 
 #include "lifecycle.hpp"
 #include "node_context.hpp"
+#include "steppar/atomic_file.hpp"
 #include "steppar/barrier.hpp"
 #include "steppar/error.hpp"
 #include "steppar/events.hpp"
@@ -70,7 +71,10 @@ void run_whole_node(Project& project, const Unit& unit) {
     marker.outputs = node.outputs;
     // Made before the node reads anything: an input changed while it runs makes the next run
     // see a different fingerprint.
-    marker.fingerprint = whole_node_fingerprint(project, unit);
+    std::string inputs;
+    marker.fingerprint = whole_node_fingerprint(project, unit, &inputs);
+    const fs::path inputs_path = project.state().node_inputs(unit.name, marker.fingerprint);
+    write_file_atomically(inputs_path, inputs);  // for `why`: which input partitions change later
     {
         // Its definition's parts are kept, so that `why` can name what changed next time.
         DefinitionParts parts(project.state(), unit.name);
@@ -141,6 +145,8 @@ void run_whole_node(Project& project, const Unit& unit) {
     write_marker(marker_path, marker);
     std::error_code ec;
     fs::remove(previous_path, ec);  // the new marker says all it said
+    for (const auto& entry : fs::directory_iterator(inputs_path.parent_path(), ec))
+        if (entry.path() != inputs_path) fs::remove(entry.path(), ec);  // listings no marker names
 }
 
 }  // namespace

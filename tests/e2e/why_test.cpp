@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include <sys/stat.h>
 #include <fcntl.h>
 
@@ -181,6 +183,50 @@ BOOST_AUTO_TEST_CASE(whole_node_outputs_foreign_files_and_strangers) {
     const Result stranger = host({"why", t.p(), "/etc/hostname"});
     BOOST_TEST(stranger.exit_code == 2);
     BOOST_TEST(has(stranger.err, "is no file of any dataset"), stranger.err);
+}
+
+
+// A whole-function node names the input partitions that changed since the run that made its
+// output (from the input listing it keeps under its fingerprint), not only that some did.
+BOOST_AUTO_TEST_CASE(whole_node_names_the_input_partitions_that_changed) {
+    WhyRun t;
+    write_file(t.ws.dir / "data/docs/doc-0001.txt", "one two three four five six seven\n");
+    fs::remove(t.ws.dir / "data/docs/doc-0002.txt");
+    write_file(t.ws.dir / "data/docs/doc-new.txt", "new\n");
+    t.run({"--nodes", "count"});  // counts change; total has not run since
+    auto j = t.why("out/total.json");
+    BOOST_TEST(j["up_to_date"] == false);
+    std::map<std::string, std::pair<bool, bool>> inputs;  // file -> (then, now)
+    for (const auto& in : j["inputs"]) {
+        BOOST_TEST(in["dataset"] == "counts");
+        inputs[fs::path(in["path"].get<std::string>()).filename().string()] = {!in["then"].get<std::string>().empty(), !in["now"].get<std::string>().empty()};
+    }
+    BOOST_TEST((inputs == std::map<std::string, std::pair<bool, bool>>{
+                    {"doc-0001.json", {true, true}}, {"doc-0002.json", {true, false}}, {"doc-new.json", {false, true}}}));
+    const auto verdict = j["verdict"].get<std::vector<std::string>>();
+    BOOST_REQUIRE_EQUAL(verdict.size(), 3u);
+    BOOST_TEST(verdict[0] == "new-input");
+    BOOST_TEST(verdict[1] == "input-deleted");
+    BOOST_TEST(verdict[2].rfind("input-changed:", 0) == 0u, verdict[2]);
+    const Result text = host({"why", t.p(), (t.ws.dir / "out/total.json").string()});
+    BOOST_TEST(has(text.out, "input\t" + (t.ws.dir / "out/counts/doc-0002.json").string() + "\tthen "), text.out);
+    BOOST_TEST(has(text.out, "; now missing"), text.out);
+
+    // Without the listing of that run: the verdict still, and why the partitions are not named.
+    for (const auto& kept : fs::directory_iterator(t.ws.dir / ".steppar/units/total/inputs")) fs::remove(kept.path());
+    j = t.why("out/total.json");
+    BOOST_TEST(j["inputs"].empty());
+    BOOST_TEST(j["verdict"] == nlohmann::json({"input-changed"}));
+    BOOST_TEST(has(j["note"].get<std::string>(), "input listing of that run is not kept"), j["note"]);
+
+    t.run();
+    j = t.why("out/total.json");
+    BOOST_TEST(j["up_to_date"] == true);
+    BOOST_TEST(j["inputs"].empty());
+    std::size_t listings = 0;
+    for ([[maybe_unused]] const auto& kept : fs::directory_iterator(t.ws.dir / ".steppar/units/total/inputs")) ++listings;
+    BOOST_TEST(listings == 1u);  // only the one its marker names
+    t.check_equals_clean_run();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -65,6 +65,8 @@ struct Why {
 /// "input-changed:mtime", "definition-changed:params+plugin", "new-input".
 std::string reason_code(const Why& why);
 inline constexpr std::string_view retract_code = "input-deleted->retract";
+/// A whole-function node reruns (nothing to retract) when a partition of its input is deleted.
+inline constexpr std::string_view whole_input_deleted_code = "input-deleted";
 
 /// Per reason code, how many partitions and which (all, or the first `examples`), in the order
 /// codes first appear; retractions included.
@@ -144,6 +146,13 @@ std::string reasons_text(const std::vector<ReasonCount>& counts);
 std::string unit_definition_parts(Project& project, const Unit& unit, std::string* digest = nullptr);
 
 /// A whole-function node's fingerprint: its definition and the stamp of every input file.
-std::string whole_node_fingerprint(Project& project, const Unit& unit);
+/// With `inputs`, also the listing it digested after the definition (for each partitioned input
+/// a line "" and its name, then a line `"partition" STAMP` per partition), which the node keeps
+/// so that `why` can name the partitions that changed since.
+std::string whole_node_fingerprint(Project& project, const Unit& unit, std::string* inputs = nullptr);
+
+/// Stamps of a listing made by whole_node_fingerprint: (dataset, partition) -> stamp text.
+/// Throws StateError for a line that is none of its lines.
+std::map<std::pair<std::string, std::string>, std::string> parse_whole_node_inputs(std::string_view listing);
 
 }  // namespace steppar

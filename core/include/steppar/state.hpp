@@ -27,6 +27,10 @@ public:
     }
     /// The marker of a plain node.
     std::filesystem::path node_marker(std::string_view unit) const { return markers_dir(unit) / "node.json"; }
+    /// The input listing a whole-function node ran with (freshness.hpp), named by its fingerprint.
+    std::filesystem::path node_inputs(std::string_view unit, std::string_view fingerprint) const {
+        return unit_dir(unit) / "inputs" / (std::string(fingerprint) + ".txt");
+    }
     /// A plain node's last marker, set aside while it runs again (vouching.hpp).
     std::filesystem::path previous_node_marker(std::string_view unit) const { return markers_dir(unit) / "node.previous.json"; }
     /// Which partition slice `slice` is working on (an index, rewritten in place), so a crash
