@@ -13,6 +13,7 @@
 #include "steppar/stamp.hpp"
 #include "steppar/state.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -285,6 +286,50 @@ BOOST_AUTO_TEST_CASE(listing_is_in_byte_order_across_folders) {
     std::sort(expected.begin(), expected.end());
     BOOST_TEST(list_partitions(d) == expected, boost::test_tools::per_element());
     BOOST_TEST(scan_partitions(d).names == expected, boost::test_tools::per_element());
+}
+
+// The walk runs on every usable core (folders listed, and big folders stat'ed in ranges, as
+// tasks): what it finds must be what a plain recursive walk finds, names and stamps, in order.
+BOOST_AUTO_TEST_CASE(the_parallel_walk_finds_what_a_plain_walk_finds) {
+    Folder f;
+    Dataset d;
+    d.name = "docs";
+    d.path = f.path;
+    d.suffix = ".txt";
+    std::vector<std::string> expected;
+    for (int folder = 0; folder < 40; ++folder)
+        for (int file = 0; file < 30; ++file)
+            expected.push_back("f" + std::to_string(folder) + (folder % 3 ? "" : "/deeper") + "/p" + std::to_string(file));
+    for (int file = 0; file < 5000; ++file) expected.push_back("flat/p" + std::to_string(file));  // stat'ed in ranges
+    for (int file = 0; file < 10; ++file) expected.push_back("top" + std::to_string(file));
+    for (std::size_t i = 0; i < expected.size(); ++i) write_file_atomically(d.partition_path(expected[i]), std::string(i % 7, 'x'));
+    write_file_atomically(f.path / "flat/.hidden.txt", "never a partition");
+    write_file_atomically(f.path / "f4/notes.md", "not of the suffix");
+    write_file_atomically(f.path / "f7/.p1.txt.steppar-tmp.host.1.2", "an interrupted writer's");
+    std::sort(expected.begin(), expected.end());
+
+    BOOST_TEST(list_partitions(d) == expected, boost::test_tools::per_element());
+    std::vector<std::string> temporaries;
+    const auto scan = scan_partitions(d, false, &temporaries);
+    BOOST_REQUIRE_EQUAL(scan.names.size(), expected.size());
+    BOOST_TEST(scan.names == expected, boost::test_tools::per_element());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const FileStamp now = stamp_of(d.partition_path(expected[i]).c_str());
+        BOOST_TEST((scan.stamps[i].size == now.size && scan.stamps[i].mtime_ns == now.mtime_ns && scan.stamps[i].ctime_ns == now.ctime_ns),
+                   expected[i]);
+    }
+    BOOST_TEST(temporaries == std::vector<std::string>{(f.path / "f7/.p1.txt.steppar-tmp.host.1.2").string()}, boost::test_tools::per_element());
+    const auto bare = scan_partitions(d, false, nullptr, false);
+    BOOST_TEST(bare.names == expected, boost::test_tools::per_element());
+    BOOST_TEST(bare.stamps.empty());
+
+    // A folder that cannot be listed fails the walk, naming it, whichever thread met it.
+    fs::permissions(f.path / "f13", fs::perms::none);
+    if (::access((f.path / "f13").c_str(), R_OK) != 0) {  // root reads it anyway
+        BOOST_TEST(steppar_test::contains(steppar_test::error_of<StateError>([&] { scan_partitions(d); }),
+                                          "dataset 'docs': cannot list '" + (f.path / "f13/").string() + "': Permission denied"));
+    }
+    fs::permissions(f.path / "f13", fs::perms::owner_all);
 }
 
 // Stamps on a network filesystem are read with open + fstat (NFS revalidates on open); on a
