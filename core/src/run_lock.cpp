@@ -3,6 +3,7 @@
 #include "steppar/hash.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstddef>
 #include <chrono>
 #include <cstring>
@@ -48,7 +49,49 @@ sockaddr_un abstract_address(const std::filesystem::path& lock, socklen_t& lengt
 
 }  // namespace
 
+WatchLock::WatchLock(const std::filesystem::path& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd_ < 0) throw StateError("cannot open the watch lock '" + path.string() + "': " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const std::string holder = pid_in(fd_);
+        ::close(fd_);
+        fd_ = -1;
+        throw AlreadyRunning("this pipeline is already watched (pid " + holder + ", lock '" + path.string() + "'); one watcher per state folder");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+        // The pid is for messages and for the watcher's own runs; the flock is what holds.
+    }
+}
+
+WatchLock::~WatchLock() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+// Refuses a run by hand while a watcher owns the state folder (see WatchedElsewhere).
+void check_not_watched(const std::filesystem::path& watch_lock) {
+    const int fd = ::open(watch_lock.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return;  // never watched
+    if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {  // no watcher now
+        ::close(fd);
+        return;
+    }
+    const std::string holder = pid_in(fd);
+    ::close(fd);
+    const char* mine = std::getenv(watcher_variable);
+    if (mine && holder == mine) return;  // one of the watcher's own runs
+    throw WatchedElsewhere("'steppar-host watch' (pid " + holder + ") owns this state folder and runs the pipeline when its inputs change; "
+                           "leave the run to it, or stop it first (kill -TERM " + holder + ")");
+}
+
+}  // namespace
+
 RunLock::RunLock(const std::filesystem::path& path) {
+    check_not_watched(path.parent_path() / "watch.lock");
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
     // 1. A name no file operation can take away: `rm -rf .steppar` during a run, or a `clean`

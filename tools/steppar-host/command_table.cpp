@@ -18,6 +18,7 @@ const std::vector<Command>& commands() {
         {"validate", "check the pipeline file, plugins and graph without running anything (exit 0 or 2)", validate_command},
         {"why", "PATH: what made an output, from what, and whether (and why) a run would make it again", why_command},
         {"report", "[RUN] [--html FILE]: how a run went (times, slices, skipped and why, failures), as text or one HTML page", report_command},
+        {"watch", "keep running; run the pipeline whenever its input folders change (fanotify, inotify or polling)", watch_command},
         {"status", "what the state folder says: each step done, failed, stale or not run, and what run would do", status_command},
         {"clean", "remove the state folder (plans, markers, intermediate data); never the catalog's data", clean_command},
         {"nodes", "list every node of the pipeline with its function, kind and plugin file", nodes_command},

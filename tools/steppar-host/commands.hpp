@@ -44,6 +44,7 @@ int plan_command(int argc, char** argv);
 int status_command(int argc, char** argv);
 int why_command(int argc, char** argv);
 int report_command(int argc, char** argv);
+int watch_command(int argc, char** argv);
 int clean_command(int argc, char** argv);
 // new_plugin.cpp
 int new_plugin_command(int argc, char** argv);

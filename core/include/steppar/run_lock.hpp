@@ -24,9 +24,35 @@ public:
     using UserError::UserError;
 };
 
+/// `steppar-host watch` owns the state folder: a `run` or `clean` by hand (cron) is refused with
+/// exit code 75 (EX_TEMPFAIL: try again later), so a cron job can tell it from a failure.
+class WatchedElsewhere : public AlreadyRunning {
+public:
+    using AlreadyRunning::AlreadyRunning;
+    int exit_code() const noexcept override { return 75; }
+};
+
+/// The environment variable a watcher gives the runs it starts: its pid.
+inline constexpr const char* watcher_variable = "STEPPAR_WATCHER";
+
+/// Held by `steppar-host watch` for its life: an exclusive flock on <state>/watch.lock, which
+/// holds its pid. Throws AlreadyRunning when another watcher holds it.
+class WatchLock {
+public:
+    explicit WatchLock(const std::filesystem::path& path);
+    ~WatchLock();
+    WatchLock(const WatchLock&) = delete;
+    WatchLock& operator=(const WatchLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 class RunLock {
 public:
-    /// Takes the lock or throws AlreadyRunning ("... already running (pid N)").
+    /// Takes the lock or throws AlreadyRunning ("... already running (pid N)"). First, when a
+    /// watcher holds the watch lock beside it (`watch.lock`) and this process is not one of its
+    /// runs (STEPPAR_WATCHER), throws WatchedElsewhere.
     explicit RunLock(const std::filesystem::path& path);
     ~RunLock();
     RunLock(const RunLock&) = delete;

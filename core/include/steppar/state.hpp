@@ -40,6 +40,8 @@ public:
     }
     /// Held (flock) by the `run` that owns this state folder; holds its pid.
     std::filesystem::path lock() const { return root_ / "lock"; }
+    /// Held (flock) by `steppar-host watch` for its life; holds its pid (run_lock.hpp).
+    std::filesystem::path watch_lock() const { return root_ / "watch.lock"; }
     /// Held (shared flock) by every step process while it lives (run_lock.hpp).
     std::filesystem::path steps_lock() const { return root_ / "steps.lock"; }
     /// Where datasets that are not in the catalog are written.
