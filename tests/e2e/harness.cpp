@@ -128,6 +128,8 @@ Background::~Background() {
 
 void Background::signal(int sig) const { ::kill(pid_, sig); }
 
+std::string Background::err_so_far() const { return read_file(err_); }
+
 Result Background::wait(double seconds) {
     Result result;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

@@ -61,6 +61,8 @@ public:
     Background(const Background&) = delete;
     Background& operator=(const Background&) = delete;
     int pid() const { return pid_; }
+    /// What it wrote to stderr so far.
+    std::string err_so_far() const;
     void signal(int sig) const;
     /// Waits up to `seconds` for it to end; returns its result (exit_code -1 on timeout).
     Result wait(double seconds);
