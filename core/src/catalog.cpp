@@ -72,7 +72,16 @@ public:
             for (auto& t : threads) t.join();
         }
         if (error_) std::rethrow_exception(error_);
-        gather(*folders_.front(), names, stamps, temporaries);
+        Folder& root = *folders_.front();
+        if (folders_.size() == 1 && names.empty()) {  // one flat folder: its names are the answer, as they are
+            names = std::move(root.keys);
+            if (stamps) *stamps = std::move(root.stamps);
+            if (temporaries) temporaries->insert(temporaries->end(), root.temporaries.begin(), root.temporaries.end());
+            return;
+        }
+        names.reserve(names.size() + files_);  // no doubling of a million names
+        if (stamps) stamps->reserve(stamps->size() + files_);
+        gather(root, names, stamps, temporaries);
     }
 
 private:
@@ -82,7 +91,7 @@ private:
         std::string disk;    // relative to the dataset, as on disk: "" or "a.d/b.d/"
         std::string prefix;  // its partitions' names start with this: "" or "a/b/"
         int depth = 0;
-        std::vector<std::string> keys;  // sorted: "x" for a file (suffix removed), "x/" for a folder
+        std::vector<std::string> keys;  // sorted partition names: "a/b/x" for a file (suffix removed), "a/b/x/" for a folder
         std::vector<Folder*> children;  // for a folder key, its Folder
         std::vector<FileStamp> stamps;  // for a file key, when stat'ing
         std::vector<std::string> temporaries;
@@ -190,11 +199,11 @@ private:
                 type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
             }
             if (type == DT_DIR && ends_with(name, dataset_.folder_suffix))  // else not a folder of an encoded name
-                f.keys.push_back(std::string(name.substr(0, name.size() - dataset_.folder_suffix.size())) + "/");
+                f.keys.push_back(f.prefix + std::string(name.substr(0, name.size() - dataset_.folder_suffix.size())) + "/");
             else if (type == DT_REG && ends_with(name, dataset_.suffix)) {  // else not a partition file
-                f.keys.emplace_back(name.substr(0, name.size() - dataset_.suffix.size()));
+                f.keys.push_back(f.prefix + std::string(name.substr(0, name.size() - dataset_.suffix.size())));
                 // Plans and markers are JSON, which holds only UTF-8: such a name could not be recorded.
-                if (!prefix_utf8 || !valid_utf8(f.keys.back()))
+                if (!prefix_utf8 || !valid_utf8(std::string_view(f.keys.back()).substr(f.prefix.size())))
                     throw InputError("dataset '" + dataset_.name + "': file name '" + shown(f.disk + std::string(name)) +
                                      "' is not valid UTF-8; rename it (partition names are stored in JSON)");
             }
@@ -210,11 +219,12 @@ private:
             const std::string& key = f.keys[k];
             if (key.back() != '/') {
                 ++files;
+                files_.fetch_add(1, std::memory_order_relaxed);
                 continue;
             }
             auto child = std::make_unique<Folder>();
-            child->disk = f.disk + key.substr(0, key.size() - 1) + dataset_.folder_suffix + "/";
-            child->prefix = f.prefix + key;
+            child->disk = f.disk + key.substr(f.prefix.size(), key.size() - 1 - f.prefix.size()) + dataset_.folder_suffix + "/";
+            child->prefix = key;
             child->depth = f.depth + 1;
             f.children[k] = child.get();
             {
@@ -238,7 +248,7 @@ private:
         for (std::size_t k = begin; k < end; ++k) {
             if ((k & 255) == 0) interruption_point();
             if (f.children[k]) continue;
-            disk.assign(f.keys[k]).append(dataset_.suffix);
+            disk.assign(f.keys[k], f.prefix.size()).append(dataset_.suffix);
             f.stamps[k] = stamp_at(own >= 0 ? own : fd, disk.c_str());
         }
         if (own >= 0) ::close(own);
@@ -251,7 +261,7 @@ private:
                 gather(*f.children[k], names, stamps, temporaries);
                 continue;
             }
-            names.push_back(f.prefix.empty() ? std::move(f.keys[k]) : f.prefix + f.keys[k]);
+            names.push_back(std::move(f.keys[k]));
             if (stamps) stamps->push_back(f.stamps[k]);
         }
         std::vector<std::string>().swap(f.keys);  // a million names are held once, not twice
@@ -277,6 +287,7 @@ private:
     std::size_t pending_ = 0;  // tasks queued or running
     std::exception_ptr error_;
     std::atomic<bool> error_flag_{false};
+    std::atomic<std::size_t> files_{0};  // partition files found, for reserving the answer
 };
 
 }  // namespace
