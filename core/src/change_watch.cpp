@@ -226,16 +226,21 @@ public:
         for (;;) {
             const ssize_t n = ::read(fd_.fd, buffer, sizeof buffer);
             if (n <= 0) break;
-            auto* event = reinterpret_cast<fanotify_event_metadata*>(buffer);
-            for (ssize_t left = n; FAN_EVENT_OK(event, left); event = FAN_EVENT_NEXT(event, left)) {
-                if (event->fd >= 0) ::close(event->fd);
-                if (event->mask & FAN_Q_OVERFLOW) {
+            // Events with name records are aligned to 4 bytes only (FANOTIFY_EVENT_ALIGN), so
+            // each header is copied out rather than read in place.
+            for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(fanotify_event_metadata)) <= n;) {
+                fanotify_event_metadata event;
+                std::memcpy(&event, buffer + at, sizeof event);
+                if (event.event_len < sizeof event || at + static_cast<ssize_t>(event.event_len) > n) break;
+                if (event.fd >= 0) ::close(event.fd);
+                if (event.mask & FAN_Q_OVERFLOW) {
                     changes.lost = true;
                     changes.why_lost = "the kernel's event queue overflowed";
                     ++changes.events;
-                    continue;
+                } else {
+                    take(event, buffer + at, changes);
                 }
-                take(*event, changes);
+                at += event.event_len;
             }
         }
         return changes;
@@ -247,9 +252,10 @@ public:
     }
 
 private:
-    void take(const fanotify_event_metadata& event, Changes& changes) {
-        const char* at = reinterpret_cast<const char*>(&event) + event.metadata_len;
-        const char* end = reinterpret_cast<const char*>(&event) + event.event_len;
+    // `raw` is the event's bytes in the read buffer (its info records are 4-byte types).
+    void take(const fanotify_event_metadata& event, const char* raw, Changes& changes) {
+        const char* at = raw + event.metadata_len;
+        const char* end = raw + event.event_len;
         while (at + sizeof(fanotify_event_info_header) <= end) {
             const auto* header = reinterpret_cast<const fanotify_event_info_header*>(at);
             if (header->len == 0) break;

@@ -294,9 +294,15 @@ BOOST_AUTO_TEST_CASE(a_run_stopped_by_sigterm_writes_its_trace) {
     Background run({"run", ws.pipeline.string(), "-j", "2", "--trace", file.string()});
     // p05's node holds with its output's temporary on disk: slice 1 is in the middle of p05.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (temporaries_under(ws.dir / "out/copies").empty() && std::chrono::steady_clock::now() < deadline)
+    // (Slice 0 writes temporaries too: wait for p05's own, else p04 may not be done yet.)
+    const auto holding_p05 = [&] {
+        for (const auto& path : temporaries_under(ws.dir / "out/copies"))
+            if (fs::path(path).filename().string().find("p05") != std::string::npos) return true;
+        return false;
+    };
+    while (!holding_p05() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    BOOST_REQUIRE(!temporaries_under(ws.dir / "out/copies").empty());
+    BOOST_REQUIRE(holding_p05());
     run.signal(SIGTERM);
     const Result r = run.wait(20);
     BOOST_REQUIRE_EQUAL(r.exit_code, 128 + SIGTERM);
