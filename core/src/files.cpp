@@ -28,28 +28,50 @@ void remove_file_and_empty_folders(const std::string& path, const fs::path& root
         if (::rmdir(dir.c_str()) != 0) break;  // not empty: done
 }
 
-std::string read_file(const fs::path& path) {
+FilePieces::FilePieces(const fs::path& path, bool whole_lines) : path_(path), whole_lines_(whole_lines), buffer_(65536) {
     // POSIX calls, not a stream: a read error (EIO, a folder's EISDIR) must never pass as a
     // short or empty file.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_file_error("open", path, errno);
-    std::string text;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw_file_error("open", path, errno);
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) text.reserve(static_cast<std::size_t>(st.st_size));
-    char buffer[65536];
+    if (::fstat(fd_, &st) == 0 && st.st_size > 0) size_ = static_cast<std::size_t>(st.st_size);
+}
+
+FilePieces::~FilePieces() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::string_view FilePieces::next() {
+    // What was not handed out (a line begun) moves to the front, and the next read goes after it.
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
     for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n > 0) {
-            text.append(buffer, static_cast<std::size_t>(n));
-            continue;
+        if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+        const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_file_error("read", path_, errno);
+        const auto got = static_cast<std::size_t>(n);
+        if (got == 0 || !whole_lines_) {
+            end_ += got;
+            begin_ = end_;
+            return {buffer_.data(), end_};  // at the end: whatever is left, a whole line or not
         }
-        if (n == 0) break;
-        if (errno == EINTR) continue;
-        const int error = errno;
-        ::close(fd);
-        throw_file_error("read", path, error);
+        // Only the new bytes can hold a '\n': what was left holds none.
+        const void* last = ::memrchr(buffer_.data() + end_, '\n', got);
+        end_ += got;
+        if (last) {
+            begin_ = static_cast<std::size_t>(static_cast<const char*>(last) - buffer_.data()) + 1;
+            return {buffer_.data(), begin_};
+        }
     }
-    ::close(fd);
+}
+
+std::string read_file(const fs::path& path) {
+    FilePieces file(path);
+    std::string text;
+    text.reserve(file.size());
+    for (std::string_view piece = file.next(); !piece.empty(); piece = file.next()) text.append(piece);
     return text;
 }
 

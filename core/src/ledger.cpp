@@ -13,6 +13,8 @@
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
+#include <utility>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -95,6 +97,139 @@ bool segment_name(const std::string& file, std::uint64_t& generation, long& orde
     return true;
 }
 
+// The base, trusted only whole: its first line the header, its last the end line with the
+// count of records and the checksum of every byte above it. It is fed in pieces of whole lines
+// (a torn end makes it damaged) and passes the lines between to `each` as they come, before the
+// verdict: a reader drops what it took from them when intact() is false.
+class BaseCheck {
+public:
+    BaseCheck() : state_(XXH3_createState()) {
+        if (!state_ || XXH3_64bits_reset(state_) != XXH_OK) throw std::bad_alloc();
+    }
+    ~BaseCheck() { XXH3_freeState(state_); }
+    BaseCheck(const BaseCheck&) = delete;
+    BaseCheck& operator=(const BaseCheck&) = delete;
+
+    template <class F>
+    void feed(std::string_view piece, F&& each) {
+        if (piece.empty()) return;
+        if (piece.back() != '\n') {
+            torn_ = true;
+            return;
+        }
+        // The line held back was not the last after all; of this piece, all but its last line are not either.
+        const std::string held = std::move(held_);
+        const auto last = piece.size() >= 2 ? piece.rfind('\n', piece.size() - 2) : std::string_view::npos;
+        const std::size_t last_start = last == std::string_view::npos ? 0 : last + 1;
+        release(held, each);
+        release(piece.substr(0, last_start), each);
+        held_.assign(piece.substr(last_start));
+    }
+
+    bool intact() const {
+        if (torn_ || !header_ || held_.empty()) return false;
+        std::string_view end[4];
+        const std::size_t fields = split(std::string_view(held_).substr(0, held_.size() - 1), end, 4);
+        std::string sum;
+        append_hex64(sum, XXH3_64bits_digest(state_));
+        std::uint64_t records = 0;
+        return fields == 3 && end[0] == "E" && parse_number(end[1], records) && end[2] == sum;
+    }
+    std::uint64_t through() const noexcept { return through_; }
+
+private:
+    template <class F>
+    void release(std::string_view lines, F&& each) {
+        if (lines.empty()) return;
+        XXH3_64bits_update(state_, lines.data(), lines.size());
+        if (!seen_header_) {
+            const auto end = lines.find('\n');
+            header_ = lines.rfind(header_tag, 0) == 0 && parse_number(lines.substr(header_tag.size(), end - header_tag.size()), through_);
+            seen_header_ = true;
+            lines.remove_prefix(end + 1);
+        }
+        for_each_line(lines, each);
+    }
+
+    XXH3_state_t* state_;
+    std::string held_;  ///< the last line so far
+    bool torn_ = false, seen_header_ = false, header_ = false;
+    std::uint64_t through_ = 0;
+};
+
+// The plan generation that made a base record (0 when the line names none).
+std::uint64_t base_generation(std::string_view line) {
+    std::string_view f[6];
+    std::uint64_t generation = 0;
+    if (split(line, f, 6) == 6) parse_number(f[5], generation);
+    return generation;
+}
+
+// Whether a segment's line of `generation` replaces the base's record of the same name: it
+// does unless the base's is newer (a segment left over from a fold that crashed before
+// removing it).
+bool replaces_base(std::uint64_t generation, std::string_view base_line) { return generation >= base_generation(base_line); }
+
+// A ledger's segments in the order they apply: generation, then the host's before the slices'.
+struct SegmentFile {
+    std::uint64_t generation;
+    long order;
+    fs::path path;
+};
+
+std::vector<SegmentFile> segments_in_order(const fs::path& dir) {
+    std::vector<SegmentFile> found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        SegmentFile f{0, 0, entry.path()};
+        if (segment_name(entry.path().filename().string(), f.generation, f.order)) found.push_back(std::move(f));
+    }
+    std::sort(found.begin(), found.end(), [](const SegmentFile& a, const SegmentFile& b) {
+        return a.generation != b.generation ? a.generation < b.generation : a.order < b.order;
+    });
+    return found;
+}
+
+// Whether field `index` of a tab-separated line reads as `name` once unescaped (as
+// tsv_unescaped() reads it), compared byte by byte: most lines differ in their first bytes, so
+// a lookup passes over them without splitting them.
+bool field_reads_as(std::string_view line, std::size_t index, std::string_view name) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < index; ++i, ++at)  // the fields before it are short: no call
+        while (at < line.size() && line[at] != '\t') ++at;
+    if (at > line.size()) return false;
+    std::size_t matched = 0;
+    while (at < line.size() && line[at] != '\t') {
+        char c = line[at++];
+        if (c == '\\' && at < line.size() && line[at] != '\t') {
+            const char e = line[at++];
+            c = e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e;
+        }
+        if (matched == name.size() || name[matched] != c) return false;
+        ++matched;
+    }
+    return matched == name.size();
+}
+
+// A ledger file's text in pieces of whole lines (the last may be torn): load() reads it whole
+// into `kept` (its records point into it), lookup() through a small buffer (it copies the
+// line it keeps). The errors are read_file()'s.
+class LineSource {
+public:
+    LineSource(const fs::path& path, bool whole, std::string& kept) {
+        if (whole) kept = read_file(path), whole_ = kept;
+        else pieces_.emplace(path, true);
+    }
+    std::string_view next() {
+        if (pieces_) return pieces_->next();
+        return std::exchange(whole_, std::string_view());
+    }
+
+private:
+    std::optional<FilePieces> pieces_;
+    std::string_view whole_;
+};
+
 }  // namespace
 
 std::string stamps_text(const FileStamp* stamps, std::size_t count) {
@@ -134,69 +269,116 @@ std::uint32_t Ledger::definition_index(std::string_view digest) {
     return index;
 }
 
-Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
+// A D line of the base (anything else is left alone).
+void Ledger::base_definition(Source& source, std::string_view line) {
+    if (line.rfind("D\t", 0) != 0) return;
+    std::string_view f[4];
+    std::uint64_t k = 0;
+    if (split(line, f, 4) == 3 && parse_number(f[1], k)) {
+        if (source.definitions.size() <= k) source.definitions.resize(k + 1);
+        source.definitions[k] = definition_index(f[2]);
+    }
+}
+
+// A segment line: 0 when it is torn or damaged (its check fails); 'D' for a definition (taken
+// into the source's numbers); 'R' or 'X' for a record or a retraction, with its name field
+// (escaped); '?' for any other intact line (a vanished partition's).
+char Ledger::segment_line(Source& source, std::string_view line, std::string_view& name) {
+    std::string_view content;
+    if (!checked(line, content)) return 0;
+    std::string_view f[5];
+    const std::size_t fields = split(content, f, 5);
+    if (f[0] == "D" && fields == 3) {
+        std::uint64_t k = 0;
+        if (!parse_number(f[1], k)) return 'D';
+        if (source.definitions.size() <= k) source.definitions.resize(k + 1, UINT32_MAX);
+        source.definitions[k] = definition_index(f[2]);
+        return 'D';
+    }
+    if (f[0] == "R" && fields == 5) {
+        name = f[2];
+        return 'R';
+    }
+    if (f[0] == "X" && fields == 2) {
+        name = f[1];
+        return 'X';
+    }
+    return '?';
+}
+
+// What load() and lookup() share: which files are read, in which order, how (whole, or in
+// pieces for a partial view), what a damaged base or an unreadable segment does, and the
+// generation. `on_base_line(ledger, line)` sees every line of the base's body as it is read,
+// before the base is known to be intact: when it is not, read() drops what the ledger took from
+// them, and a caller drops what it kept. `on_segment_line(ledger, source, line)` sees every
+// complete line of each segment read.
+template <class OnBaseLine, class OnSegmentLine>
+Ledger Ledger::read(const StateLayout& state, std::string_view unit, bool partial, OnBaseLine&& on_base_line,
+                    OnSegmentLine&& on_segment_line) {
     Ledger ledger;
+    ledger.partial_ = partial;
     const fs::path dir = ledger_dir(state, unit);
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return ledger;
-
-    // The base: trusted only whole (its last line holds the checksum of everything above).
     ledger.sources_.emplace_back();
     const fs::path base = dir / "base.tsv";
     if (fs::exists(base, ec)) {
-        std::string text = read_file(base);
-        const auto last = text.size() >= 2 ? text.rfind('\n', text.size() - 2) : std::string::npos;
-        std::uint64_t records = 0, through = 0;
-        bool intact = false;
-        if (text.rfind(header_tag, 0) == 0 && last != std::string::npos && text.back() == '\n') {
-            std::string_view end[4];
-            const std::size_t end_fields = split(std::string_view(text).substr(last + 1, text.size() - last - 2), end, 4);
-            std::string sum;
-            append_hex64(sum, checksum(std::string_view(text).substr(0, last + 1)));
-            const auto header_end = text.find('\n');
-            intact = end_fields == 3 && end[0] == "E" && parse_number(end[1], records) && end[2] == sum &&
-                     parse_number(std::string_view(text).substr(header_tag.size(), header_end - header_tag.size()), through);
-        }
-        if (!intact) {
+        BaseCheck check;
+        LineSource text(base, !partial, ledger.sources_[0].text);
+        // At most one record per 32 bytes, usually fewer: a capacity never touched costs nothing.
+        if (!partial) ledger.records_.reserve(ledger.sources_[0].text.size() / 32);
+        for (std::string_view piece = text.next(); !piece.empty(); piece = text.next())
+            check.feed(piece, [&](std::string_view line) { on_base_line(ledger, line); });
+        if (!check.intact()) {
             ledger.damaged_ = "ledger '" + base.string() + "' is damaged; its partitions run again";
+            ledger.sources_[0] = Source();  // nothing of it is used
+            ledger.records_ = {};
+            ledger.definitions_.clear();
+            ledger.definition_numbers_.clear();
         } else {
-            ledger.generation_ = through;
-            Source& source = ledger.sources_[0];
-            source.text = std::move(text);
-            ledger.records_.reserve(records);
-            const std::string_view body = std::string_view(source.text).substr(0, last + 1);
-            for_each_line(body.substr(body.find('\n') + 1), [&](std::string_view line) {
-                if (line.rfind("R\t", 0) == 0) {
-                    ledger.records_.push_back({line.data(), 0});
-                } else if (line.rfind("D\t", 0) == 0) {
-                    std::string_view f[4];
-                    std::uint64_t k = 0;
-                    if (split(line, f, 4) == 3 && parse_number(f[1], k)) {
-                        if (source.definitions.size() <= k) source.definitions.resize(k + 1);
-                        source.definitions[k] = ledger.definition_index(f[2]);
-                    }
-                }
-            });
+            ledger.generation_ = check.through();
             ledger.base_records_ = ledger.records_.size();
         }
     }
 
-    // Segments newer than the base, in order: generation, then the host's before the slices'.
-    struct Found {
-        std::uint64_t generation;
-        long order;
-        fs::path path;
-    };
-    std::vector<Found> found;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        Found f{0, 0, entry.path()};
-        if (!segment_name(entry.path().filename().string(), f.generation, f.order)) continue;
-        ledger.generation_ = std::max(ledger.generation_, f.generation);
-        found.push_back(std::move(f));
+    const std::vector<SegmentFile> found = segments_in_order(dir);
+    for (const auto& f : found) ledger.generation_ = std::max(ledger.generation_, f.generation);
+    for (const auto& f : found) {
+        ledger.sources_.emplace_back();
+        Source& source = ledger.sources_.back();
+        source.generation = f.generation;
+        std::optional<LineSource> text;
+        std::string_view piece;
+        // Reads on; false when the segment is gone (folded meanwhile). One that is there but
+        // cannot be read is an error: its records (and retractions) would be silently lost, and
+        // a fold would delete it.
+        const auto next = [&] {
+            try {
+                if (!text) text.emplace(f.path, !partial, source.text);
+                piece = text->next();
+                return true;
+            } catch (const Error& e) {
+                std::error_code gone;
+                if (!fs::exists(f.path, gone) && !gone) return false;
+                throw StateError(std::string(e.what()) + ": the ledger cannot be read whole; fix the cause (permissions, the disk), or remove that file " +
+                                 "to run its partitions again, and rerun");
+            }
+        };
+        if (!next()) {
+            ledger.sources_.pop_back();
+            continue;
+        }
+        ledger.segment_paths_.push_back(f.path);  // read: a fold may replace it
+        const auto index = static_cast<std::uint32_t>(ledger.sources_.size() - 1);
+        while (!piece.empty()) {
+            for_each_line(piece, [&](std::string_view line) { on_segment_line(ledger, index, line); });
+            if (!next()) break;
+        }
     }
-    std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
-        return a.generation != b.generation ? a.generation < b.generation : a.order < b.order;
-    });
+    return ledger;
+}
+
+Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     struct Overlay {
         std::string name;
         std::size_t order;
@@ -204,40 +386,18 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
         std::uint32_t source;
     };
     std::vector<Overlay> overlay;
-    for (const auto& f : found) {
-        Source source;
-        source.generation = f.generation;
-        try {
-            source.text = read_file(f.path);
-        } catch (const Error& e) {
-            std::error_code gone;
-            if (!fs::exists(f.path, gone) && !gone) continue;  // folded meanwhile
-            // Its records (and retractions) would be silently lost, and a fold would delete it.
-            throw StateError(std::string(e.what()) + ": the ledger cannot be read whole; fix the cause (permissions, the disk), or remove that file " +
-                             "to run its partitions again, and rerun");
-        }
-        ledger.segment_paths_.push_back(f.path);  // read: a fold may replace it
-        ledger.sources_.push_back(std::move(source));
-        const auto index = static_cast<std::uint32_t>(ledger.sources_.size() - 1);
-        Source& src = ledger.sources_.back();
-        for_each_line(src.text, [&](std::string_view line) {
-            std::string_view content;
-            if (!checked(line, content)) return;
-            ++ledger.segment_lines_;
-            std::string_view f2[5];
-            const std::size_t fields = split(content, f2, 5);
-            if (f2[0] == "D" && fields == 3) {
-                std::uint64_t k = 0;
-                if (!parse_number(f2[1], k)) return;
-                if (src.definitions.size() <= k) src.definitions.resize(k + 1, UINT32_MAX);
-                src.definitions[k] = ledger.definition_index(f2[2]);
-            } else if (f2[0] == "R" && fields == 5) {
-                overlay.push_back({tsv_unescaped(f2[2]), overlay.size(), line.data(), index});
-            } else if (f2[0] == "X" && fields == 2) {
-                overlay.push_back({tsv_unescaped(f2[1]), overlay.size(), nullptr, index});
-            }
+    Ledger ledger = read(
+        state, unit, false,
+        [](Ledger& l, std::string_view line) {
+            if (line.rfind("R\t", 0) == 0) l.records_.push_back({line.data(), 0});
+            else l.base_definition(l.sources_[0], line);
+        },
+        [&overlay](Ledger& l, std::uint32_t source, std::string_view line) {
+            std::string_view name;
+            const char kind = l.segment_line(l.sources_[source], line, name);
+            if (kind) ++l.segment_lines_;
+            if (kind == 'R' || kind == 'X') overlay.push_back({tsv_unescaped(name), overlay.size(), kind == 'R' ? line.data() : nullptr, source});
         });
-    }
     if (overlay.empty()) return ledger;
 
     // Slices append in name order and cut by name: the overlay is usually sorted already.
@@ -251,16 +411,10 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
         const std::string& name = overlay[o].name;
         bool newer = true;
         for (; b < ledger.records_.size(); ++b) {
-            std::string_view f[6];
-            const std::size_t fields = split(line_at(ledger.records_[b].line, ledger.sources_[0].text), f, 6);
-            const std::string base_name = tsv_unescaped(f[2]);
+            const std::string base_name = ledger.name_at(b);
             if (base_name >= name) {
                 if (base_name == name) {
-                    // A segment left over from a fold that crashed before removing it may be
-                    // older than the base's record: the newer generation wins.
-                    std::uint64_t base_generation = 0;
-                    if (fields == 6) parse_number(f[5], base_generation);
-                    newer = ledger.sources_[overlay[o].source].generation >= base_generation;
+                    newer = replaces_base(ledger.sources_[overlay[o].source].generation, line_at(ledger.records_[b].line, ledger.sources_[0].text));
                     if (!newer) merged.push_back(ledger.records_[b]);
                     ++b;
                 }
@@ -275,6 +429,44 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     return ledger;
 }
 
+Ledger Ledger::lookup(const StateLayout& state, std::string_view unit, const std::string& name) {
+    // The base's record (the first, as find() takes it) and the last segment line of the name:
+    // copied, since each file is read through a small buffer.
+    std::string base_line, latest_line;
+    std::uint32_t latest_source = 0;
+    char latest_kind = 0;
+    Ledger ledger = read(
+        state, unit, true,
+        [&](Ledger& l, std::string_view line) {
+            if (line.rfind("R\t", 0) != 0) l.base_definition(l.sources_[0], line);
+            else if (base_line.empty() && field_reads_as(line, 2, name)) base_line = line;
+        },
+        [&](Ledger& l, std::uint32_t source, std::string_view line) {
+            // Definitions always; records and retractions only when their name is this one.
+            if (line.rfind("D\t", 0) != 0 && !(line.rfind("R\t", 0) == 0 && field_reads_as(line, 2, name)) &&
+                !(line.rfind("X\t", 0) == 0 && field_reads_as(line, 1, name)))
+                return;
+            std::string_view field;
+            const char kind = l.segment_line(l.sources_[source], line, field);
+            if (kind != 'R' && kind != 'X') return;
+            latest_line = line;
+            latest_source = source;
+            latest_kind = kind;
+        });
+    if (!ledger.damaged_.empty()) base_line.clear();
+    // The same precedence as load(): a segment's line replaces the base's record unless that
+    // is newer; a retraction leaves none.
+    if (latest_kind && (base_line.empty() || replaces_base(ledger.sources_[latest_source].generation, base_line))) {
+        if (latest_kind == 'X') return ledger;
+        ledger.sources_[latest_source].text = latest_line + "\n";
+        ledger.records_.push_back({ledger.sources_[latest_source].text.data(), latest_source});
+    } else if (!base_line.empty()) {
+        ledger.sources_[0].text = base_line + "\n";
+        ledger.records_.push_back({ledger.sources_[0].text.data(), 0});
+    }
+    return ledger;
+}
+
 LedgerEntry Ledger::entry(std::size_t i) const {
     const Record& r = records_[i];
     const Source& source = sources_[r.source];
@@ -286,11 +478,7 @@ LedgerEntry Ledger::entry(std::size_t i) const {
     e.name = tsv_unescaped(f[2]);
     e.inputs = f[3];
     e.outputs = f[4];
-    e.generation = source.generation;
-    if (r.source == 0) {
-        std::string_view g[6];
-        if (split(line_at(r.line, source.text), g, 6) == 6) parse_number(g[5], e.generation);
-    }
+    e.generation = r.source == 0 ? base_generation(line_at(r.line, source.text)) : source.generation;
     return e;
 }
 
@@ -311,7 +499,7 @@ std::size_t Ledger::find(const std::string& name) const {
 }
 
 bool Ledger::fold_is_due() const noexcept {
-    if (segment_paths_.empty()) return false;
+    if (partial_ || segment_paths_.empty()) return false;
     return segment_lines_ * 4 >= base_records_ || segment_paths_.size() > 64 || !damaged_.empty();
 }
 
@@ -333,6 +521,9 @@ bool Ledger::fold_is_due_on_disk(const StateLayout& state, std::string_view unit
 }
 
 void Ledger::fold(const StateLayout& state, std::string_view unit) const {
+    if (partial_)
+        throw PartialLedgerError("the ledger of '" + std::string(unit) + "' was read for one partition (Ledger::lookup): folding it would " +
+                                 "write a base of that record alone");
     const fs::path dir = ledger_dir(state, unit);
     std::string text(header_tag);
     text += std::to_string(generation_) + "\n";

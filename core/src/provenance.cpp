@@ -55,11 +55,7 @@ int slice_of(const StateLayout& state, const std::string& unit, std::uint64_t ge
     try {
         const PlanIndex index = read_plan_index(state, unit);
         if (index.generation != generation) return -1;
-        for (std::size_t i = 0; i < index.slice_sizes.size(); ++i) {
-            if (index.slice_sizes[i] == 0) continue;
-            const auto part = read_slice_part(state, unit, static_cast<int>(i)).partitions;
-            if (std::binary_search(part.begin(), part.end(), partition)) return static_cast<int>(i);
-        }
+        return slice_holding(state, unit, index, partition);
     } catch (const Error&) {
     }
     return -1;
@@ -68,7 +64,7 @@ int slice_of(const StateLayout& state, const std::string& unit, std::uint64_t ge
 // A partition of a unit over partitions, from its ledger record.
 void explain_partition(Project& project, const Unit& unit, Provenance& p) {
     const Pipeline& pipeline = project.pipeline();
-    const Ledger ledger = Ledger::load(project.state(), unit.name);
+    const Ledger ledger = Ledger::lookup(project.state(), unit.name, p.partition);  // its record alone
     const std::size_t at = ledger.find(p.partition);
     if (at == ledger.size()) {
         p.kind = stamp_of(p.path).exists() ? Provenance::Kind::foreign : Provenance::Kind::not_made;

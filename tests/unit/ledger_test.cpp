@@ -1,6 +1,6 @@
 // The ledger's files: records appended by slices, torn and damaged lines ignored, later
-// generations winning, folding into a base and reading it back; stamps' text form; the
-// encoding of intermediate partition names.
+// generations winning, folding into a base and reading it back; one partition looked up as
+// load() reads it; stamps' text form; the encoding of intermediate partition names.
 #include <boost/test/unit_test.hpp>
 
 #include "support.hpp"
@@ -53,6 +53,28 @@ std::vector<std::string> names_of(const Ledger& ledger) {
     return names;
 }
 
+// Checks that Ledger::lookup(name) gives what load() gives for `name`: the same record (or
+// none), definition digest, generation and damage.
+void same_as_load(const StateLayout& state, const std::string& name) {
+    const Ledger whole = Ledger::load(state, "u");
+    const Ledger one = Ledger::lookup(state, "u", name);
+    BOOST_TEST_CONTEXT("partition '" << name << "'") {
+        BOOST_TEST(one.generation() == whole.generation());
+        BOOST_TEST(one.damaged() == whole.damaged());
+        const std::size_t at = whole.find(name);
+        BOOST_TEST_REQUIRE(one.size() == (at == whole.size() ? 0u : 1u));
+        BOOST_TEST(one.find(name) == (at == whole.size() ? one.size() : 0u));
+        if (at == whole.size()) return;
+        const LedgerEntry a = whole.entry(at), b = one.entry(0);
+        BOOST_TEST(b.name == a.name);
+        BOOST_TEST(b.inputs == a.inputs);
+        BOOST_TEST(b.outputs == a.outputs);
+        BOOST_TEST(b.generation == a.generation);
+        const auto digest = [](const Ledger& l, std::uint32_t k) { return k < l.definitions().size() ? l.definitions()[k] : std::string("(none)"); };
+        BOOST_TEST(digest(one, b.definition) == digest(whole, a.definition));
+    }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(ledger)
@@ -75,7 +97,7 @@ BOOST_AUTO_TEST_CASE(stamps_round_trip_through_their_text_including_a_ctime_befo
     BOOST_TEST(!parse_stamps(stamps_text(two, 2), row, 3));
 }
 
-BOOST_AUTO_TEST_CASE(records_appended_by_slices_are_read_back_in_name_order_with_their_generation) {
+BOOST_AUTO_TEST_CASE(records_appended_by_slices_are_read_back_in_name_order_and_a_lookup_never_folds) {
     Folder f;
     const StateLayout state(f.path);
     {
@@ -99,6 +121,15 @@ BOOST_AUTO_TEST_CASE(records_appended_by_slices_are_read_back_in_name_order_with
     BOOST_REQUIRE(segment.lines.size() == 2u);
     BOOST_TEST(segment.lines[1].name == "tab\there\nand\\slash");
     BOOST_TEST(segment.definitions[segment.lines[0].definition] == digest_a);
+
+    // A ledger read for one partition never writes: a base folded from it would hold that
+    // record alone.
+    const Ledger one = Ledger::lookup(state, "u", "m");
+    BOOST_TEST(one.size() == 1u);
+    BOOST_TEST(!one.fold_is_due());
+    BOOST_TEST(steppar_test::contains(steppar_test::error_of<PartialLedgerError>([&] { one.fold(state, "u"); }), "read for one partition"));
+    BOOST_TEST(!fs::exists(f.path / "units/u/ledger/base.tsv"));
+    BOOST_TEST((names_of(Ledger::load(state, "u")) == names_of(ledger)));
 }
 
 BOOST_AUTO_TEST_CASE(a_torn_or_damaged_line_is_ignored_and_the_next_writer_starts_clean) {
@@ -166,7 +197,8 @@ BOOST_AUTO_TEST_CASE(a_damaged_definition_line_does_not_free_its_number) {
 }
 
 // A segment that is there but cannot be read is an error naming it, never skipped (its
-// records and retractions would be lost) nor deleted by a fold; the appender refuses it too.
+// records and retractions would be lost) nor deleted by a fold; the appender refuses it too,
+// and lookup() fails with load()'s very error.
 BOOST_AUTO_TEST_CASE(an_unreadable_segment_is_an_error_and_is_never_folded_away) {
     Folder f;
     const StateLayout state(f.path);
@@ -179,6 +211,7 @@ BOOST_AUTO_TEST_CASE(an_unreadable_segment_is_an_error_and_is_never_folded_away)
     const std::string error = steppar_test::error_of<StateError>([&] { (void)Ledger::load(state, "u"); });
     BOOST_TEST(steppar_test::contains(error, unreadable.string()));
     BOOST_TEST(steppar_test::contains(error, "remove that file"));
+    BOOST_TEST(steppar_test::error_of<StateError>([&] { (void)Ledger::lookup(state, "u", "a"); }) == error);
     BOOST_TEST(fs::exists(unreadable));
     BOOST_TEST(steppar_test::contains(steppar_test::error_of<StateError>([&] { LedgerAppender again(unreadable); }), "cannot continue that ledger segment"));
     fs::remove(unreadable);
@@ -235,6 +268,90 @@ BOOST_AUTO_TEST_CASE(later_generations_win_retractions_remove_and_a_fold_keeps_t
     const Ledger latest = Ledger::load(state, "u");
     BOOST_TEST(latest.definitions()[latest.entry(1).definition] == digest_a);
     BOOST_TEST(latest.entry(1).generation == 3u);
+}
+
+// lookup() reads one partition's record without building the whole ledger: over a base of
+// several buffers' worth, segments of later generations laid over it (a record replaced, one
+// retracted, a stale segment older than the base ignored), torn and damaged lines, and names
+// that need escaping, it gives exactly what load() gives.
+BOOST_AUTO_TEST_CASE(lookup_gives_the_record_load_gives_first_middle_last_absent_and_overridden) {
+    Folder f;
+    const StateLayout state(f.path);
+    std::vector<std::string> names;
+    for (int i = 0; i < 5000; ++i) names.push_back("part-" + std::to_string(100000 + i));  // ~300 KB: many pieces
+    names.push_back("tab\there\nand\\slash");
+    std::sort(names.begin(), names.end());
+    {
+        LedgerAppender g1(slice_segment(state, "u", 1, 0));
+        for (std::size_t i = 0; i < names.size(); ++i) append(g1, names[i], digest_a, static_cast<std::int64_t>(i));
+    }
+    Ledger::load(state, "u").fold(state, "u");
+    BOOST_TEST_REQUIRE(!fs::exists(slice_segment(state, "u", 1, 0)));
+    {
+        LedgerAppender stale(slice_segment(state, "u", 1, 0));  // older than the base: ignored
+        append(stale, "part-100001", digest_b, 77);
+        LedgerAppender g2(slice_segment(state, "u", 2, 1));
+        append(g2, "part-102500", digest_b, 88);  // replaced
+        append(g2, "part-102501", digest_b, 89);
+        append(g2, "part-102501", digest_a, 90);  // a later line of the same segment wins
+        append(g2, "zz-new", digest_b, 91);       // only in a segment
+        append(g2, "part-103000", digest_b, 92);  // replaced, then retracted by a later generation
+        LedgerAppender host(host_segment(state, "u", 3));
+        host.retracted("part-103000");
+        host.retracted("tab\there\nand\\slash");
+        host.vanished("part-100002");
+        LedgerAppender g3(slice_segment(state, "u", 3, 0));
+        append(g3, "part-104000", digest_b, 93);
+        append(g3, "part-104001", digest_b, 94);
+    }
+    // A damaged line and a torn one: ignored by both.
+    const fs::path g3 = slice_segment(state, "u", 3, 0);
+    std::string text = read_file(g3);
+    text[text.find("part-104000") + 5] = 'X';
+    text.resize(text.size() - 3);
+    write_file_atomically(g3, text);
+
+    for (const std::string& name : {names.front(), names[2500], names.back(), std::string("part-100001"), std::string("part-100002"),
+                                    std::string("part-102500"), std::string("part-102501"), std::string("zz-new"), std::string("part-103000"),
+                                    std::string("tab\there\nand\\slash"), std::string("part-104000"), std::string("part-104001"),
+                                    std::string("absent"), std::string("part-10000"), std::string("part-1000000")})
+        same_as_load(state, name);
+    const Ledger whole = Ledger::load(state, "u");
+    BOOST_TEST(whole.find("part-102500") < whole.size());
+    BOOST_TEST(whole.entry(whole.find("part-102500")).generation == 2u);  // the cases above are what they say
+    BOOST_TEST(whole.find("part-103000") == whole.size());
+    BOOST_TEST(whole.entry(whole.find("part-104000")).generation == 1u);  // its newer line is damaged,
+    BOOST_TEST(whole.entry(whole.find("part-104001")).generation == 1u);  // and that one torn
+    BOOST_TEST(whole.entry(whole.find("part-100001")).generation == 1u);
+    BOOST_TEST(whole.definitions()[whole.entry(whole.find("part-102501")).definition] == digest_a);
+}
+
+// With no base (segments only) and with a damaged base, lookup() agrees with load() too.
+BOOST_AUTO_TEST_CASE(lookup_agrees_with_load_without_a_base_and_with_a_damaged_one) {
+    Folder f;
+    const StateLayout state(f.path);
+    same_as_load(state, "a");  // no ledger at all
+    {
+        LedgerAppender g1(slice_segment(state, "u", 1, 0));
+        append(g1, "a", digest_a, 1);
+        append(g1, "b", digest_b, 2);
+    }
+    same_as_load(state, "a");
+    same_as_load(state, "b");
+    Ledger::load(state, "u").fold(state, "u");
+    {
+        LedgerAppender g2(slice_segment(state, "u", 2, 0));
+        append(g2, "c", digest_a, 3);
+    }
+    const fs::path base = f.path / "units/u/ledger/base.tsv";
+    std::string text = read_file(base);
+    text[text.find("\ta\t") + 1] = 'z';
+    write_file_atomically(base, text);
+    BOOST_TEST(steppar_test::contains(Ledger::lookup(state, "u", "a").damaged(), "is damaged"));
+    for (const char* name : {"a", "b", "c"}) same_as_load(state, name);
+    text.resize(text.size() - 1);  // torn: no end line
+    write_file_atomically(base, text);
+    for (const char* name : {"a", "c"}) same_as_load(state, name);
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_base_is_reported_and_read_as_empty) {

@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/hash.hpp"
 #include "steppar/marker.hpp"
 #include "steppar/atomic_file.hpp"
 #include "steppar/plan.hpp"
@@ -10,6 +11,7 @@
 #include "steppar/pipeline.hpp"
 #include "steppar/vouching.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <unistd.h>
 
@@ -210,6 +212,68 @@ BOOST_AUTO_TEST_CASE(each_slice_reads_only_its_part_and_refuses_a_part_of_anothe
     steppar::write_plan(state, steppar::make_plan("count", {"docs"}, ten, 2));
     BOOST_TEST(!fs::exists(state.plan_part("count", 2)));
     fs::remove_all(root);
+}
+
+// slice_holding() streams the parts to find the one slice holding a partition, with the checks
+// of read_slice_part(): a part of several buffers' worth, names with escapes, empty slices.
+BOOST_AUTO_TEST_CASE(slice_holding_finds_the_slice_of_a_partition) {
+    steppar_test::TempDir dir;
+    const steppar::StateLayout state(dir.path());
+    std::vector<std::string> names;
+    for (int i = 0; i < 30000; ++i) names.push_back("p" + std::to_string(100000 + i));  // ~300 KB a part
+    for (const char* odd : {"q\"quoted\"", "q\\back\\slash", "q\ttab\nline", "q,", "q,\"x", "r\x01"}) names.emplace_back(odd);
+    std::sort(names.begin(), names.end());
+    auto plan = steppar::make_plan("count", {"docs"}, names, 3);
+    plan.slices.insert(plan.slices.begin() + 1, std::vector<std::string>{});  // an empty slice is never read
+    plan.plan_id = steppar::plan_identity(plan);
+    steppar::write_plan(state, plan);
+    const auto index = steppar::read_plan_index(state, "count");
+    for (std::size_t s = 0; s < plan.slices.size(); ++s) {
+        const auto& part = plan.slices[s];
+        if (part.empty()) continue;
+        for (const std::string& name : {part.front(), part[part.size() / 2], part.back()})
+            BOOST_TEST(steppar::slice_holding(state, "count", index, name) == static_cast<int>(s), name);
+    }
+    for (const char* odd : {"q\"quoted\"", "q\\back\\slash", "q\ttab\nline", "q,", "q,\"x", "r\x01"}) {
+        const auto at = std::find_if(plan.slices.begin(), plan.slices.end(), [&](const auto& part) {
+            return std::find(part.begin(), part.end(), odd) != part.end();
+        });
+        BOOST_TEST(steppar::slice_holding(state, "count", index, odd) == static_cast<int>(at - plan.slices.begin()), odd);
+    }
+    for (const char* absent : {"", "p", "p1000000", "p10000", "q", "quoted", "\"p100000\"", "p100000,", "x"})
+        BOOST_TEST(steppar::slice_holding(state, "count", index, absent) == -1, absent);
+}
+
+// A part tampered with, even keeping its size, is refused by the same check (and message) as
+// read_slice_part's; a missing one too; one of another layout that the index vouches for is
+// read whole instead, with the same answer.
+BOOST_AUTO_TEST_CASE(slice_holding_refuses_a_tampered_part_as_read_slice_part_does) {
+    steppar_test::TempDir dir;
+    const steppar::StateLayout state(dir.path());
+    const auto plan = steppar::make_plan("count", {"docs"}, ten, 3);
+    steppar::write_plan(state, plan);
+    const auto index = steppar::read_plan_index(state, "count");
+    BOOST_TEST(steppar::slice_holding(state, "count", index, "e") == 1);
+    std::string part = steppar::part_json(plan, 0);
+    part.replace(part.find("\"b\""), 3, "\"e\"");  // slice 0 would now seem to hold "e" first
+    steppar::write_file_atomically(state.plan_part("count", 0), part);
+    const auto full = error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 0); });
+    BOOST_CHECK(contains(full, "is damaged"));
+    BOOST_TEST(error_of<steppar::StateError>([&] { steppar::slice_holding(state, "count", index, "e"); }) == full);
+    fs::remove(state.plan_part("count", 0));
+    BOOST_TEST(error_of<steppar::StateError>([&] { steppar::slice_holding(state, "count", index, "e"); }) ==
+               error_of<steppar::StateError>([&] { steppar::read_slice_part(state, "count", 0); }));
+
+    // Another writer's spacing, vouched for by its index: the full read decides.
+    const std::string spaced = R"({"unit": "count", "format": 3, "slice": 0, "plan_id": "abc", "partitions": ["a", "b"]})";
+    steppar::write_file_atomically(state.plan_part("count", 0), spaced);
+    const std::string other_index = steppar::sealed_json(
+        R"({"format": 3, "unit": "count", "plan_id": "abc", "generation": 4, "definition": "d",)"
+        R"( "summary": {"new": 2, "changed": 0, "up_to_date": 0, "retracted": 0}, "inputs": ["docs"], "slice_count": 1,)"
+        R"( "partition_count": 2, "slices": [{"slice": 0, "partitions": 2, "digest": ")" + steppar::sha256_hex(spaced) + R"("}]})");
+    const auto vouched = steppar::index_from_json(other_index, "i");
+    BOOST_TEST(steppar::slice_holding(state, "count", vouched, "b") == 0);
+    BOOST_TEST(steppar::slice_holding(state, "count", vouched, "c") == -1);
 }
 
 BOOST_AUTO_TEST_CASE(handwritten_plan_index_is_read) {

@@ -1,9 +1,12 @@
-// Small file operations the engine shares: read a whole file, flush a filesystem, remove a
-// file and the folders its removal emptied. Errors are StateError naming the file.
+// Small file operations the engine shares: read a whole file (at once, or in pieces),
+// flush a filesystem, remove a file and the folders its removal emptied. Errors are StateError
+// naming the file.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace steppar {
@@ -13,6 +16,31 @@ namespace steppar {
 
 /// Reads a whole file; throws StateError naming the file when it cannot.
 std::string read_file(const std::filesystem::path& path);
+
+/// A file read in pieces through one small buffer, for readers that look at each byte once and
+/// keep little (a checksum, and a search for one name, over a ledger or a plan part of a million
+/// partitions): a large file read whole costs a fresh allocation of its size. With `whole_lines`,
+/// every piece ends with a line's '\n' (a line longer than the buffer grows it), except the
+/// last one when the file does not end with one. The errors are read_file()'s.
+class FilePieces {
+public:
+    explicit FilePieces(const std::filesystem::path& path, bool whole_lines = false);
+    ~FilePieces();
+    FilePieces(const FilePieces&) = delete;
+    FilePieces& operator=(const FilePieces&) = delete;
+    /// The file's size when opened (a hint: it may still grow).
+    std::size_t size() const noexcept { return size_; }
+    /// The next piece, valid until the next call; empty at the end.
+    std::string_view next();
+
+private:
+    std::filesystem::path path_;
+    int fd_ = -1;
+    bool whole_lines_;
+    std::size_t size_ = 0;
+    std::vector<char> buffer_;
+    std::size_t begin_ = 0, end_ = 0;  ///< bytes read but not handed out yet (a line begun)
+};
 
 /// Flushes every file written so far on the filesystem holding `path` to stable storage (one
 /// syncfs per slice instead of one fsync per partition). Throws StateError naming the folder and

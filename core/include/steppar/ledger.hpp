@@ -28,9 +28,12 @@
 // \n, \r. A later segment wins over an earlier one, and over the base unless the base's record
 // is of a newer generation (a segment left behind by a fold that crashed before removing it).
 // Reading a million records costs one read of the base (about 60 MB) and no allocation per
-// record.
+// record. Looking up one partition (lookup(), for `why`) maps the files instead of copying
+// them and parses only the lines that can matter: the definitions, and the lines whose name
+// field is the partition's.
 #pragma once
 
+#include "steppar/error.hpp"
 #include "steppar/stamp.hpp"
 #include "steppar/state.hpp"
 
@@ -57,6 +60,13 @@ std::string stamps_text(const FileStamp* stamps, std::size_t count);
 /// Parses a row of stamps; false when the text is not one of `count` stamps.
 bool parse_stamps(std::string_view text, std::vector<FileStamp>& stamps, std::size_t count);
 
+/// fold() of a Ledger that lookup() read: it holds one partition's record at most, and a base
+/// written from it would lose every other one.
+class PartialLedgerError : public StateError {
+public:
+    using StateError::StateError;
+};
+
 class Ledger {
 public:
     /// The unit's ledger: the base with every later segment laid over it. A damaged base is
@@ -64,6 +74,11 @@ public:
     /// segment that exists but cannot be read throws StateError (its records and retractions
     /// would be lost, and a fold would delete it). fold() removes only the segments read.
     static Ledger load(const StateLayout& state, std::string_view unit);
+    /// The record of one partition as load() would give it (the same files, checks, errors and
+    /// precedence, the same definitions() and generation()), without reading every record: it
+    /// holds that record or none. Such a ledger is a partial view: fold() throws
+    /// PartialLedgerError, fold_is_due() is false and segment_lines() counts nothing.
+    static Ledger lookup(const StateLayout& state, std::string_view unit, const std::string& name);
 
     std::size_t size() const noexcept { return records_.size(); }
     /// Record `i` in name order.
@@ -89,6 +104,9 @@ public:
     void fold(const StateLayout& state, std::string_view unit) const;
 
 private:
+    template <class OnBaseLine, class OnSegmentLine>
+    static Ledger read(const StateLayout& state, std::string_view unit, bool partial, OnBaseLine&& on_base_line,
+                       OnSegmentLine&& on_segment_line);
     struct Source {
         std::string text;
         std::uint64_t generation = 0;  ///< a segment's (the base's records carry their own)
@@ -100,6 +118,8 @@ private:
     };
     std::uint32_t definition_index(std::string_view digest);
     std::string name_at(std::size_t i) const;
+    void base_definition(Source& source, std::string_view line);
+    char segment_line(Source& source, std::string_view line, std::string_view& name);
 
     std::vector<Source> sources_;  // [0]: the base; then segments in order
     std::vector<Record> records_;
@@ -109,6 +129,7 @@ private:
     std::uint64_t generation_ = 0;  ///< also what a fold records as folded "through"
     std::size_t base_records_ = 0, segment_lines_ = 0;
     std::string damaged_;
+    bool partial_ = false;  ///< read by lookup()
 };
 
 /// One line of a segment, for the barrier's check of what a slice did.

@@ -95,5 +95,12 @@ PlanIndex read_plan_index(const StateLayout& state, std::string_view unit);
 /// Slice `slice`'s part of the current plan; throws UsageError when there is no such slice and
 /// StateError when the part is missing, corrupt or from another plan.
 SlicePart read_slice_part(const StateLayout& state, std::string_view unit, int slice);
+/// The slice of the plan `index` (the unit's, as read_plan_index() gives it) whose part holds
+/// `partition`, or -1 when none does. Parts are read in slice order up to that one, each
+/// streamed rather than held or parsed whole, and checked as read_slice_part() checks it (the
+/// same SHA-256 check of its bytes, then its unit, plan, slice and count of names): a part
+/// missing, damaged or of another plan throws the same StateError. What `why` uses to name the
+/// slice of one partition among millions.
+int slice_holding(const StateLayout& state, std::string_view unit, const PlanIndex& index, std::string_view partition);
 
 }  // namespace steppar

@@ -4,8 +4,9 @@
 // outputs then), compared one by one with the files and the definition now, and, through the
 // definition parts the slicers keep (definition_store.hpp), which param, plugin, function or
 // setting changed. For an output of a whole-function node it comes from the node's marker. A
-// path in a dataset that steppar did not write is "foreign". It reads one unit's ledger and a few
-// files: no scan of any folder.
+// path in a dataset that steppar did not write is "foreign". It looks up one partition in one
+// unit's ledger (Ledger::lookup) and in its plan (slice_holding), and reads a few files: no
+// scan of any folder, and no whole ledger or plan in memory.
 #pragma once
 
 #include "steppar/project.hpp"
