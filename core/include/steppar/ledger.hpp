@@ -28,9 +28,9 @@
 // \n, \r. A later segment wins over an earlier one, and over the base unless the base's record
 // is of a newer generation (a segment left behind by a fold that crashed before removing it).
 // Reading a million records costs one read of the base (about 60 MB) and no allocation per
-// record. Looking up one partition (lookup(), for `why`) maps the files instead of copying
-// them and parses only the lines that can matter: the definitions, and the lines whose name
-// field is the partition's.
+// record. Looking up one partition (lookup(), for `why`) reads the files through a small
+// buffer instead of holding them, and parses only the lines that can matter: the definitions,
+// and the lines whose name field is the partition's.
 #pragma once
 
 #include "steppar/error.hpp"
