@@ -59,8 +59,12 @@ public:
     PartitionWalk(const Dataset& dataset, int root_fd, bool stamps, bool temporaries)
         : dataset_(dataset), root_fd_(root_fd), stamps_(stamps), temporaries_(temporaries) {}
 
-    void run(std::vector<std::string>& names, std::vector<FileStamp>* stamps, std::vector<std::string>* temporaries) {
+    /// `under`: only the folder of that name (as a partition name's folders, "a/b"), whose
+    /// partitions are named from the dataset's root ("a/b/x"); empty: the whole dataset.
+    void run(std::vector<std::string>& names, std::vector<FileStamp>* stamps, std::vector<std::string>* temporaries,
+             const std::string& under = {}) {
         folders_.push_back(std::make_unique<Folder>());
+        if (!under.empty()) folders_.front()->disk = folders_.front()->prefix = under + "/";
         pending_ = 1;
         list(*folders_.front());  // a small dataset needs no thread
         finish_task();
@@ -190,6 +194,11 @@ private:
                 continue;
             }
             unsigned char type = entry->d_type;
+            if (type == DT_UNKNOWN) {  // the filesystem does not say: a link must still be known as one
+                struct stat st {};
+                if (::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) type = DT_LNK;
+            }
+            if (type == DT_LNK) links_ = true;
             if (type == DT_UNKNOWN || type == DT_LNK) {
                 struct stat st {};
                 if (::fstatat(fd, entry->d_name, &st, 0) != 0) {  // e.g. a dangling link
@@ -288,6 +297,9 @@ private:
     std::exception_ptr error_;
     std::atomic<bool> error_flag_{false};
     std::atomic<std::size_t> files_{0};  // partition files found, for reserving the answer
+
+public:
+    std::atomic<bool> links_{false};  // a symbolic link was followed
 };
 
 }  // namespace
@@ -322,7 +334,9 @@ PartitionScan scan_partitions(const Dataset& dataset, bool missing_ok, std::vect
         throw StateError("dataset '" + dataset.name + "': cannot list '" + dataset.path.string() + "': " + std::strerror(errno));
     {
         const FdCloser closer{root};
-        PartitionWalk(dataset, root, with_stamps, temporaries != nullptr).run(scan.names, with_stamps ? &scan.stamps : nullptr, temporaries);
+        PartitionWalk walk(dataset, root, with_stamps, temporaries != nullptr);
+        walk.run(scan.names, with_stamps ? &scan.stamps : nullptr, temporaries);
+        scan.followed_links = walk.links_;
     }
     if (!std::is_sorted(scan.names.begin(), scan.names.end())) {  // never, but cheap to be sure
         std::vector<std::size_t> order(scan.names.size());
@@ -335,6 +349,18 @@ PartitionScan scan_partitions(const Dataset& dataset, bool missing_ok, std::vect
         }
         scan = std::move(sorted);
     }
+    return scan;
+}
+
+PartitionScan scan_partitions_under(const Dataset& dataset, const std::string& folder) {
+    PartitionScan scan;
+    const int root = ::open(dataset.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        throw StateError("dataset '" + dataset.name + "': cannot list '" + dataset.path.string() + "': " + std::strerror(errno));
+    const FdCloser closer{root};
+    PartitionWalk walk(dataset, root, true, false);
+    walk.run(scan.names, &scan.stamps, nullptr, folder);
+    scan.followed_links = walk.links_;
     return scan;
 }
 

@@ -62,34 +62,77 @@ struct Fd {
     Fd& operator=(const Fd&) = delete;
 };
 
-// Waits for `fd` (or `wake_fd`) to be readable; true when `fd` is.
-bool readable(int fd, int wake_fd, std::chrono::milliseconds timeout) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    const int count = wake_fd >= 0 ? 2 : 1;
-    const int ready = ::poll(fds, static_cast<nfds_t>(count), static_cast<int>(std::min<std::chrono::milliseconds::rep>(timeout.count(), 1 << 30)));
+// Waits for `fd` (or a wake fd) to be readable; true when `fd` is and no wake fd is. `fd` -1:
+// only the wake fds (and the timeout).
+bool poll_wake(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return fd >= 0 && ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+bool readable(int fd, WakeFds wake, std::chrono::milliseconds timeout) {
+    pollfd fds[3] = {{fd, POLLIN, 0}, {wake.first, POLLIN, 0}, {wake.second, POLLIN, 0}};
+    const int ready = ::poll(fds, 3, static_cast<int>(std::min<std::chrono::milliseconds::rep>(timeout.count(), 1 << 30)));
     if (ready <= 0) return false;
-    if (count == 2 && (fds[1].revents & POLLIN)) return false;
+    if ((fds[1].revents & POLLIN) || (fds[2].revents & POLLIN)) return false;
     return (fds[0].revents & POLLIN) != 0;
 }
 
-void note(Changes& c, std::string path) {
-    ++c.events;
-    if (c.paths.size() < listed_paths) c.paths.push_back(std::move(path));
+// A changed path: one that asks for a run (in a watched folder), or only one to list
+// (`followed`: in a folder a run writes).
+void note(Changes& c, std::string path, bool followed = false) {
+    if (!followed) {
+        ++c.events;
+        if (c.paths.size() < listed_paths) c.paths.push_back(path);
+    }
+    if (c.changed.size() < Changes::max_changed) c.changed.push_back(std::move(path));
+    else c.complete = false;
 }
+
+// Where a path is: under a watched folder (or one of them itself), under a followed one, or
+// neither.
+enum class Place { elsewhere, watched, followed };
+Place place_of(const std::string& path, const std::vector<fs::path>& watched, const std::vector<fs::path>& followed) {
+    for (const auto& root : watched)
+        if (path == root.native() || path.rfind(root.native() + "/", 0) == 0) return Place::watched;
+    for (const auto& root : followed)
+        if (path == root.native() || path.rfind(root.native() + "/", 0) == 0) return Place::followed;
+    return Place::elsewhere;
+}
+
+}  // namespace
+
+void Changes::merge(Changes&& more) {
+    events += more.events;
+    for (auto& p : more.paths)
+        if (paths.size() < listed_paths) paths.push_back(std::move(p));
+    if (more.lost && !lost) {
+        lost = true;
+        why_lost = std::move(more.why_lost);
+    }
+    complete = complete && more.complete && !more.lost;
+    for (auto& p : more.changed) {
+        if (changed.size() < max_changed) changed.push_back(std::move(p));
+        else complete = false;
+    }
+}
+
+namespace {
 
 // ---- inotify: a watch per folder -------------------------------------------------------------
 
 class InotifySource : public ChangeSource {
 public:
-    explicit InotifySource(const std::vector<fs::path>& folders) : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    InotifySource(const std::vector<fs::path>& folders, const std::vector<fs::path>& followed)
+        : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
         if (fd_.fd < 0) throw UsageError(std::string("inotify is not available here: ") + std::strerror(errno));
         for (const auto& f : folders) roots_.push_back(fs::absolute(f));
+        for (const auto& f : followed) followed_.push_back(fs::absolute(f));
         setup();
     }
 
-    Changes wait(std::chrono::milliseconds timeout, int wake_fd) override {
+    Changes wait(std::chrono::milliseconds timeout, WakeFds wake) override {
         Changes changes;
-        if (!readable(fd_.fd, wake_fd, timeout)) return changes;
+        if (!readable(fd_.fd, wake, timeout)) return changes;
         alignas(inotify_event) char buffer[64 * 1024];
         for (;;) {
             const ssize_t n = ::read(fd_.fd, buffer, sizeof buffer);
@@ -100,7 +143,13 @@ public:
                 take(*event, changes);
             }
         }
-        if (changes.lost) setup();  // watches again from scratch: what went away, what came back
+        // Watches again from scratch: what went away, what came back. Events meanwhile are not
+        // told: the list of changes is not complete.
+        if (changes.lost || renew_) {
+            setup();
+            renew_ = false;
+            changes.complete = false;
+        }
         return changes;
     }
 
@@ -115,11 +164,12 @@ private:
         for (const auto& [wd, path] : folders_) ::inotify_rm_watch(fd_.fd, wd);
         folders_.clear();
         seen_.clear();
-        for (const auto& root : roots_) {
-            const fs::path start = existing_part(root);
-            if (start == root) add_tree(root);
-            else add(start);  // only to see the folder appear
-        }
+        for (const auto* roots : {&roots_, &followed_})
+            for (const auto& root : *roots) {
+                const fs::path start = existing_part(root);
+                if (start == root) add_tree(root);
+                else add(start);  // only to see the folder appear
+            }
     }
 
     // Watches `folder` and every folder under it (symbolic links to folders followed once).
@@ -162,32 +212,52 @@ private:
         const fs::path folder = it->second;
         if (event.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
             // A watched folder went away (or moved): a root of them means watching anew.
-            if (std::find(roots_.begin(), roots_.end(), folder) != roots_.end() || !(event.mask & IN_IGNORED)) {
-                changes.lost = changes.lost || std::find(roots_.begin(), roots_.end(), folder) != roots_.end();
+            const bool root = std::find(roots_.begin(), roots_.end(), folder) != roots_.end();
+            const bool followed_root = std::find(followed_.begin(), followed_.end(), folder) != followed_.end();
+            if (root || followed_root || !(event.mask & IN_IGNORED)) {
+                changes.lost = changes.lost || root;
                 if (changes.lost && changes.why_lost.empty()) changes.why_lost = "the watched folder '" + folder.string() + "' went away";
-                note(changes, folder.string());
+                renew_ = renew_ || followed_root;
+                const Place where = place_of(folder.string(), roots_, followed_);
+                if (where != Place::elsewhere) note(changes, folder.string(), where == Place::followed);
             }
             if (event.mask & IN_IGNORED) folders_.erase(event.wd);
             return;
         }
         const std::string name = event.len ? event.name : "";
-        if (!name.empty() && name.front() == '.') return;  // hidden: never a partition (and steppar's temporaries)
         const fs::path path = name.empty() ? folder : folder / name;
+        // A folder renamed keeps its watches, which must now name it (and what it holds) anew.
+        if ((event.mask & IN_ISDIR) && (event.mask & IN_MOVED_FROM)) moved_from_[event.cookie] = path;
+        if ((event.mask & IN_ISDIR) && (event.mask & IN_MOVED_TO))
+            if (const auto from = moved_from_.find(event.cookie); from != moved_from_.end()) {
+                rename_watched(from->second, path);
+                moved_from_.erase(from);
+            }
+        if (!name.empty() && name.front() == '.') return;  // hidden: never a partition (and steppar's temporaries)
         const bool root_appeared = std::find(roots_.begin(), roots_.end(), path) != roots_.end();
         if ((event.mask & IN_ISDIR) && (event.mask & (IN_CREATE | IN_MOVED_TO))) add_tree(path);  // and what it holds already
         // A folder watched only to see a root appear: only that root's path counts.
-        bool relevant = root_appeared;
-        for (const auto& root : roots_) relevant = relevant || path.native().rfind(root.native() + "/", 0) == 0 || path == root;
-        if (!relevant) return;
+        const Place where = place_of(path.string(), roots_, followed_);
+        if (where == Place::elsewhere) return;
         if (root_appeared) {
             changes.lost = true;  // everything under it is new
             changes.why_lost = "the watched folder '" + path.string() + "' appeared";
         }
-        note(changes, path.string());
+        // A followed folder that appeared: what was written in it before its watch was added is not told.
+        if (std::find(followed_.begin(), followed_.end(), path) != followed_.end()) changes.complete = false;
+        note(changes, path.string(), where == Place::followed);
+    }
+
+    void rename_watched(const fs::path& from, const fs::path& to) {
+        const std::string old = from.native();
+        for (auto& [wd, folder] : folders_)
+            if (folder.native() == old || folder.native().rfind(old + "/", 0) == 0) folder = to.native() + folder.native().substr(old.size());
     }
 
     Fd fd_;
-    std::vector<fs::path> roots_;
+    std::vector<fs::path> roots_, followed_;
+    std::map<std::uint32_t, fs::path> moved_from_;  // a folder's IN_MOVED_FROM, by cookie, until its IN_MOVED_TO
+    bool renew_ = false;  // a followed folder went away: watch anew
     std::map<int, fs::path> folders_;
     std::set<std::pair<dev_t, ino_t>> seen_;
 };
@@ -196,17 +266,20 @@ private:
 
 class FanotifySource : public ChangeSource {
 public:
-    explicit FanotifySource(const std::vector<fs::path>& folders)
+    FanotifySource(const std::vector<fs::path>& folders, const std::vector<fs::path>& followed)
         : fd_(::fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY | O_CLOEXEC)) {
         if (fd_.fd < 0)
             throw UsageError(std::string("fanotify is not available here: ") + std::strerror(errno) +
                              (errno == EPERM ? " (it needs CAP_SYS_ADMIN: run as root)" : ""));
         std::set<dev_t> marked;
-        for (const auto& f : folders) {
+        std::vector<fs::path> all = folders;
+        all.insert(all.end(), followed.begin(), followed.end());
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const fs::path& f = all[i];
             std::error_code ec;
             fs::path root = fs::weakly_canonical(fs::absolute(f), ec);
             if (ec) root = fs::absolute(f);
-            roots_.push_back(root);
+            (i < folders.size() ? roots_ : followed_).push_back(root);
             const fs::path start = existing_part(root);
             struct stat st {};
             if (::stat(start.c_str(), &st) != 0 || !marked.insert(st.st_dev).second) continue;
@@ -219,9 +292,9 @@ public:
         }
     }
 
-    Changes wait(std::chrono::milliseconds timeout, int wake_fd) override {
+    Changes wait(std::chrono::milliseconds timeout, WakeFds wake) override {
         Changes changes;
-        if (!readable(fd_.fd, wake_fd, timeout)) return changes;
+        if (!readable(fd_.fd, wake, timeout)) return changes;
         alignas(fanotify_event_metadata) char buffer[64 * 1024];
         for (;;) {
             const ssize_t n = ::read(fd_.fd, buffer, sizeof buffer);
@@ -281,12 +354,26 @@ private:
                         changes.why_lost = "the watched folder '" + root.string() + "' appeared or went away";
                     }
                     if (inside || changes.lost) note(changes, path);
+                    forget_folders(event);
                     return;
                 }
+                for (const auto& root : followed_) {
+                    const bool inside = path == root.native() || path.rfind(root.native() + "/", 0) == 0;
+                    const bool above = root.native().rfind(path + "/", 0) == 0;
+                    if (inside) note(changes, path, true);
+                    else if (above && (event.mask & FAN_ONDIR)) note(changes, root.string(), true);  // a folder on its way came or went: all of it
+                    if (inside || above) break;
+                }
+                forget_folders(event);
                 return;
             }
             at += header->len;
         }
+    }
+
+    // A folder renamed or removed keeps its handle: the paths remembered for handles may be wrong now.
+    void forget_folders(const fanotify_event_metadata& event) {
+        if ((event.mask & FAN_ONDIR) && (event.mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE))) cache_.clear();
     }
 
     // The folder a file handle names now ("" when it is gone), through a descriptor of it.
@@ -303,14 +390,14 @@ private:
             ::close(fd);
             if (n <= 0) continue;
             std::string folder(target, static_cast<std::size_t>(n));
-            if (cache_.size() > 100000) cache_.clear();  // a folder renamed keeps its handle: forget now and then
+            if (cache_.size() > 100000) cache_.clear();
             return cache_[key] = folder;
         }
         return {};
     }
 
     Fd fd_;
-    std::vector<fs::path> roots_;
+    std::vector<fs::path> roots_, followed_;
     std::map<dev_t, std::unique_ptr<Fd>> mounts_;
     std::map<std::string, std::string> cache_;
 };
@@ -324,21 +411,21 @@ public:
         last_ = signature();
     }
 
-    Changes wait(std::chrono::milliseconds timeout, int wake_fd) override {
+    Changes wait(std::chrono::milliseconds timeout, WakeFds wake) override {
         Changes changes;
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
             const auto now = std::chrono::steady_clock::now();
             const auto step = std::min(interval_, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
             if (step.count() > 0) {
-                pollfd wake{wake_fd, POLLIN, 0};
-                if (wake_fd >= 0 && ::poll(&wake, 1, static_cast<int>(step.count())) > 0) return changes;
-                if (wake_fd < 0) ::usleep(static_cast<useconds_t>(step.count() * 1000));
+                readable(-1, wake, step);  // sleeps the step, or less when a wake fd is readable
+                if (poll_wake(wake.first) || poll_wake(wake.second)) return changes;
             }
             std::string now_signature = signature();
             if (now_signature != last_) {
                 last_ = std::move(now_signature);
                 note(changes, "(a difference found by polling)");
+                changes.complete = false;  // polling does not say which paths
                 return changes;
             }
             if (std::chrono::steady_clock::now() >= deadline) return changes;
@@ -390,22 +477,22 @@ private:
 
 }  // namespace
 
-std::unique_ptr<ChangeSource> open_change_source(const std::vector<fs::path>& folders, WatchBackend backend,
-                                                 std::chrono::milliseconds poll_interval, std::string* fallback) {
+std::unique_ptr<ChangeSource> open_change_source(const std::vector<fs::path>& folders, const std::vector<fs::path>& followed,
+                                                 WatchBackend backend, std::chrono::milliseconds poll_interval, std::string* fallback) {
     switch (backend) {
-    case WatchBackend::fanotify: return std::make_unique<FanotifySource>(folders);
-    case WatchBackend::inotify: return std::make_unique<InotifySource>(folders);
+    case WatchBackend::fanotify: return std::make_unique<FanotifySource>(folders, followed);
+    case WatchBackend::inotify: return std::make_unique<InotifySource>(folders, followed);
     case WatchBackend::poll: return std::make_unique<PollSource>(folders, poll_interval);
     case WatchBackend::automatic: break;
     }
     std::string why;
     try {
-        return std::make_unique<FanotifySource>(folders);
+        return std::make_unique<FanotifySource>(folders, followed);
     } catch (const UsageError& e) {
         why = e.what();
     }
     try {
-        auto source = std::make_unique<InotifySource>(folders);
+        auto source = std::make_unique<InotifySource>(folders, followed);
         if (fallback) *fallback = why;
         return source;
     } catch (const UsageError& e) {

@@ -1,4 +1,5 @@
 #include "steppar/freshness.hpp"
+#include "steppar/watched_scan.hpp"
 
 #include "steppar/definition.hpp"
 #include "steppar/definition_store.hpp"
@@ -195,13 +196,20 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
             a.outputs.push_back(out);
         }
 
+    const int self = static_cast<int>(&unit - pipeline.units().data());
     // The output folders are scanned by a second thread while this one scans the inputs: on a
     // million partitions each scan is mostly stat(2) calls, and the two share no data.
     std::vector<PartitionScan> scans(outputs.size());
     std::exception_ptr scan_error;
     std::thread scanner([&] {
         try {
-            for (std::size_t k = 0; k < outputs.size(); ++k) scans[k] = scan_partitions(*outputs[k], /*missing_ok=*/true, &a.temporaries);
+            for (std::size_t k = 0; k < outputs.size(); ++k) {
+                // Written by this unit alone, and not yet in this run: the watch's events can stand for a walk.
+                const auto& producers = pipeline.producers(outputs[k]->name);
+                const bool only_this = std::all_of(producers.begin(), producers.end(), [&](int p) { return p == self; });
+                scans[k] = only_this ? scan_watched(*outputs[k], /*missing_ok=*/true, &a.temporaries)
+                                     : scan_partitions(*outputs[k], /*missing_ok=*/true, &a.temporaries);
+            }
         } catch (...) {
             scan_error = std::current_exception();
         }
@@ -243,7 +251,6 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
     const std::size_t input_count = zipped.inputs.size(), output_count = outputs.size();
     // Which inputs are made by another unit: a change there is that unit's rebuild.
     std::vector<bool> made_upstream(input_count);
-    const int self = static_cast<int>(&unit - pipeline.units().data());
     for (std::size_t i = 0; i < input_count; ++i)
         for (const int producer : pipeline.producers(zipped.inputs[i])) made_upstream[i] = made_upstream[i] || producer != self;
     std::vector<FileStamp> recorded_inputs;
@@ -378,7 +385,7 @@ std::string whole_node_fingerprint(Project& project, const Unit& unit, std::stri
         digest.update("\n" + in + "\n");
         if (inputs) *inputs += "\n" + in + "\n";
         std::string text;
-        const PartitionScan scan = scan_partitions(d, /*missing_ok=*/true);
+        const PartitionScan scan = pipeline.producers(in).empty() ? scan_watched(d, /*missing_ok=*/true) : scan_partitions(d, /*missing_ok=*/true);
         for (std::size_t i = 0; i < scan.names.size(); ++i) {
             text.clear();
             append_json_string(text, scan.names[i]);

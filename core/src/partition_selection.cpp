@@ -5,6 +5,7 @@
 #include "steppar/log.hpp"
 #include "steppar/regex.hpp"
 #include "steppar/text.hpp"
+#include "steppar/watched_scan.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -15,7 +16,11 @@ ZippedInputs zip_inputs(const Pipeline& pipeline, const Unit& unit, bool with_st
     zipped.inputs = pipeline.external_partitioned_inputs(unit);
     const std::size_t width = zipped.inputs.size();
     std::vector<PartitionScan> scans;
-    for (const auto& in : zipped.inputs) scans.push_back(scan_partitions(pipeline.catalog().at(in), false, nullptr, with_stamps));
+    for (const auto& in : zipped.inputs) {
+        const Dataset& d = pipeline.catalog().at(in);
+        // No node writes it during the run: the watch's events can stand for a walk.
+        scans.push_back(with_stamps && pipeline.producers(in).empty() ? scan_watched(d) : scan_partitions(d, false, nullptr, with_stamps));
+    }
     if (width == 1) {
         zipped.names = std::move(scans[0].names);
         zipped.stamps = std::move(scans[0].stamps);

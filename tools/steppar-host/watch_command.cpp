@@ -17,6 +17,7 @@
 #include <steppar/run_lock.hpp>
 #include <steppar/signals.hpp>
 #include <steppar/text.hpp>
+#include <steppar/watched_scan.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,7 +25,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
-#include <poll.h>
 #include <set>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -57,6 +57,15 @@ std::vector<fs::path> watched_folders(const Pipeline& pipeline) {
     return {folders.begin(), folders.end()};
 }
 
+// The folders the runs write (partitioned outputs in the catalog): their changes start no run,
+// but a run's scan of them can come from the kernel's events (watched_scan.hpp).
+std::vector<fs::path> written_folders(const Pipeline& pipeline) {
+    std::set<fs::path> folders;
+    for (const auto& [name, d] : pipeline.catalog().all())
+        if (d.partitioned() && !d.intermediate && !pipeline.producers(name).empty()) folders.insert(d.path);
+    return {folders.begin(), folders.end()};
+}
+
 // "3 changes (docs/a.txt, docs/b.txt, ...)".
 std::string changes_text(const Changes& c) {
     std::string text = count_text(c.events) + (c.events == 1 ? " change" : " changes");
@@ -67,21 +76,40 @@ std::string changes_text(const Changes& c) {
 
 class Watcher {
 public:
-    Watcher(std::vector<std::string> run_argv, int wake_fd) : run_argv_(std::move(run_argv)), wake_fd_(wake_fd) {}
+    Watcher(std::vector<std::string> run_argv, int wake_fd, fs::path window_file)
+        : run_argv_(std::move(run_argv)), wake_fd_(wake_fd), window_file_(std::move(window_file)),
+          token_base_(std::to_string(::getpid()) + "." + std::to_string(std::chrono::system_clock::now().time_since_epoch().count())) {}
 
     /// Runs the pipeline once and waits for it (or for a stop, which it passes on). Returns
-    /// false when a stop was asked.
-    bool run(const std::string& why) {
+    /// false when a stop was asked. `changed`: every path changed since the run before started,
+    /// when the list is complete (else a null pointer: the run walks every folder). What
+    /// `source` sees meanwhile goes into `pending` (the kernel's queue must not overflow with
+    /// the run's own writes).
+    bool run(const std::string& why, const std::vector<std::string>* changed, ChangeSource& source, Changes& pending) {
         log("watch: run (" + why + ")");
+        // The window this run looks through: its scans are kept under `token`, and those of the
+        // run before (`since`) stand for walks with the changed paths looked at again.
+        WatchWindow window;
+        window.token = token_base_ + "." + std::to_string(++runs_);
+        if (changed && !previous_token_.empty()) {
+            window.since = previous_token_;
+            window.paths = *changed;
+        }
+        write_watch_window(window_file_, window);
+        previous_token_ = window.token;
+        const std::string window_variable = std::string(watch_window_variable) + "=" + window_file_.string();
         std::vector<char*> argv;
         for (auto& a : run_argv_) argv.push_back(a.data());
         argv.push_back(nullptr);
         const std::string token = std::string(watcher_variable) + "=" + std::to_string(::getpid());
         std::vector<char*> env;
+        const auto named = [](const char* entry, const char* name) {
+            return std::strncmp(entry, name, std::strlen(name)) == 0 && entry[std::strlen(name)] == '=';
+        };
         for (char** e = environ; *e; ++e)
-            if (std::strncmp(*e, watcher_variable, std::strlen(watcher_variable)) != 0 || (*e)[std::strlen(watcher_variable)] != '=')
-                env.push_back(*e);
+            if (!named(*e, watcher_variable) && !named(*e, watch_window_variable)) env.push_back(*e);
         env.push_back(const_cast<char*>(token.c_str()));
+        env.push_back(const_cast<char*>(window_variable.c_str()));
         env.push_back(nullptr);
         // The run starts with default signal handling and an empty mask: it is an ordinary run.
         posix_spawnattr_t attr;
@@ -100,14 +128,14 @@ public:
         const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
         bool stopping = false;
         for (;;) {
-            pollfd fds[2] = {{pidfd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-            if (pidfd >= 0) ::poll(fds, 2, -1);
+            // Until the run ends (its pidfd; without one, a look every 50 ms) or a stop.
+            pending.merge(source.wait(std::chrono::milliseconds(pidfd >= 0 ? 3600 * 1000 : 50), WakeFds(wake_fd_, pidfd)));
             if (!stopping && interrupt_signal() != 0) {
                 stopping = true;
                 ::kill(child, interrupt_signal());  // the run stops its steps and keeps what finished
             }
             int status = 0;
-            const pid_t done = ::waitpid(child, &status, pidfd >= 0 ? WNOHANG : 0);
+            const pid_t done = ::waitpid(child, &status, WNOHANG);
             if (done == child) {
                 if (pidfd >= 0) ::close(pidfd);
                 const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -130,6 +158,9 @@ public:
 private:
     std::vector<std::string> run_argv_;
     int wake_fd_;
+    fs::path window_file_;
+    std::string token_base_, previous_token_;
+    long runs_ = 0;
     int last_exit_ = 0;
 };
 
@@ -195,17 +226,23 @@ int watch_command(int argc, char** argv) {
     InterruptWatch stops;
     const std::vector<fs::path> folders = watched_folders(project->pipeline());
     if (folders.empty()) throw UsageError("watch: the pipeline reads no dataset that a node does not make: there is nothing to watch");
+    // Under Slurm the runs write on other machines, whose writes no event here tells.
+    const bool local_runs = parsed.values["runner"].as<std::string>() != "slurm";
+    const std::vector<fs::path> written = local_runs ? written_folders(project->pipeline()) : std::vector<fs::path>{};
     std::string fallback;
-    const auto source = open_change_source(folders, backend, millis(poll_every), &fallback);
+    const auto source = open_change_source(folders, written, backend, millis(poll_every), &fallback);
     if (!fallback.empty()) log("watch: not " + std::string(source->backend() == WatchBackend::poll ? "fanotify or inotify" : "fanotify") + ": " + fallback);
     std::vector<std::string> shown;
     for (const auto& f : folders) shown.push_back(f.string());
     log("watch: " + source->describe() + ": " + join_first(shown, 5) + " (pid " + std::to_string(::getpid()) + ")");
+    const fs::path window_file = watch_dir(project->state().root()) / "window.tsv";
     project.reset();  // each run opens the pipeline file again: an edit to it takes effect at the next run
 
-    Watcher watcher(run_argv, stops.wake_fd());
+    Watcher watcher(run_argv, stops.wake_fd(), window_file);
+    // What changed since the run before started: kept across waits, given to the next run.
+    Changes pending;
     // Whatever happened while no watcher ran (or was killed): one run looks at everything.
-    if (!watcher.run("start: everything that changed while no watcher ran")) return 0;
+    if (!watcher.run("start: everything that changed while no watcher ran", nullptr, *source, pending)) return 0;
     auto last_run = Clock::now();
     const auto quiet = millis(debounce);
     const auto longest_wait = std::max(millis(debounce * 10), std::chrono::milliseconds(10000));
@@ -215,33 +252,36 @@ int watch_command(int argc, char** argv) {
             const auto due = last_run + millis(rescan_every);
             wait_for = std::max(std::chrono::milliseconds(0), std::min(wait_for, std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now())));
         }
-        Changes changes = source->wait(wait_for, stops.wake_fd());
+        // Changes seen during the last run count as if seen now.
+        if (!pending.any()) pending.merge(source->wait(wait_for, stops.wake_fd()));
         if (interrupt_signal() != 0) break;
         std::string why;
-        if (changes.any()) {
+        bool full = false;
+        if (pending.any()) {
             // Until the folders are quiet: a copy of 10,000 files is one run, not 10,000.
             const auto first = Clock::now();
             for (;;) {
-                const Changes more = source->wait(quiet, stops.wake_fd());
+                Changes more = source->wait(quiet, stops.wake_fd());
                 if (interrupt_signal() != 0) break;
-                if (!more.any()) break;
-                changes.events += more.events;
-                for (const auto& p : more.paths)
-                    if (changes.paths.size() < 8) changes.paths.push_back(p);
-                if (more.lost && !changes.lost) {
-                    changes.lost = true;
-                    changes.why_lost = more.why_lost;
-                }
+                const bool any = more.any();
+                pending.merge(std::move(more));  // what only the runs write is listed, and does not delay
+                if (!any) break;
                 if (Clock::now() - first >= longest_wait) break;
             }
             if (interrupt_signal() != 0) break;
-            why = changes_text(changes);
+            why = changes_text(pending);
         } else if (rescan_every > 0 && Clock::now() - last_run >= millis(rescan_every)) {
             why = "the scheduled full look (--rescan-every)";
+            full = true;
         } else {
-            continue;
+            continue;  // only what the runs wrote: listed for the next one
         }
-        if (!watcher.run(why)) break;
+        const bool complete = !full && local_runs && pending.complete && !pending.lost && source->backend() != WatchBackend::poll;
+        std::sort(pending.changed.begin(), pending.changed.end());
+        pending.changed.erase(std::unique(pending.changed.begin(), pending.changed.end()), pending.changed.end());
+        const std::vector<std::string> changed = std::move(pending.changed);
+        pending = Changes();
+        if (!watcher.run(why, complete ? &changed : nullptr, *source, pending)) break;
         last_run = Clock::now();
     }
     log("watch: stopped by " + signal_name(interrupt_signal() ? interrupt_signal() : SIGTERM));

@@ -50,6 +50,7 @@ std::vector<std::string> list_partitions(const Dataset& dataset);
 struct PartitionScan {
     std::vector<std::string> names;
     std::vector<FileStamp> stamps;
+    bool followed_links = false;  ///< the walk went through a symbolic link (no event tells what changes behind one)
 };
 /// Like list_partitions(), with each file's stamp (one fstatat per file during the walk). A
 /// missing folder is an empty dataset when `missing_ok` (an output not written yet). With
@@ -58,6 +59,11 @@ struct PartitionScan {
 /// Without `with_stamps`, nothing is stat'ed and every stamp is left "missing".
 PartitionScan scan_partitions(const Dataset& dataset, bool missing_ok = false, std::vector<std::string>* temporaries = nullptr,
                               bool with_stamps = true);
+
+/// The partitions (with stamps) under one folder of a partitioned dataset, named from the
+/// dataset's root: `folder` "a/b" gives "a/b/x" for the file a/b/x<suffix>. What a watched scan
+/// (watched_scan.hpp) walks again when the kernel says a folder changed.
+PartitionScan scan_partitions_under(const Dataset& dataset, const std::string& folder);
 
 class Catalog {
 public:

@@ -32,29 +32,46 @@ WatchBackend parse_watch_backend(const std::string& word);
 
 /// What a source saw since it was last asked.
 struct Changes {
-    std::vector<std::string> paths;  ///< changed paths as the kernel named them (at most a few listed)
-    std::size_t events = 0;          ///< how many events (or, for poll, changed files)
+    std::vector<std::string> paths;  ///< changed paths in watched folders as the kernel named them (at most a few listed)
+    std::size_t events = 0;          ///< how many events in watched folders (or, for poll, changed files)
     bool lost = false;               ///< events were lost: queue overflow, a watch gone
     std::string why_lost;            ///< for the log
+    /// Every changed path, in watched and in followed folders, while `complete`: what a run can
+    /// look at instead of walking (watched_scan.hpp). Not complete past `max_changed` paths,
+    /// after lost events, or from a source that cannot name paths (poll).
+    std::vector<std::string> changed;
+    bool complete = true;
+    static constexpr std::size_t max_changed = 100000;
+
     bool any() const { return events > 0 || lost; }
+    /// Adds what `more` saw (keeping a few paths for the log).
+    void merge(Changes&& more);
+};
+
+/// Descriptors that end a wait when readable (-1: none).
+struct WakeFds {
+    int first = -1, second = -1;
+    WakeFds(int a = -1, int b = -1) : first(a), second(b) {}
 };
 
 class ChangeSource {
 public:
     virtual ~ChangeSource() = default;
     /// Waits up to `timeout` for changes and returns them (maybe none). Returns early, with
-    /// none, when `wake_fd` (e.g. a signal's self-pipe; -1: none) becomes readable.
-    virtual Changes wait(std::chrono::milliseconds timeout, int wake_fd) = 0;
+    /// none, when a wake fd (e.g. a signal's self-pipe, a child's pidfd; -1: none) becomes readable.
+    virtual Changes wait(std::chrono::milliseconds timeout, WakeFds wake) = 0;
     virtual WatchBackend backend() const = 0;
     /// One line for the log: what is watched and how ("inotify, 1,003 folders").
     virtual std::string describe() const = 0;
 };
 
 /// A source over `folders` (each watched with everything under it; a folder that does not exist
-/// yet is watched from its nearest existing parent). `automatic` tries fanotify, then inotify,
+/// yet is watched from its nearest existing parent), also following `followed`: their changes
+/// are only listed in Changes::changed (a run's own outputs must not start the next run). `automatic` tries fanotify, then inotify,
 /// then poll, and says in `fallback` why it did not use the ones before (empty when it did).
 /// Throws UsageError when an explicitly asked backend cannot run here, saying why.
-std::unique_ptr<ChangeSource> open_change_source(const std::vector<std::filesystem::path>& folders, WatchBackend backend,
+std::unique_ptr<ChangeSource> open_change_source(const std::vector<std::filesystem::path>& folders,
+                                                 const std::vector<std::filesystem::path>& followed, WatchBackend backend,
                                                  std::chrono::milliseconds poll_interval, std::string* fallback = nullptr);
 
 }  // namespace steppar
