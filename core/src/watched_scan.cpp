@@ -293,9 +293,14 @@ WatchWindow read_watch_window(const fs::path& file) {
 PartitionScan scan_watched(const Dataset& dataset, bool missing_ok, std::vector<std::string>* temporaries) {
     const WatchWindow* window = current_window();
     if (!window) return scan_partitions(dataset, missing_ok, temporaries);
+    return scan_watched(dataset, *window, fs::path(std::getenv(watch_window_variable)).parent_path() / "scans", missing_ok, temporaries);
+}
+
+PartitionScan scan_watched(const Dataset& dataset, const WatchWindow& watch_window, const fs::path& dir, bool missing_ok,
+                           std::vector<std::string>* temporaries) {
+    const WatchWindow* window = &watch_window;
     const std::string why_not = untrusted(dataset);
     if (!why_not.empty()) return scan_partitions(dataset, missing_ok, temporaries);
-    const fs::path dir = fs::path(std::getenv(watch_window_variable)).parent_path() / "scans";  // beside the window
     const std::string key = hex(XXH3_64bits(dataset.path.c_str(), dataset.path.native().size())) + "-" + hex(XXH3_64bits(dataset.suffix.data(), dataset.suffix.size()));
     const fs::path body = dir / (key + ".scan"), token_file = dir / (key + ".token");
     std::error_code ec;
@@ -314,8 +319,8 @@ PartitionScan scan_watched(const Dataset& dataset, bool missing_ok, std::vector<
                     warn(std::string(e.what()) + ": the next run walks '" + dataset.path.string() + "'");
                     fs::remove(token_file, ec);
                 }
-                log("dataset '" + dataset.name + "': " + count_text(scan->names.size()) + " partition(s) as the last scan saw them (" +
-                    count_text(before) + ") and " + count_text(window->paths.size()) + " changed path(s) the watch saw: no walk");
+                log("dataset '" + dataset.name + "': " + count_text(scan->names.size()) + " partition(s) from the last run's scan (" +
+                    count_text(before) + ") and " + count_text(window->paths.size()) + " path(s) changed since: no walk");
                 return std::move(*scan);
             }
         }

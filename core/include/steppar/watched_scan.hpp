@@ -52,5 +52,9 @@ std::filesystem::path watch_dir(const std::filesystem::path& state_root);
 /// from the window finds no temporaries (hidden files raise no event of interest): they are
 /// swept at the next full walk.
 PartitionScan scan_watched(const Dataset& dataset, bool missing_ok = false, std::vector<std::string>* temporaries = nullptr);
+/// The same through an explicit window, keeping scans in `scans_dir` (what the one above does
+/// with the run's window, and tests with theirs).
+PartitionScan scan_watched(const Dataset& dataset, const WatchWindow& window, const std::filesystem::path& scans_dir, bool missing_ok = false,
+                           std::vector<std::string>* temporaries = nullptr);
 
 }  // namespace steppar
