@@ -1,6 +1,7 @@
 #include "steppar/catalog.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/interruption.hpp"
 #include "steppar/temporary_files.hpp"
 #include "steppar/text.hpp"
@@ -83,8 +84,8 @@ public:
             if (temporaries) temporaries->insert(temporaries->end(), root.temporaries.begin(), root.temporaries.end());
             return;
         }
-        names.reserve(names.size() + files_);  // no doubling of a million names
-        if (stamps) stamps->reserve(stamps->size() + files_);
+        reserve_huge(names, names.size() + files_);  // no doubling of a million names
+        if (stamps) reserve_huge(*stamps, stamps->size() + files_);
         gather(root, names, stamps, temporaries);
     }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,10 +68,18 @@ std::string_view FilePieces::next() {
     }
 }
 
+void prefer_huge_pages(const void* data, std::size_t bytes) noexcept {
+    constexpr std::uintptr_t huge = std::uintptr_t(2) << 20;
+    const auto start = reinterpret_cast<std::uintptr_t>(data);
+    const std::uintptr_t begin = (start + huge - 1) & ~(huge - 1), end = (start + bytes) & ~(huge - 1);
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 std::string read_file(const fs::path& path) {
     FilePieces file(path);
     std::string text;
     text.reserve(file.size());
+    prefer_huge_pages(text.data(), text.capacity());
     for (std::string_view piece = file.next(); !piece.empty(); piece = file.next()) text.append(piece);
     return text;
 }

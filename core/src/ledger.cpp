@@ -326,7 +326,7 @@ Ledger Ledger::read(const StateLayout& state, std::string_view unit, bool partia
         BaseCheck check;
         LineSource text(base, !partial, ledger.sources_[0].text);
         // At most one record per 32 bytes, usually fewer: a capacity never touched costs nothing.
-        if (!partial) ledger.records_.reserve(ledger.sources_[0].text.size() / 32);
+        if (!partial) reserve_huge(ledger.records_, ledger.sources_[0].text.size() / 32);
         for (std::string_view piece = text.next(); !piece.empty(); piece = text.next())
             check.feed(piece, [&](std::string_view line) { on_base_line(ledger, line); });
         if (!check.intact()) {
@@ -404,7 +404,7 @@ Ledger Ledger::load(const StateLayout& state, std::string_view unit) {
     auto before = [](const Overlay& a, const Overlay& b) { return a.name != b.name ? a.name < b.name : a.order < b.order; };
     if (!std::is_sorted(overlay.begin(), overlay.end(), before)) std::sort(overlay.begin(), overlay.end(), before);
     std::vector<Record> merged;
-    merged.reserve(ledger.records_.size() + overlay.size());
+    reserve_huge(merged, ledger.records_.size() + overlay.size());
     std::size_t b = 0;
     for (std::size_t o = 0; o < overlay.size(); ++o) {
         if (o + 1 < overlay.size() && overlay[o + 1].name == overlay[o].name) continue;  // a later line wins

@@ -66,11 +66,26 @@ BOOST_AUTO_TEST_CASE(the_kept_scan_and_the_changed_paths_are_what_a_walk_finds) 
     const PartitionScan walked = scan_partitions(s.d);
     BOOST_TEST(patched.names == walked.names, boost::test_tools::per_element());
     BOOST_TEST(same(patched, walked));
+    // Runs after runs: each kept scan is the base of the first with the changes since over it.
+    for (int run = 3; run < 8; ++run) {
+        const std::string name = "round-" + std::to_string(run) + ".txt";
+        s.put(name, std::string(static_cast<std::size_t>(run), 'r'));
+        s.put("new.txt", "edited in round " + std::to_string(run));
+        std::vector<std::string> paths = {s.at(name), s.at("new.txt")};
+        if (run == 5) {
+            fs::remove(s.d.path / "round-3.txt");
+            fs::remove_all(s.d.path / "fresh");
+            paths.insert(paths.end(), {s.at("round-3.txt"), s.at("fresh")});
+        }
+        BOOST_TEST(same(s.through("t" + std::to_string(run), "t" + std::to_string(run - 1), paths), scan_partitions(s.d)), "round " << run);
+    }
     // The kept scan is trusted, not walked: a change left out of the window is not seen.
+    const PartitionScan before = scan_partitions(s.d);
     s.put("d4/p0.txt", "changed with no event told");
-    BOOST_TEST(same(s.through("t3", "t2", {}), walked));
+    BOOST_TEST(same(s.through("t8", "t7", {}), before));
+    BOOST_TEST(same(s.through("t9", "t8", {}), before));
     // A window whose "since" is not the kept scan's token: a walk.
-    BOOST_TEST(same(s.through("t4", "t2", {}), scan_partitions(s.d)));
+    BOOST_TEST(same(s.through("t10", "t8", {}), scan_partitions(s.d)));
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_kept_scan_or_a_link_means_a_walk) {

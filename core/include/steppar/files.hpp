@@ -14,6 +14,18 @@ namespace steppar {
 /// Throws StateError "cannot WHAT 'PATH': <strerror(error)>".
 [[noreturn]] void throw_file_error(const std::string& what, const std::filesystem::path& path, int error);
 
+/// Asks for transparent huge pages (2 MiB) under a large buffer that is about to be filled, so
+/// that filling it costs a page fault per 2 MiB instead of one per 4 KiB (on a virtual machine a
+/// fault can cost 10 us: 60 MB of a million partitions' names was 0.2 s of faults). Harmless
+/// where the kernel does not do it.
+void prefer_huge_pages(const void* data, std::size_t bytes) noexcept;
+/// reserve(), then prefer_huge_pages() for the storage.
+template <class Vector>
+void reserve_huge(Vector& v, std::size_t count) {
+    v.reserve(count);
+    prefer_huge_pages(v.data(), v.capacity() * sizeof(typename Vector::value_type));
+}
+
 /// Reads a whole file; throws StateError naming the file when it cannot.
 std::string read_file(const std::filesystem::path& path);
 
