@@ -28,6 +28,7 @@ FULL_SIZES = {
     "scale": {"partitions": 1000000},
     "snakemake": {"subset": 2000, "budget_seconds": 600},
     "incremental": {"large": 1000000, "medium": 7500},
+    "watch": {"folders": 1000, "per_folder": 1000},
 }
 QUICK_SIZES = {
     **FULL_SIZES,
@@ -37,6 +38,7 @@ QUICK_SIZES = {
     "overhead": {"partitions": 64, "empty_partitions": 2000},
     "scale": {"partitions": 100000},
     "incremental": {"large": 20000, "medium": 1000},
+    "watch": {"folders": 100, "per_folder": 100},
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import data, load
+from . import data, load, watching
 from .execute import (UNIT, BenchError, CommandFailed, Contender, FileSet, Measurement, NotAvailable, Pipeline, Tools,
                       check_same, gnu_parallel, ideal_loop, read_outputs, run_command, run_measured, snakemake, steppar,
                       xargs_batched, xargs_per_file)
@@ -732,5 +732,10 @@ def incremental(ctx):
             "rows": [large_row, medium_row], "figures": figures, "targets": targets}
 
 
+def watch(ctx):
+    """watch: change detection at 1,000,000 partitions (benchlib/watching.py)."""
+    return watching.watch(ctx, measure, figure, target)
+
+
 WORKLOADS = {"small-files": small_files, "cpu-bound": cpu_bound, "skewed": skewed, "overhead": overhead,
-             "scale": scale, "incremental": incremental}
+             "scale": scale, "incremental": incremental, "watch": watch}
