@@ -155,10 +155,29 @@ std::vector<ArrayChunk> array_chunks(const std::vector<int>& slices, int max_arr
     return chunks;
 }
 
+// `#SBATCH` lines and comments cannot quote: a line break in a path written there would end the
+// line, and what follows would run as a command when the script runs. Refused, with any other
+// control character.
+void check_script_text(const std::string& what, const std::string& text) {
+    for (const char c : text)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            std::string shown;
+            append_json_string(shown, text);
+            throw UsageError(what + " " + shown + " holds a line break or another control character, which cannot be written into a "
+                             "Slurm script (it would end the line and run the rest); rename it");
+        }
+}
+
 std::vector<fs::path> export_slurm(const Project& project, const ExpandedGraph& graph, const SlurmExport& options,
                                    const fs::path& out) {
-    const auto jobs = cluster_jobs(project, graph, options.force);
     const fs::path logs = project.state().root() / "slurm";
+    check_script_text("the pipeline file's path", project.pipeline_file().string());
+    check_script_text("the state folder's path", logs.string());
+    check_script_text("--out", out.string());
+    check_script_text("--partition", options.partition);
+    check_script_text("--account", options.account);
+    for (const auto& arg : options.sbatch_args) check_script_text("--sbatch-arg", arg);
+    const auto jobs = cluster_jobs(project, graph, options.force);
     std::vector<fs::path> written;
     std::ostringstream submit;
     submit << "#!/bin/bash\n"

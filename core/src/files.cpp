@@ -68,6 +68,23 @@ std::string_view FilePieces::next() {
     }
 }
 
+fs::path resolved_path(const fs::path& path) {
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(path, ec);
+    fs::path real = fs::weakly_canonical(absolute, ec);
+    return ec ? absolute.lexically_normal() : real;
+}
+
+bool same_or_inside(const fs::path& inner, const fs::path& outer) {
+    const fs::path a = resolved_path(inner), b = resolved_path(outer);
+    auto ai = a.begin();
+    for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
+        if (bi->empty()) continue;  // trailing separator
+        if (ai == a.end() || *ai != *bi) return false;
+    }
+    return true;
+}
+
 void prefer_huge_pages(const void* data, std::size_t bytes) noexcept {
     constexpr std::uintptr_t huge = std::uintptr_t(2) << 20;
     const auto start = reinterpret_cast<std::uintptr_t>(data);

@@ -5,6 +5,7 @@
 
 #include "steppar/date_range.hpp"
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/regex.hpp"
 #include "steppar/spec.hpp"  // the slice, step and stale-temporary limits
 #include "steppar/text.hpp"
@@ -25,17 +26,6 @@ bool valid_name(std::string_view name) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
                c == '.';
     });
-}
-
-// True when `inner` is `outer` or lies somewhere below it.
-bool same_or_inside(const fs::path& inner, const fs::path& outer) {
-    const fs::path a = inner.lexically_normal(), b = outer.lexically_normal();
-    auto ai = a.begin();
-    for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
-        if (bi->empty()) continue;  // trailing separator
-        if (ai == a.end() || *ai != *bi) return false;
-    }
-    return true;
 }
 
 // Each slice is a process, a plan part and a marker: 'slices: 1000000' would write a million files.
@@ -274,6 +264,7 @@ void Pipeline::check_inputs() {
 }
 
 // No output may be written into an input's folder: it would become a partition of that input.
+// Paths are compared resolved (same_or_inside): a link to an input folder is that folder.
 void Pipeline::check_output_folders() {
     for (const auto& [out_name, _] : producers_) {
         const Dataset& out = catalog_.at(out_name);

@@ -138,9 +138,40 @@ void retract(Project& project, const Unit& unit, const Assessment& a, LedgerAppe
 
 }  // namespace
 
+namespace {
+
+// Every output file of a partition about to run must be nameable: a name longer than a file name
+// may be (255 bytes) would fail at its write, after other partitions were made. An output's
+// suffix longer than the input's, or the ".d" a multipipeline's intermediate folders get, can
+// make it so.
+void check_output_names(const Pipeline& pipeline, const Unit& unit, const std::vector<std::string>& names) {
+    constexpr std::size_t longest = 255;  // NAME_MAX
+    for (const auto& node : unit.nodes)
+        for (const auto& out : node.outputs) {
+            const Dataset& d = pipeline.catalog().at(out);
+            if (!d.partitioned()) continue;
+            for (const auto& name : names)
+                for (std::size_t start = 0;;) {
+                    const auto slash = name.find('/', start);
+                    const bool last = slash == std::string::npos;
+                    const std::size_t bytes = (last ? name.size() : slash) - start + (last ? d.suffix.size() : d.folder_suffix.size());
+                    if (bytes > longest)
+                        throw InputError("'" + unit.name + "': partition '" + name + "' would be written to dataset '" + out + "' as a " +
+                                         (last ? "file" : "folder") + " name of " + std::to_string(bytes) +
+                                         " bytes, more than the 255 a name may hold (suffix '" + (last ? d.suffix : d.folder_suffix) +
+                                         "'); shorten that input's name or the output's suffix");
+                    if (last) break;
+                    start = slash + 1;
+                }
+        }
+}
+
+}  // namespace
+
 PlannedUnit plan_unit(Project& project, const Unit& unit, int slice_count, const SlicerOptions& options) {
     PlannedUnit planned;
     planned.assessment = assess(project, unit, {options.force, options.only, options.adopt});
+    check_output_names(project.pipeline(), unit, planned.assessment.dirty);
     const Assessment& a = planned.assessment;
     SlicePlan& plan = planned.plan;
     plan = unit.options.balance == Balance::size ? make_plan(unit.name, a.inputs, cut_by_size(unit, a, slice_count))

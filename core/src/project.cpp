@@ -1,7 +1,9 @@
 #include "steppar/project.hpp"
 
 #include "steppar/error.hpp"
+#include "steppar/files.hpp"
 #include "steppar/spec.hpp"
+#include "steppar/state_folder.hpp"
 #include "steppar/text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,8 @@ std::unique_ptr<Project> Project::open(const fs::path& pipeline_file, const std:
     PipelineFile parsed = parse_pipeline_file(file, project->state_.intermediate_root());
     for (const auto& plugin : parsed.plugins) project->plugins_->declare(plugin.alias, plugin.reference, file.parent_path());
     project->pipeline_ = std::move(parsed.pipeline);
+    // Before anything is read from or written to it: the state folder holds no user file.
+    check_state_folder(state, file, project->pipeline_.catalog());
     for (const auto& assignment : params) {
         const auto equals = assignment.find('=');
         if (equals == std::string::npos || equals == 0)
@@ -34,6 +38,30 @@ std::unique_ptr<Project> Project::open(const fs::path& pipeline_file, const std:
         project->pipeline_.override_param(assignment.substr(0, equals), json.is_discarded() ? nlohmann::json(value).dump() : json.dump());
     }
     project->pipeline_.validate([&](const Node& n) { return project->function(n).kind; });
+
+    // A file a node writes must not be the pipeline file, a plugin or a folder: a run would
+    // overwrite the one, or fail late on the other.
+    const Pipeline& pipeline = project->pipeline_;
+    for (const auto& [name, d] : pipeline.catalog().all()) {
+        if (d.partitioned() || pipeline.producers(name).empty()) continue;
+        const fs::path target = resolved_path(d.path);
+        std::error_code ec;
+        if (target == resolved_path(file))
+            throw SpecError(file.string(), d.line, "output '" + name + "' (" + d.path.string() + ") is the pipeline file itself: a run would overwrite it; give it another path");
+        if (fs::is_directory(target, ec))
+            throw SpecError(file.string(), d.line, "output '" + name + "' (" + d.path.string() + ") is a folder: a file dataset's path names a file (or make it type: partitioned)");
+        for (const auto& plugin : parsed.plugins) {
+            fs::path plugin_file;
+            try {
+                plugin_file = project->plugins_->file(plugin.alias);
+            } catch (const Error&) {
+                continue;  // not found: said when it is loaded
+            }
+            if (target == resolved_path(plugin_file))
+                throw SpecError(file.string(), d.line, "output '" + name + "' (" + d.path.string() + ") is the file of plugin '" + plugin.alias +
+                                                           "': a run would overwrite it; give it another path");
+        }
+    }
 
     // Source datasets (read but produced by no node) must exist before anything runs.
     for (const auto& unit : project->pipeline_.units())

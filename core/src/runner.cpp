@@ -5,6 +5,7 @@
 #include "steppar/executor.hpp"
 #include "steppar/log.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/state_folder.hpp"
 #include "steppar/run_trace.hpp"
 #include "steppar/scheduler.hpp"
 #include "steppar/step_selection.hpp"
@@ -142,6 +143,7 @@ private:
 void run_pipeline(Project& project, const ExpandedGraph& graph, const RunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     RunLock lock(project.state().lock());
+    claim_state_folder(project.state().root(), project.pipeline_file());
     wait_for_previous_steps(project.state().steps_lock(), 10);  // a killed run's steps are dying
     sweep_stale_temporaries(project);
     const std::vector<bool> chosen = select_steps(project.pipeline(), graph, {options.nodes, options.tags, options.from_nodes, options.to_nodes});  // a typo stops here

@@ -7,6 +7,7 @@
 #include "steppar/log.hpp"
 #include "steppar/vouching.hpp"
 #include "steppar/run_lock.hpp"
+#include "steppar/state_folder.hpp"
 #include "steppar/run_trace.hpp"
 #include "steppar/signals.hpp"
 #include "steppar/text.hpp"
@@ -629,6 +630,7 @@ void trace_slurm_run(RunTrace& trace, Project& project, const ExpandedGraph& gra
 void run_on_slurm(Project& project, const ExpandedGraph& graph, const SlurmRunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     RunLock lock(project.state().lock());
+    claim_state_folder(project.state().root(), project.pipeline_file());
     const fs::path scripts = project.state().root() / "slurm" / "jobs";
     std::error_code ec;
     fs::remove_all(scripts, ec);

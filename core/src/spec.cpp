@@ -367,8 +367,14 @@ PipelineFile parse_pipeline_text(const std::string& text, const fs::path& file, 
 
 PipelineFile parse_pipeline_file(const fs::path& file, const fs::path& intermediate_root) {
     std::error_code ec;
-    if (!fs::is_regular_file(file, ec))
-        throw SpecError(file.string(), 0, "pipeline file does not exist");
+    const fs::file_status status = fs::status(file, ec);
+    if (status.type() == fs::file_type::directory)
+        throw SpecError(file.string(), 0, "is a folder, not a pipeline file: give the pipeline's .yml or .json file");
+    if (fs::exists(status) && status.type() != fs::file_type::regular)
+        throw SpecError(file.string(), 0, "is not a regular file (a device, a FIFO or a socket): give the pipeline's .yml or .json file");
+    if (!fs::exists(status))
+        throw SpecError(file.string(), 0, ec && ec != std::errc::no_such_file_or_directory ? "pipeline file cannot be read: " + ec.message()
+                                                                                             : std::string("pipeline file does not exist"));
     // Checked before reading: parsing can take a few hundred times the file's size in memory.
     if (const auto size = fs::file_size(file, ec); !ec && size > limits::max_file_bytes)
         throw SpecError(file.string(), 0, too_big(size));

@@ -40,7 +40,8 @@ grep -q "count: 0 new, 1 changed, 60 up to date" "$base/changed.err" || { cat "$
 clean_run
 echo "[${SECONDS}s] a change on the file server is rerun at once: OK"
 
-# 3. scancel of one running task: reported, and the rerun does only what it left.
+# 3. scancel of one running task: reported, and the rerun does only what it left. (slow.yml
+# beside pipeline.yml: a state folder of its own.)
 cat > "$shared/demo/slow.yml" <<YAML
 plugins: {test: $3/steppar_test_nodes.so}
 catalog:
@@ -50,7 +51,7 @@ params: {mode: throw, bad: none, delay_ms: 400, flag: $base/no-flag}
 nodes:
   - {name: slow, func: test.fault, inputs: [docs, params:mode, params:bad, params:delay_ms, params:flag], outputs: [copies], slices: 3}
 YAML
-"$host" run "$shared/demo/slow.yml" --runner slurm --poll-interval 1 2> "$base/cancel.err" &
+"$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 2> "$base/cancel.err" &
 pid=$!
 task=
 for _ in $(seq 300); do task=$(squeue -h -t RUNNING -o '%i' | grep '_1$' | head -1 || true); [ -n "$task" ] && break; sleep 0.1; done
@@ -60,7 +61,7 @@ set +e; wait "$pid"; code=$?; set -e
 cat "$base/cancel.err"
 [ "$code" = 1 ]
 grep -q "slow-slice-1: Slurm task $task CANCELLED" "$base/cancel.err"
-"$host" run "$shared/demo/slow.yml" --runner slurm --poll-interval 1 2> "$base/resumed.err"
+"$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 2> "$base/resumed.err"
 grep -q -E "slow: [1-9][0-9]* new, 0 changed, [1-9][0-9]* up to date" "$base/resumed.err"   # only what the cancel left
 diff -r "$server/demo/data/docs" "$server/demo/out/slow"   # test.fault copies each input
 echo "[${SECONDS}s] scancel of one task: reported, resumed: OK"
@@ -69,7 +70,7 @@ echo "[${SECONDS}s] scancel of one task: reported, resumed: OK"
 # Slurm requeues the task and holds it 2 minutes, which the runner reports as it happens): Slurm
 # declares the node dead (SlurmdTimeout 10 s) and the task NODE_FAIL; steppar reports it naming
 # the node, and the rerun on the nodes left resumes; the outputs equal a clean run.
-"$host" run "$shared/demo/slow.yml" --runner slurm --poll-interval 1 --force --sbatch-arg=--no-requeue 2> "$base/nodefail.err" &
+"$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 --force --sbatch-arg=--no-requeue 2> "$base/nodefail.err" &
 pid=$!
 task= node=
 for _ in $(seq 300); do
@@ -84,6 +85,6 @@ set +e; wait "$pid"; code=$?; set -e
 cat "$base/nodefail.err"
 [ "$code" = 1 ]
 grep -q "slow-slice-2: Slurm task $task NODE_FAIL on $node" "$base/nodefail.err"
-"$host" run "$shared/demo/slow.yml" --runner slurm --poll-interval 1 -q
+"$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 -q
 diff -r "$server/demo/data/docs" "$server/demo/out/slow"
 echo "[${SECONDS}s] a killed slurmd ($node): NODE_FAIL reported, resumed on the others: OK"

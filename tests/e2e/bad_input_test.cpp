@@ -170,11 +170,38 @@ BOOST_AUTO_TEST_CASE(broken_plugins_are_refused) {
                     {"missing.so", "does not exist"});
 }
 
+// A partition whose output name would exceed 255 bytes (a longer output suffix, or the ".d" of a
+// multipipeline's intermediate folders) is refused at slicing, exit 2, before any partition runs.
+BOOST_AUTO_TEST_CASE(an_output_name_too_long_is_refused_at_slicing) {
+    TempDir dir;
+    const std::string name(251, 'n');  // + ".t" is 253 bytes: a valid input; + ".json" is 256
+    write_file(dir / ("docs/" + name + ".t"), "long\n");
+    write_file(dir / "docs/short.t", "short\n");
+    write_file(dir / "p.yml", "plugins: {builtin: steppar_builtin}\ncatalog:\n  docs: {type: partitioned, path: docs, suffix: .t}\n"
+                              "  counts: {type: partitioned, path: out, suffix: .json}\nnodes:\n"
+                              "  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2}\n");
+    const Result r = host({"run", (dir / "p.yml").string()});
+    BOOST_TEST(r.exit_code == 2, r.err);
+    BOOST_TEST(r.err.find("partition '" + name + "' would be written to dataset 'counts' as a file name of 256 bytes") != std::string::npos, r.err);
+    BOOST_TEST(!fs::exists(dir / "out/short.json"));  // nothing ran
+}
+
 BOOST_AUTO_TEST_CASE(bad_command_lines) {
     TempDir dir;
     const Result missing = host({"run", (dir / "absent.yml").string()});
     BOOST_TEST(missing.exit_code == 2);
     BOOST_TEST(missing.err.find("absent.yml: pipeline file does not exist") != std::string::npos, missing.err);
+    // Not a file one can read a pipeline from: said as what it is, not as missing.
+    fs::create_directories(dir / "folder.yml");
+    BOOST_REQUIRE(shell("mkfifo " + quote((dir / "fifo.yml").string())).exit_code == 0);
+    for (const auto& [path, said] : std::vector<std::pair<std::string, std::string>>{
+             {(dir / "folder.yml").string(), "is a folder, not a pipeline file"},
+             {(dir / "fifo.yml").string(), "is not a regular file (a device, a FIFO or a socket)"},
+             {"/dev/zero", "is not a regular file"}}) {
+        const Result r = host({"run", path});  // a FIFO opened for reading would block: it must not be opened
+        BOOST_TEST(r.exit_code == 2, path);
+        BOOST_TEST(r.err.find(path + ": " + said) != std::string::npos, r.err);
+    }
     const Result command = host({"rnu", "x.yml"});
     BOOST_TEST(command.exit_code == 2);
     BOOST_TEST(command.err.find("did you mean 'run'") != std::string::npos, command.err);

@@ -48,6 +48,36 @@ const std::map<std::string, std::string>& sequential_outputs() {
 
 BOOST_AUTO_TEST_SUITE(cluster_export)
 
+// What cannot be quoted in a Slurm script is refused: a line break in the state folder's path
+// ended its #SBATCH --output line, and the rest ran as a command when the script ran. $() and
+// quotes are written quoted, so submitting runs nothing of them.
+BOOST_AUTO_TEST_CASE(paths_cannot_inject_commands_into_slurm_scripts) {
+    Project p;
+    const auto injected = [&] {
+        for (const auto& entry : fs::recursive_directory_iterator(p.dir.path()))
+            if (entry.path().filename() == "INJECTED") return true;
+        return false;
+    };
+    const Result refused = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--state-dir",
+                                 (p.dir / "state\ntouch INJECTED\n").string()});
+    BOOST_TEST(refused.exit_code == 2, refused.err);
+    BOOST_TEST(refused.err.find("the state folder's path") != std::string::npos, refused.err);
+    BOOST_TEST(refused.err.find("holds a line break") != std::string::npos, refused.err);
+    BOOST_TEST(!fs::exists(p.dir / "slurm/submit.sh"));
+    const Result option = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--partition", "batch\ntouch INJECTED"});
+    BOOST_TEST(option.exit_code == 2, option.err);
+    BOOST_TEST(option.err.find("--partition") != std::string::npos, option.err);
+
+    const Result exported = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--state-dir",
+                                  (p.dir / "st $(touch INJECTED) 'q' `touch INJECTED`").string()});
+    BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
+    const std::string path = "PATH=" + quote(source("tests/e2e/fake-slurm").string()) + ":\"$PATH\" ";
+    const Result submitted = shell(path + "bash " + quote((p.dir / "slurm/submit.sh").string()));
+    BOOST_TEST(submitted.exit_code == 0, submitted.err);
+    BOOST_TEST((snapshot(p.dir / "out") == sequential_outputs()));
+    BOOST_TEST(!injected());
+}
+
 BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_outputs) {
     Project p;
     const Result exported = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--max-parallel",

@@ -152,6 +152,7 @@ BOOST_AUTO_TEST_CASE(balance_size_spreads_bytes_and_count_spreads_partitions) {
     write_file(dir / "docs/b.txt", std::string(30000, 'y'));
     for (int i = 0; i < 8; ++i) write_file(dir / ("docs/s" + std::to_string(i) + ".txt"), std::string(1000, 'z'));
     for (const char* balance : {"size", "count"}) {
+        fs::remove_all(dir / ".steppar");  // two pipeline files: each starts with a state folder of its own
         const fs::path pipeline = dir / (std::string(balance) + ".yml");
         write_file(pipeline, std::string("plugins:\n  builtin: steppar_builtin\ncatalog:\n  docs: {type: partitioned, path: docs, suffix: .txt}\n"
                                          "  counts: {type: partitioned, path: out-") + balance +

@@ -10,6 +10,7 @@
 #include <steppar/freshness.hpp>
 #include <steppar/plan.hpp>
 #include <steppar/run_lock.hpp>
+#include <steppar/state_folder.hpp>
 #include <steppar/vouching.hpp>
 
 #include <steppar/error.hpp>
@@ -47,16 +48,30 @@ int clean_command(int argc, char** argv) {
         return 0;
     }
     std::uintmax_t removed = 0;
+    std::vector<std::string> kept;
     {
         RunLock lock(project->state().lock());  // a running pipeline keeps its state
         wait_for_previous_steps(project->state().steps_lock(), 10);
-        for (const auto& entry : fs::directory_iterator(root, ec))
-            if (entry.path() != project->state().lock()) removed += fs::remove_all(entry.path(), ec);
+        // Only what steppar writes there: anything else in the folder is someone's.
+        for (const auto& entry : fs::directory_iterator(root, ec)) {
+            const std::string name = entry.path().filename().string();
+            if (entry.path() == project->state().lock() || name == state_signature) continue;
+            if (is_state_entry(name)) removed += fs::remove_all(entry.path(), ec);
+            else kept.push_back(name);
+        }
         if (ec) throw StateError("cannot clean '" + root.string() + "': " + ec.message());
         fs::remove(project->state().lock(), ec);  // while held: never unlink a lock another run holds
     }
-    fs::remove(root, ec);  // only when empty
-    std::cout << "removed " << root.string() << " (" << removed << " files and folders)\n";
+    if (kept.empty()) {
+        fs::remove(root / state_signature, ec);
+        fs::remove(root, ec);  // only when empty
+    }
+    std::cout << "removed " << root.string() << " (" << removed << " files and folders)";
+    if (!kept.empty()) {
+        std::sort(kept.begin(), kept.end());
+        std::cout << "; kept " << kept.size() << " entr" << (kept.size() == 1 ? "y" : "ies") << " steppar did not write: " << join_first(kept, 5);
+    }
+    std::cout << "\n";
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <steppar/interruption.hpp>
 #include <steppar/log.hpp>
 #include <steppar/run_lock.hpp>
+#include <steppar/state_folder.hpp>
 #include <steppar/signals.hpp>
 #include <steppar/text.hpp>
 #include <steppar/watched_scan.hpp>
@@ -223,6 +224,7 @@ int watch_command(int argc, char** argv) {
     run_argv.insert(run_argv.end(), {"--log-format", log_format == "json" ? "json" : "plain"});
 
     WatchLock lock(project->state().watch_lock());
+    claim_state_folder(project->state().root(), project->pipeline_file());
     InterruptWatch stops;
     const std::vector<fs::path> folders = watched_folders(project->pipeline());
     if (folders.empty()) throw UsageError("watch: the pipeline reads no dataset that a node does not make: there is nothing to watch");

@@ -26,6 +26,12 @@ void reserve_huge(Vector& v, std::size_t count) {
     prefer_huge_pages(v.data(), v.capacity() * sizeof(typename Vector::value_type));
 }
 
+/// `path` made absolute with symbolic links and ".." resolved as far as it exists (the rest
+/// normalized as written): two paths name the same place when these are equal.
+std::filesystem::path resolved_path(const std::filesystem::path& path);
+/// Whether `inner` is `outer` or lies under it, both resolved (resolved_path()).
+bool same_or_inside(const std::filesystem::path& inner, const std::filesystem::path& outer);
+
 /// Reads a whole file; throws StateError naming the file when it cannot.
 std::string read_file(const std::filesystem::path& path);
 

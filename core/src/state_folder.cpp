@@ -1,0 +1,97 @@
+#include "steppar/state_folder.hpp"
+
+#include "steppar/error.hpp"
+#include "steppar/files.hpp"
+#include "steppar/temporary_files.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace steppar {
+
+namespace {
+
+fs::path resolved(const fs::path& path) { return resolved_path(path); }
+
+constexpr std::string_view owner_tag = "pipeline\t";
+
+// The pipeline file as the state folder names it: relative to the folder.
+std::string relative_name(const fs::path& pipeline_file, const fs::path& state) {
+    return resolved(pipeline_file).lexically_relative(state).string();
+}
+
+// The pipeline file a signature names ("" when it names none).
+std::string owner_in(const fs::path& signature) {
+    std::ifstream in(signature);
+    for (std::string line; std::getline(in, line);)
+        if (line.compare(0, owner_tag.size(), owner_tag) == 0) return line.substr(owner_tag.size());
+    return {};
+}
+bool within(const fs::path& path, const fs::path& folder) { return same_or_inside(path, folder); }
+
+}  // namespace
+
+bool is_state_entry(std::string_view name) {
+    for (const char* own : {"units", "traces", "data", "slurm", "watch", "lock", "steps.lock", "watch.lock", state_signature})
+        if (name == own) return true;
+    return is_temporary_name(name);
+}
+
+void check_state_folder(const fs::path& state_root, const fs::path& pipeline_file, const Catalog& catalog) {
+    const std::string shown = state_root.string();
+    struct stat st {};
+    if (::lstat(state_root.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        throw UsageError("the state folder '" + shown + "' is a symbolic link (to '" + resolved(state_root).string() +
+                         "'): steppar does not write or clean through one; give its real path with --state-dir, or remove the link");
+    const fs::path state = resolved(state_root);
+    const fs::path project = resolved(pipeline_file.parent_path());
+    if (within(project, state))
+        throw UsageError("the state folder '" + shown + "' is the pipeline's folder '" + project.string() +
+                         "' or holds it ('clean' would delete the project); leave --state-dir out (the default is .steppar beside the "
+                         "pipeline file) or give a folder of its own");
+    for (const auto& [name, d] : catalog.all()) {
+        if (d.intermediate) continue;  // kept in the state folder by design
+        const fs::path data = resolved(d.path);
+        if (within(state, data) || within(data, state))
+            throw UsageError("the state folder '" + shown + "' and dataset '" + name + "' ('" + data.string() +
+                             "') overlap: steppar would keep its state among the data (read as partitions) or delete the data with "
+                             "'clean'; give --state-dir a folder outside every dataset");
+    }
+    std::error_code ec;
+    if (fs::exists(state / state_signature, ec)) {
+        const std::string owner = owner_in(state / state_signature), now = relative_name(pipeline_file, state);
+        if (!owner.empty() && owner != now) {
+            const std::string owner_file = (state / owner).lexically_normal().string();
+            throw UsageError("the state folder '" + shown + "' belongs to the pipeline file '" + owner_file + "' (its " + state_signature +
+                             " says so), not to '" + resolved(pipeline_file).string() +
+                             "': two pipelines sharing one state folder would retract each other's outputs; give this one its own with "
+                             "--state-dir DIR (or, if '" + owner_file + "' was renamed, remove '" + (state_root / state_signature).string() +
+                             "' to hand the state over)");
+        }
+        return;
+    }
+    if (!fs::is_directory(state, ec)) return;
+    for (const auto& entry : fs::directory_iterator(state, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!is_state_entry(name))
+            throw UsageError("the state folder '" + shown + "' holds '" + name + "', which steppar did not write, and it has no '" +
+                             state_signature + "' file saying it is a state folder; give --state-dir an empty or new folder, or move '" +
+                             name + "' out of it");
+    }
+}
+
+void claim_state_folder(const fs::path& state_root, const fs::path& pipeline_file) {
+    std::error_code ec;
+    fs::create_directories(state_root, ec);
+    const fs::path signature = state_root / state_signature;
+    if (fs::exists(signature, ec)) return;
+    std::ofstream(signature) << "This folder is a steppar state folder (plans, markers, ledgers, traces): 'steppar-host clean' "
+                                "removes what steppar wrote here and nothing else.\n"
+                             << owner_tag << relative_name(pipeline_file, resolved(state_root)) << "\n";
+}
+
+}  // namespace steppar
