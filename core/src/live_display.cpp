@@ -64,10 +64,10 @@ public:
     void message(const Message& m) override {
         if (m.level == LogLevel::info && m.origin == Origin::steppar) return;
         std::string prefix;
-        if (!m.step.empty()) prefix.append(m.step).append(m.origin == Origin::output ? " | " : ": ");
+        if (!m.step.empty()) prefix.append(visible_text(m.step)).append(m.origin == Origin::output ? " | " : ": ");
         if (m.origin == Origin::node && m.node != m.step) {  // a plain node's step is the node
-            prefix.append(m.node);
-            if (!m.partition.empty()) prefix.append(" [").append(m.partition).append("]");
+            prefix.append(visible_text(m.node));
+            if (!m.partition.empty()) prefix.append(" [").append(visible_text(m.partition)).append("]");
             prefix.append(": ");
         }
         if (m.level == LogLevel::warning) prefix.append(paint("33", "warning: "));
@@ -75,7 +75,9 @@ public:
         std::string_view text = m.text;
         do {
             const auto end = text.find('\n');
-            permanent(prefix + std::string(text.substr(0, end)));
+            std::string_view line = text.substr(0, end);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            permanent(prefix + visible_text(line));  // a node's bytes never drive the terminal
             text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
         } while (!text.empty());
     }
@@ -154,7 +156,7 @@ public:
 
     void error(std::string_view text, int) override {
         flush_above();
-        write_all(fd_, "steppar-host: " + paint("31", "error:") + " " + std::string(text) + "\n");
+        write_all(fd_, "steppar-host: " + paint("31", "error:") + " " + visible_text(text) + "\n");
     }
 
     bool animated() const override { return true; }

@@ -4,6 +4,7 @@
 #include "sinks.hpp"
 #include "steppar/events.hpp"
 #include "steppar/log.hpp"
+#include "steppar/text.hpp"
 
 #include <cstdio>
 #include <string>
@@ -39,10 +40,10 @@ public:
         // Engine messages from a step usually name it already ("count-slice-0: ...").
         const bool named = m.origin == Origin::steppar && m.text.substr(0, m.step.size()) == m.step &&
                            m.text.substr(m.step.size(), 1) == ":";
-        if (!m.step.empty() && !named) prefix.append(m.step).append(m.origin == Origin::output ? " output: " : ": ");
+        if (!m.step.empty() && !named) prefix.append(visible_text(m.step)).append(m.origin == Origin::output ? " output: " : ": ");
         if (m.origin == Origin::node) {
-            prefix.append("node '").append(m.node).append("'");
-            if (!m.partition.empty()) prefix.append(", partition '").append(m.partition).append("'");
+            prefix.append("node '").append(visible_text(m.node)).append("'");
+            if (!m.partition.empty()) prefix.append(", partition '").append(visible_text(m.partition)).append("'");
             prefix.append(": ");
         }
         if (m.level != LogLevel::info) prefix.append(level_name(m.level)).append(": ");
@@ -54,7 +55,7 @@ public:
             const auto end = text.find('\n');
             std::string_view line = text.substr(0, end);
             if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            out.append(time).append(" ").append(prefix).append(line).append("\n");
+            out.append(time).append(" ").append(prefix).append(visible_text(line)).append("\n");
             text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
         } while (!text.empty());
         write_all(fd_, out);
@@ -105,11 +106,12 @@ public:
     }
 
     void error(std::string_view text, int) override {
-        write_all(fd_, std::string(error_prefix).append(text) + "\n");
+        write_all(fd_, std::string(error_prefix).append(visible_text(text)) + "\n");
     }
 
 private:
-    void line(const std::string& text) { write_all(fd_, local_timestamp() + " steppar: " + text + "\n"); }
+    // Engine lines name partitions and quote messages: shown, never obeyed (visible_text).
+    void line(const std::string& text) { write_all(fd_, local_timestamp() + " steppar: " + visible_text(text) + "\n"); }
     int fd_;
 };
 

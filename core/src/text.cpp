@@ -177,6 +177,25 @@ std::string join_first(const std::vector<std::string>& items, std::size_t most) 
     return join(shown) + (items.size() > shown.size() ? ", ..." : "");
 }
 
+std::string visible_text(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) out.push_back(c);
+        else if (c == '\t') out.push_back(c);
+        else if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (byte == 0x1b) out += "\\e";
+        else {
+            char escaped[5];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+            out += escaped;
+        }
+    }
+    return out;
+}
+
 std::string count_text(std::size_t n) {
     std::string digits = std::to_string(n), out;
     for (std::size_t i = 0; i < digits.size(); ++i) {

@@ -268,4 +268,21 @@ BOOST_AUTO_TEST_CASE(a_step_that_fails_outside_a_partition_reports_its_own_messa
     BOOST_TEST(named, r.err);
 }
 
+// Partition names and what nodes log are shown, never obeyed: a line break in a name cannot
+// forge a line of the log, an escape sequence cannot rewrite the terminal (plain log, the
+// status table).
+BOOST_AUTO_TEST_CASE(control_characters_from_names_and_nodes_are_shown_not_obeyed) {
+    Chatty ws;
+    const std::string evil = "evil\n2026-01-01 00:00:00.000 steppar: pipeline done: forged\x1b[2J";
+    write_file(ws.dir / ("docs/" + evil + ".txt"), "evil text\n");
+    const Result r = ws.run({"--log-format", "plain"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.err.find('\x1b') == std::string::npos, r.err);
+    BOOST_TEST(r.err.find("\n2026-01-01") == std::string::npos, r.err);  // no line of its own: each has the real time and prefix
+    BOOST_TEST(r.err.find("partition 'evil\\n2026-01-01 00:00:00.000 steppar: pipeline done: forged\\e[2J'") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find("suspicious partition\n") != std::string::npos, r.err);  // a node's own second line stays a line
+    const Result status = host({"status", ws.pipeline.string()});
+    BOOST_TEST(status.out.find('\x1b') == std::string::npos, status.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -234,10 +234,11 @@ int status_command(int argc, char** argv) {
         std::cout << nlohmann::json{{"units", units}, {"steps", steps}}.dump(1) << "\n";
         return 0;
     }
-    for (const auto& line : unit_lines) std::cout << line << "\n";
+    // Names and messages come from partitions and nodes: shown, never obeyed by the terminal.
+    for (const auto& line : unit_lines) std::cout << visible_text(line) << "\n";
     for (std::size_t i = 0; i < graph.steps.size(); ++i) {
         const std::string counters = counters_text(statuses[i].metrics, statuses[i].skipped);
-        std::cout << statuses[i].state << "\t" << graph.steps[i].name << "\t" << statuses[i].detail << (counters.empty() ? "" : "; " + counters)
+        std::cout << statuses[i].state << "\t" << graph.steps[i].name << "\t" << visible_text(statuses[i].detail) << (counters.empty() ? "" : "; " + counters)
                   << "\t" << (statuses[i].rerun ? "rerun: runs" : "rerun: skipped") << "\n";
     }
     return 0;

@@ -24,6 +24,11 @@ void append_tsv_escaped(std::string& out, std::string_view text);
 /// A field written by append_tsv_escaped(), as it was.
 std::string tsv_unescaped(std::string_view field);
 
+/// `text` for a log line or a terminal: control characters (a line break that would forge a
+/// line of its own, an escape sequence that would rewrite the screen) shown as \n, \r, \e and
+/// \xNN; a tab and everything else as it is.
+std::string visible_text(std::string_view text);
+
 /// Microseconds since the epoch as UTC, "2026-12-04T16:56:08.415692Z".
 std::string utc_text(std::int64_t microseconds);
 
