@@ -15,13 +15,11 @@ namespace steppar {
 
 namespace {
 
-fs::path resolved(const fs::path& path) { return resolved_path(path); }
-
 constexpr std::string_view owner_tag = "pipeline\t";
 
 // The pipeline file as the state folder names it: relative to the folder.
 std::string relative_name(const fs::path& pipeline_file, const fs::path& state) {
-    return resolved(pipeline_file).lexically_relative(state).string();
+    return resolved_path(pipeline_file).lexically_relative(state).string();
 }
 
 // The pipeline file a signature names ("" when it names none).
@@ -31,7 +29,6 @@ std::string owner_in(const fs::path& signature) {
         if (line.compare(0, owner_tag.size(), owner_tag) == 0) return line.substr(owner_tag.size());
     return {};
 }
-bool within(const fs::path& path, const fs::path& folder) { return same_or_inside(path, folder); }
 
 }  // namespace
 
@@ -45,18 +42,18 @@ void check_state_folder(const fs::path& state_root, const fs::path& pipeline_fil
     const std::string shown = state_root.string();
     struct stat st {};
     if (::lstat(state_root.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-        throw UsageError("the state folder '" + shown + "' is a symbolic link (to '" + resolved(state_root).string() +
+        throw UsageError("the state folder '" + shown + "' is a symbolic link (to '" + resolved_path(state_root).string() +
                          "'): steppar does not write or clean through one; give its real path with --state-dir, or remove the link");
-    const fs::path state = resolved(state_root);
-    const fs::path project = resolved(pipeline_file.parent_path());
-    if (within(project, state))
+    const fs::path state = resolved_path(state_root);
+    const fs::path project = resolved_path(pipeline_file.parent_path());
+    if (same_or_inside(project, state))
         throw UsageError("the state folder '" + shown + "' is the pipeline's folder '" + project.string() +
                          "' or holds it ('clean' would delete the project); leave --state-dir out (the default is .steppar beside the "
                          "pipeline file) or give a folder of its own");
     for (const auto& [name, d] : catalog.all()) {
         if (d.intermediate) continue;  // kept in the state folder by design
-        const fs::path data = resolved(d.path);
-        if (within(state, data) || within(data, state))
+        const fs::path data = resolved_path(d.path);
+        if (same_or_inside(state, data) || same_or_inside(data, state))
             throw UsageError("the state folder '" + shown + "' and dataset '" + name + "' ('" + data.string() +
                              "') overlap: steppar would keep its state among the data (read as partitions) or delete the data with "
                              "'clean'; give --state-dir a folder outside every dataset");
@@ -67,7 +64,7 @@ void check_state_folder(const fs::path& state_root, const fs::path& pipeline_fil
         if (!owner.empty() && owner != now) {
             const std::string owner_file = (state / owner).lexically_normal().string();
             throw UsageError("the state folder '" + shown + "' belongs to the pipeline file '" + owner_file + "' (its " + state_signature +
-                             " says so), not to '" + resolved(pipeline_file).string() +
+                             " says so), not to '" + resolved_path(pipeline_file).string() +
                              "': two pipelines sharing one state folder would retract each other's outputs; give this one its own with "
                              "--state-dir DIR (or, if '" + owner_file + "' was renamed, remove '" + (state_root / state_signature).string() +
                              "' to hand the state over)");
@@ -91,7 +88,7 @@ void claim_state_folder(const fs::path& state_root, const fs::path& pipeline_fil
     if (fs::exists(signature, ec)) return;
     std::ofstream(signature) << "This folder is a steppar state folder (plans, markers, ledgers, traces): 'steppar-host clean' "
                                 "removes what steppar wrote here and nothing else.\n"
-                             << owner_tag << relative_name(pipeline_file, resolved(state_root)) << "\n";
+                             << owner_tag << relative_name(pipeline_file, resolved_path(state_root)) << "\n";
 }
 
 }  // namespace steppar
