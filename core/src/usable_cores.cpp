@@ -32,7 +32,7 @@ std::vector<std::string_view> fields(std::string_view text) {
     return out;
 }
 
-std::optional<std::uint64_t> whole_number(std::string_view text) {
+std::optional<std::uint64_t> unsigned_number(std::string_view text) {
     std::uint64_t n = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
@@ -108,7 +108,7 @@ unsigned affinity_count() {
 std::optional<unsigned> cores_of_cpu_max(std::string_view text) {
     const auto parts = fields(text);
     if (parts.size() != 2 || parts[0] == "max") return std::nullopt;
-    const auto quota = whole_number(parts[0]), period = whole_number(parts[1]);
+    const auto quota = unsigned_number(parts[0]), period = unsigned_number(parts[1]);
     if (!quota || !period || *quota == 0 || *period == 0) return std::nullopt;
     const std::uint64_t cores = *quota / *period + (*quota % *period != 0 ? 1 : 0);
     return static_cast<unsigned>(std::clamp<std::uint64_t>(cores, 1, UINT_MAX));

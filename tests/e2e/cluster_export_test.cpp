@@ -12,7 +12,7 @@ using namespace e2e;
 
 namespace {
 
-const char* pipeline_text = R"(plugins: {builtin: steppar_builtin}
+const char* export_pipeline = R"(plugins: {builtin: steppar_builtin}
 catalog:
   docs:    {type: partitioned, path: data/docs, suffix: .txt}
   counts:  {type: partitioned, path: out/counts, suffix: .json}
@@ -30,13 +30,13 @@ nodes:
 )";
 
 // The pipeline above over 30 generated documents.
-struct Project : Workspace {
-    Project() : Workspace(pipeline_text) { make_docs(dir / "data/docs", 30); }
+struct ExportProject : Workspace {
+    ExportProject() : Workspace(export_pipeline) { make_docs(dir / "data/docs", 30); }
 };
 
 const std::map<std::string, std::string>& sequential_outputs() {
     static const auto outputs = [] {
-        Project p;
+        ExportProject p;
         const Result r = host({"run", p.pipeline.string(), "--runner", "sequential"});
         if (r.exit_code != 0) throw std::runtime_error(r.err);
         return snapshot(p.dir / "out");
@@ -52,7 +52,7 @@ BOOST_AUTO_TEST_SUITE(cluster_export)
 // ended its #SBATCH --output line, and the rest ran as a command when the script ran. $() and
 // quotes are written quoted, so submitting runs nothing of them.
 BOOST_AUTO_TEST_CASE(paths_cannot_inject_commands_into_slurm_scripts) {
-    Project p;
+    ExportProject p;
     const auto injected = [&] {
         for (const auto& entry : fs::recursive_directory_iterator(p.dir.path()))
             if (entry.path().filename() == "INJECTED") return true;
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(paths_cannot_inject_commands_into_slurm_scripts) {
 }
 
 BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_outputs) {
-    Project p;
+    ExportProject p;
     const Result exported = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--max-parallel",
                                   "2", "--partition", "batch", "--account", "lab", "--sbatch-arg=--mem=2G"});
     BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
@@ -117,14 +117,14 @@ BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_out
     BOOST_TEST(added.exit_code == 0, added.err);
     BOOST_TEST(added.err.find("count: 1 new, 0 changed, 30 up to date") != std::string::npos, added.err);
     BOOST_TEST(added.err.find("node 'total' done") != std::string::npos, added.err);
-    Project fresh;
+    ExportProject fresh;
     write_file(fresh.dir / "data/docs/new-one.txt", "one more document\n");
     BOOST_REQUIRE_EQUAL(fresh.run({"--runner", "sequential", "-q"}).exit_code, 0);
     BOOST_TEST((snapshot(p.dir / "out") == snapshot(fresh.dir / "out")));
 }
 
 BOOST_AUTO_TEST_CASE(kubernetes_indexed_jobs_carry_the_fields_and_run_as_the_controller_would) {
-    Project p;
+    ExportProject p;
     const Result exported = host({"export", "k8s", p.pipeline.string(), "--out", (p.dir / "k8s").string(), "--image",
                                   "registry/steppar:1", "--volume-claim", "shared", "--parallelism", "2", "--host-program",
                                   host_program()});
@@ -173,7 +173,7 @@ BOOST_AUTO_TEST_CASE(kubernetes_indexed_jobs_carry_the_fields_and_run_as_the_con
 // A slice array larger than the cluster's MaxArraySize is submitted in parts: task i of a part
 // runs slice offset + i. (The real Slurm test submits 1,500 slices the same way.)
 BOOST_AUTO_TEST_CASE(slurm_arrays_above_max_array_size_go_in_parts) {
-    Project p;
+    ExportProject p;
     const Result exported = host({"export", "slurm", p.pipeline.string(), "--out", (p.dir / "slurm").string(), "--max-array-size", "3"});
     BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
     const std::string submit = read_file(p.dir / "slurm/submit.sh");
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(slurm_arrays_above_max_array_size_go_in_parts) {
 // resources: {cpus, mem, time} reach each slice and plain node: sbatch lines and Kubernetes
 // requests/limits and deadlines; slicers and barriers (host bookkeeping) ask for nothing.
 BOOST_AUTO_TEST_CASE(resources_reach_the_cluster_jobs) {
-    Project p;
+    ExportProject p;
     std::string text = read_file(p.pipeline);
     const auto at = text.find("slices: 4");
     BOOST_REQUIRE(at != std::string::npos);
@@ -251,7 +251,7 @@ nodes:
 }
 
 BOOST_AUTO_TEST_CASE(export_usage_errors) {
-    Project p;
+    ExportProject p;
     const Result engine = host({"export", "slurn", p.pipeline.string(), "--out", "x"});
     BOOST_TEST(engine.exit_code == 2);
     BOOST_TEST(engine.err.find("did you mean 'slurm'") != std::string::npos, engine.err);

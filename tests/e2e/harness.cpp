@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -194,6 +195,11 @@ void write_file(const fs::path& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary);
     out << content;
     if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+void set_mtime(const fs::path& file, long long seconds) {
+    const timespec times[2] = {{seconds, 0}, {seconds, 0}};
+    if (::utimensat(AT_FDCWD, file.c_str(), times, 0) != 0) throw std::runtime_error("cannot set the mtime of " + file.string());
 }
 
 std::string read_file(const fs::path& path) {

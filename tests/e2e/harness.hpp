@@ -83,6 +83,10 @@ bool wait_for_file(const fs::path& path, double seconds);
 
 void write_file(const fs::path& path, const std::string& content);
 std::string read_file(const fs::path& path);
+/// Sets a file's access and modification times to `seconds` since the epoch.
+void set_mtime(const fs::path& file, long long seconds);
+/// Whether `text` contains `needle`.
+inline bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 /// Every regular file under `dir` (recursively): relative path -> content.
 std::map<std::string, std::string> snapshot(const fs::path& dir);
 /// Writes `count` deterministic documents (varied sizes, words, blank lines) as DIR/doc-NNNN.txt,

@@ -12,7 +12,7 @@ using namespace e2e;
 
 namespace {
 
-const char* pipeline_text = R"(plugins: {builtin: steppar_builtin}
+const char* guarded_pipeline = R"(plugins: {builtin: steppar_builtin}
 catalog:
   docs:   {type: partitioned, path: in, suffix: .txt}
   counts: {type: partitioned, path: out, suffix: .json}
@@ -20,9 +20,9 @@ nodes:
   - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2}
 )";
 
-struct Project {
-    Workspace ws{pipeline_text};
-    Project() {
+struct GuardedProject {
+    Workspace ws{guarded_pipeline};
+    GuardedProject() {
         write_file(ws.dir / "in/a.txt", "one two\n");
         write_file(ws.dir / "in/b.txt", "three\n");
     }
@@ -44,7 +44,7 @@ void refused(const Result& r, const std::vector<std::string>& pieces) {
 BOOST_AUTO_TEST_SUITE(state_folder)
 
 BOOST_AUTO_TEST_CASE(a_state_folder_over_the_users_files_is_refused) {
-    Project p;
+    GuardedProject p;
     BOOST_REQUIRE_EQUAL(p.ws.run({"-q"}).exit_code, 0);
     const auto before = p.files();
     const std::string in = (p.ws.dir / "in").string(), out = (p.ws.dir / "out").string();
@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(a_state_folder_over_the_users_files_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(someone_elses_folder_and_a_link_are_refused) {
-    Project p;
+    GuardedProject p;
     // A folder of someone's files, not marked as a state folder.
     write_file(p.ws.dir / "mine/notes.txt", "keep me\n");
     refused(p.with_state("run", (p.ws.dir / "mine").string()), {"holds 'notes.txt', which steppar did not write"});
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(someone_elses_folder_and_a_link_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(clean_removes_what_steppar_wrote_and_keeps_the_rest) {
-    Project p;
+    GuardedProject p;
     const std::string state = (p.ws.dir / "state").string();
     BOOST_REQUIRE_EQUAL(p.with_state("run", state).exit_code, 0);
     BOOST_TEST(fs::exists(p.ws.dir / "state/.steppar-state"));
@@ -105,10 +105,10 @@ BOOST_AUTO_TEST_CASE(clean_removes_what_steppar_wrote_and_keeps_the_rest) {
 // Two pipeline files in one folder with the same unit and output: the second used to retract
 // the first's outputs through the shared .steppar.
 BOOST_AUTO_TEST_CASE(two_pipeline_files_do_not_share_a_state_folder) {
-    Project p;
+    GuardedProject p;
     BOOST_REQUIRE_EQUAL(p.ws.run({"-q"}).exit_code, 0);
     const fs::path second = p.ws.dir / "second.yml";
-    std::string text = pipeline_text;
+    std::string text = guarded_pipeline;
     text.replace(text.find("path: in,"), 9, "path: other,");
     write_file(second, text);
     write_file(p.ws.dir / "other/z.txt", "zeta\n");

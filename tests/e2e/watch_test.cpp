@@ -112,11 +112,6 @@ std::vector<std::string> backends_here() {
     return {"fanotify", "inotify", "poll"};  // fanotify needs root and a filesystem with file ids: tried
 }
 
-void set_mtime(const fs::path& file, long long seconds) {
-    const timespec times[2] = {{seconds, 0}, {seconds, 0}};
-    BOOST_REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(watch)

@@ -16,8 +16,6 @@ using namespace e2e;
 
 namespace {
 
-bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
 // count (wc) -> digest (sha256 of each count: reads what count makes) ; long (a param) ; total.
 std::string why_pipeline(int min_length = 5, const std::string& long_function = "long_words", const std::string& long_suffix = ".txt") {
     return R"(plugins: {builtin: ./builtin.so}
@@ -64,11 +62,6 @@ struct WhyRun {
         BOOST_TEST(differences.empty(), differences);
     }
 };
-
-void set_mtime(const fs::path& file, long long seconds) {
-    const timespec times[2] = {{seconds, 0}, {seconds, 0}};
-    BOOST_REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);
-}
 
 }  // namespace
 

@@ -21,10 +21,10 @@ using steppar_test::error_of;
 
 namespace {
 
-struct Folder {
+struct AtomicFolder {
     fs::path dir = fs::temp_directory_path() / ("steppar-atomic-" + std::to_string(::getpid()));
-    Folder() { fs::create_directories(dir); }
-    ~Folder() { fs::remove_all(dir); }
+    AtomicFolder() { fs::create_directories(dir); }
+    ~AtomicFolder() { fs::remove_all(dir); }
     std::size_t entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), {})); }
 };
 
@@ -45,7 +45,7 @@ void make_old(const fs::path& p, int hours) { fs::last_write_time(p, fs::file_ti
 BOOST_AUTO_TEST_SUITE(atomic_file)
 
 BOOST_AUTO_TEST_CASE(nothing_is_visible_before_commit_and_nothing_is_left_without_it) {
-    Folder f;
+    AtomicFolder f;
     {
         steppar::AtomicFile out(f.dir / "a.txt");
         out.stream() << "hello";
@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(nothing_is_visible_before_commit_and_nothing_is_left_withou
 }
 
 BOOST_AUTO_TEST_CASE(small_large_and_empty_outputs_arrive_whole) {
-    Folder f;
+    AtomicFolder f;
     const std::string large(200 * 1024 + 7, 'x');  // beyond the 64 KiB buffer, written through
     for (const std::string& text : {std::string("small\n"), large, std::string()}) {
         const fs::path target = f.dir / ("deep/er/" + std::to_string(text.size()));
@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(small_large_and_empty_outputs_arrive_whole) {
 }
 
 BOOST_AUTO_TEST_CASE(an_existing_file_is_replaced_not_truncated_even_when_empty) {
-    Folder f;
+    AtomicFolder f;
     // The old output is a hard link to a file the user keeps: replacing it must not touch it.
     std::ofstream(f.dir / "kept.txt") << "user data";
     fs::create_hard_link(f.dir / "kept.txt", f.dir / "out.txt");
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(an_existing_file_is_replaced_not_truncated_even_when_empty)
 }
 
 BOOST_AUTO_TEST_CASE(a_folder_that_cannot_be_written_names_the_file) {
-    Folder f;
+    AtomicFolder f;
     steppar::AtomicFile out(f.dir / "missing-is-a-file/x.txt");
     std::ofstream(f.dir / "missing-is-a-file") << "a file, not a folder";
     out.stream() << "data";
@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_SUITE(atomic_file_names)
 // A file name may use all 255 bytes of a folder entry; its temporary must still fit, and two
 // long names that share their first 200 bytes must not share temporaries.
 BOOST_AUTO_TEST_CASE(a_255_byte_name_gets_a_temporary_that_fits) {
-    Folder f;
+    AtomicFolder f;
     const std::string a = std::string(200, 'a') + std::string(55, 'x'), b = std::string(200, 'a') + std::string(55, 'y');
     {
         steppar::AtomicFile first((f.dir / a).string()), second((f.dir / b).string());
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(a_temporary_names_its_host_and_pid) {
 // may still be writing: its own host's temporaries whose writer is gone, and any temporary
 // untouched for 24 hours.
 BOOST_AUTO_TEST_CASE(a_sweep_judges_only_its_own_hosts_pids_and_otherwise_the_age) {
-    Folder f;
+    AtomicFolder f;
     const std::string own = ".steppar-tmp." + steppar::temporary_host_tag() + ".";
     const std::string other_host = "0123456789abcdef";
     BOOST_REQUIRE(other_host != steppar::temporary_host_tag());

@@ -10,7 +10,7 @@
 
 using namespace steppar;
 
-namespace {
+namespace child_output {  // the suite's own namespace: no clash with other files in a unity build
 
 struct Captured {
     std::string what;  // "output", "node", "steppar" or "progress"
@@ -39,7 +39,7 @@ struct Fixture {
     ~Fixture() { set_events(std::move(previous)); }
 };
 
-}  // namespace
+}  // namespace child_output
 
 BOOST_FIXTURE_TEST_SUITE(child_output, Fixture)
 

@@ -29,13 +29,13 @@ namespace {
 using indices = std::vector<std::size_t>;
 using names = std::vector<std::string>;
 
-NodeKind kind_of(const Node& n) {
+NodeKind expand_kind_of(const Node& n) {
     if (n.function.function == "total" || n.function.function == "concat") return NodeKind::whole;
     if (n.function.plugin == "builtin") return NodeKind::partition;
     throw steppar::PluginError("unknown plugin '" + n.function.plugin + "'");
 }
 
-Pipeline validated(Fragment fragment) {
+Pipeline validated_fragment(Fragment fragment) {
     Catalog c;
     Dataset docs;
     docs.name = "docs";
@@ -47,7 +47,7 @@ Pipeline validated(Fragment fragment) {
     other.path = "/data/other";
     c.add(other);
     Pipeline p(std::move(c), {}, std::move(fragment), "/proj/pipeline.yaml", "/proj/.steppar/data");
-    p.validate(kind_of);
+    p.validate(expand_kind_of);
     return p;
 }
 
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(step_kinds_have_names) {
 }
 
 BOOST_AUTO_TEST_CASE(multinode_becomes_slicer_slices_and_barrier) {
-    const auto g = steppar::expand(validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(3))));
+    const auto g = steppar::expand(validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(3))));
     BOOST_TEST(step_names(g) == (names{"count-slicer", "count-slice-0", "count-slice-1", "count-slice-2", "count-barrier"}),
                boost::test_tools::per_element());
     BOOST_TEST_REQUIRE(g.steps.size() == 5u);
@@ -117,24 +117,24 @@ BOOST_AUTO_TEST_CASE(multinode_becomes_slicer_slices_and_barrier) {
 }
 
 BOOST_AUTO_TEST_CASE(fixed_three_slices_gives_three_slice_steps) {
-    const auto g = steppar::expand(validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(3))));
+    const auto g = steppar::expand(validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(3))));
     BOOST_TEST(std::count_if(g.steps.begin(), g.steps.end(), [](const Step& s) { return s.kind == StepKind::slice; }) == 3);
 }
 
 BOOST_AUTO_TEST_CASE(one_slice_gives_one_slice_step) {
-    const auto g = steppar::expand(validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(1))));
+    const auto g = steppar::expand(validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(1))));
     BOOST_TEST(step_names(g) == (names{"count-slicer", "count-slice-0", "count-barrier"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(automatic_slices_give_one_slice_step_per_core) {
-    const auto g = steppar::expand(validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::automatic())));
+    const auto g = steppar::expand(validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::automatic())));
     const auto slices = std::count_if(g.steps.begin(), g.steps.end(), [](const Step& s) { return s.kind == StepKind::slice; });
     BOOST_TEST(slices == Slices::automatic().resolve());
     BOOST_TEST(slices >= 1);
 }
 
 BOOST_AUTO_TEST_CASE(node_downstream_of_a_multinode_depends_on_its_barrier) {
-    const auto g = steppar::expand(validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2)) +
+    const auto g = steppar::expand(validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2)) +
                                              node({"sum", "builtin.total", {"counts"}, {"summary"}})));
     const Step& sum = step(g, "sum");
     BOOST_TEST((sum.kind == StepKind::node));
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(node_downstream_of_a_multinode_depends_on_its_barrier) {
 }
 
 BOOST_AUTO_TEST_CASE(multinode_downstream_of_a_multinode_starts_its_slicer_after_the_barrier) {
-    const auto g = steppar::expand(validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2)) +
+    const auto g = steppar::expand(validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2)) +
                                              multinode({"square", "builtin.wc", {"counts"}, {"squares"}}, Slices::fixed(2))));
     BOOST_TEST(step(g, "square-slicer").depends_on == indices{index_of(g, "count-barrier")}, boost::test_tools::per_element());
     // Slices of the second unit wait only for their own slicer.
@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(multinode_downstream_of_a_multinode_starts_its_slicer_after
 }
 
 BOOST_AUTO_TEST_CASE(multipipeline_expands_under_its_own_name) {
-    const auto g = steppar::expand(validated(multipipeline(
+    const auto g = steppar::expand(validated_fragment(multipipeline(
         "clean", {{"lower", "builtin.lowercase", {"docs"}, {"lower_docs"}}, {"hash", "builtin.sha256", {"lower_docs"}, {"digests"}}},
         Slices::fixed(2))));
     BOOST_TEST(step_names(g) == (names{"clean-slicer", "clean-slice-0", "clean-slice-1", "clean-barrier"}),
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(multipipeline_expands_under_its_own_name) {
 }
 
 BOOST_AUTO_TEST_CASE(reader_of_a_multipipeline_inner_dataset_depends_on_its_barrier) {
-    const auto g = steppar::expand(validated(
+    const auto g = steppar::expand(validated_fragment(
         node({"peek", "builtin.wc", {"lower_docs"}, {"peeked"}}) +
         multipipeline("clean",
                       {{"lower", "builtin.lowercase", {"docs"}, {"lower_docs"}}, {"hash", "builtin.sha256", {"lower_docs"}, {"digests"}}},
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(reader_of_a_multipipeline_inner_dataset_depends_on_its_barr
 }
 
 BOOST_AUTO_TEST_CASE(plain_node_after_plain_node) {
-    const auto g = steppar::expand(validated(node({"second", "builtin.wc", {"first_out"}, {"second_out"}}) +
+    const auto g = steppar::expand(validated_fragment(node({"second", "builtin.wc", {"first_out"}, {"second_out"}}) +
                                              node({"first", "builtin.wc", {"docs"}, {"first_out"}})));
     BOOST_TEST(step_names(g) == (names{"first", "second"}), boost::test_tools::per_element());
     BOOST_TEST((g.steps[0].kind == StepKind::node));
@@ -187,20 +187,20 @@ BOOST_AUTO_TEST_CASE(plain_node_after_plain_node) {
 }
 
 BOOST_AUTO_TEST_CASE(independent_nodes_do_not_depend_on_each_other) {
-    const auto g = steppar::expand(validated(node({"a", "builtin.wc", {"docs"}, {"a_out"}}) +
+    const auto g = steppar::expand(validated_fragment(node({"a", "builtin.wc", {"docs"}, {"a_out"}}) +
                                              node({"b", "builtin.wc", {"other"}, {"b_out"}})));
     BOOST_TEST(g.steps.size() == 2u);
     for (const auto& s : g.steps) BOOST_TEST(s.depends_on.empty(), s.name);
 }
 
 BOOST_AUTO_TEST_CASE(reading_two_outputs_of_one_unit_gives_one_dependency) {
-    const auto g = steppar::expand(validated(multinode({"split", "builtin.wc", {"docs"}, {"left", "right"}}, Slices::fixed(2)) +
+    const auto g = steppar::expand(validated_fragment(multinode({"split", "builtin.wc", {"docs"}, {"left", "right"}}, Slices::fixed(2)) +
                                              node({"join", "builtin.zip", {"left", "right"}, {"joined"}})));
     BOOST_TEST(step(g, "join").depends_on == indices{index_of(g, "split-barrier")}, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(node_reading_two_units_depends_on_both) {
-    const auto g = steppar::expand(validated(multinode({"a", "builtin.wc", {"docs"}, {"a_out"}}, Slices::fixed(2)) +
+    const auto g = steppar::expand(validated_fragment(multinode({"a", "builtin.wc", {"docs"}, {"a_out"}}, Slices::fixed(2)) +
                                              node({"b", "builtin.wc", {"other"}, {"b_out"}}) +
                                              node({"c", "builtin.zip", {"a_out", "b_out"}, {"c_out"}})));
     BOOST_TEST(sorted(step(g, "c").depends_on) == sorted({index_of(g, "a-barrier"), index_of(g, "b")}),
@@ -209,7 +209,7 @@ BOOST_AUTO_TEST_CASE(node_reading_two_units_depends_on_both) {
 
 BOOST_AUTO_TEST_CASE(steps_come_in_dependency_order_for_a_scrambled_pipeline) {
     // Listed backwards: sum <- count <- clean <- first, plus a side branch.
-    const auto g = steppar::expand(validated(
+    const auto g = steppar::expand(validated_fragment(
         node({"sum", "builtin.total", {"counts", "side_out"}, {"summary"}}) +
         multinode({"count", "builtin.wc", {"digests"}, {"counts"}}, Slices::fixed(3)) +
         multipipeline("clean",
@@ -232,7 +232,7 @@ BOOST_AUTO_TEST_CASE(steps_come_in_dependency_order_for_a_scrambled_pipeline) {
 }
 
 BOOST_AUTO_TEST_CASE(steps_refer_to_their_unit) {
-    const Pipeline p = validated(node({"first", "builtin.wc", {"docs"}, {"first_out"}}) +
+    const Pipeline p = validated_fragment(node({"first", "builtin.wc", {"docs"}, {"first_out"}}) +
                                  multinode({"count", "builtin.wc", {"first_out"}, {"counts"}}, Slices::fixed(2)));
     const auto g = steppar::expand(p);
     for (const auto& s : g.steps) {
@@ -253,7 +253,7 @@ namespace {
 std::pair<Pipeline, ExpandedGraph> selection_graph() {
     steppar::UnitOptions nightly;
     nightly.tags = {"nightly"};
-    Pipeline p = validated(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), nightly) +
+    Pipeline p = validated_fragment(multinode({"count", "builtin.wc", {"docs"}, {"counts"}}, Slices::fixed(2), nightly) +
                            node({"total", "builtin.total", {"counts"}, {"sum"}}) +
                            multinode({"lower", "builtin.lowercase", {"other"}, {"lowered"}}, Slices::fixed(2)));
     ExpandedGraph g = steppar::expand(p);

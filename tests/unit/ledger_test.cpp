@@ -23,15 +23,15 @@ using namespace steppar;
 
 namespace {
 
-struct Folder {
+struct LedgerFolder {
     fs::path path;
-    Folder() {
+    LedgerFolder() {
         char name[] = "/tmp/steppar-ledger-XXXXXX";
         const char* made = ::mkdtemp(name);
         BOOST_REQUIRE(made != nullptr);
         path = made;
     }
-    ~Folder() {
+    ~LedgerFolder() {
         std::error_code ec;
         fs::remove_all(path, ec);
     }
@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(stamps_round_trip_through_their_text_including_a_ctime_befo
 }
 
 BOOST_AUTO_TEST_CASE(records_appended_by_slices_are_read_back_in_name_order_and_a_lookup_never_folds) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     {
         LedgerAppender s1(slice_segment(state, "u", 3, 1));
@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(records_appended_by_slices_are_read_back_in_name_order_and_
 }
 
 BOOST_AUTO_TEST_CASE(a_torn_or_damaged_line_is_ignored_and_the_next_writer_starts_clean) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     const fs::path path = slice_segment(state, "u", 1, 0);
     {
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(a_torn_or_damaged_line_is_ignored_and_the_next_writer_start
 // with another definition and pass as up to date. Numbers continue past it, and past every
 // line when one is damaged beyond reading its number.
 BOOST_AUTO_TEST_CASE(a_damaged_definition_line_does_not_free_its_number) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     const fs::path path = slice_segment(state, "u", 1, 0);
     {
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_definition_line_does_not_free_its_number) {
 // records and retractions would be lost) nor deleted by a fold; the appender refuses it too,
 // and lookup() fails with load()'s very error.
 BOOST_AUTO_TEST_CASE(an_unreadable_segment_is_an_error_and_is_never_folded_away) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     {
         LedgerAppender out(slice_segment(state, "u", 1, 0));
@@ -221,7 +221,7 @@ BOOST_AUTO_TEST_CASE(an_unreadable_segment_is_an_error_and_is_never_folded_away)
 }
 
 BOOST_AUTO_TEST_CASE(later_generations_win_retractions_remove_and_a_fold_keeps_the_same_records) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     {
         LedgerAppender g1(slice_segment(state, "u", 1, 0));
@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(later_generations_win_retractions_remove_and_a_fold_keeps_t
 // retracted, a stale segment older than the base ignored), torn and damaged lines, and names
 // that need escaping, it gives exactly what load() gives.
 BOOST_AUTO_TEST_CASE(lookup_gives_the_record_load_gives_first_middle_last_absent_and_overridden) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     std::vector<std::string> names;
     for (int i = 0; i < 5000; ++i) names.push_back("part-" + std::to_string(100000 + i));  // ~300 KB: many pieces
@@ -328,7 +328,7 @@ BOOST_AUTO_TEST_CASE(lookup_gives_the_record_load_gives_first_middle_last_absent
 
 // With no base (segments only) and with a damaged base, lookup() agrees with load() too.
 BOOST_AUTO_TEST_CASE(lookup_agrees_with_load_without_a_base_and_with_a_damaged_one) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     same_as_load(state, "a");  // no ledger at all
     {
@@ -355,7 +355,7 @@ BOOST_AUTO_TEST_CASE(lookup_agrees_with_load_without_a_base_and_with_a_damaged_o
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_base_is_reported_and_read_as_empty) {
-    Folder f;
+    LedgerFolder f;
     const StateLayout state(f.path);
     {
         LedgerAppender g1(slice_segment(state, "u", 1, 0));
@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_base_is_reported_and_read_as_empty) {
 }
 
 BOOST_AUTO_TEST_CASE(intermediate_names_encode_folders_so_a_partition_can_sit_beside_a_folder_of_its_name) {
-    Folder f;
+    LedgerFolder f;
     Dataset d;
     d.name = "lower";
     d.path = f.path / "lower";
@@ -392,7 +392,7 @@ BOOST_AUTO_TEST_CASE(intermediate_names_encode_folders_so_a_partition_can_sit_be
 }
 
 BOOST_AUTO_TEST_CASE(listing_is_in_byte_order_across_folders) {
-    Folder f;
+    LedgerFolder f;
     Dataset d;
     d.name = "docs";
     d.path = f.path;
@@ -408,7 +408,7 @@ BOOST_AUTO_TEST_CASE(listing_is_in_byte_order_across_folders) {
 // The walk runs on every usable core (folders listed, and big folders stat'ed in ranges, as
 // tasks): what it finds must be what a plain recursive walk finds, names and stamps, in order.
 BOOST_AUTO_TEST_CASE(the_parallel_walk_finds_what_a_plain_walk_finds) {
-    Folder f;
+    LedgerFolder f;
     Dataset d;
     d.name = "docs";
     d.path = f.path;

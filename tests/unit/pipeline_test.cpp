@@ -32,7 +32,7 @@ namespace {
 const fs::path source = "/proj/pipeline.yaml";
 const fs::path intermediate_root = "/proj/.steppar/data";
 
-NodeKind kind_of(const Node& n) {
+NodeKind builtin_kind_of(const Node& n) {
     static const std::map<std::string, NodeKind> kinds = {
         {"builtin.wc", NodeKind::partition},         {"builtin.lowercase", NodeKind::partition},
         {"builtin.sha256", NodeKind::partition},     {"builtin.zip", NodeKind::partition},
@@ -77,13 +77,13 @@ Pipeline make(Fragment fragment, Catalog c = catalog()) {
 
 Pipeline validated(Fragment fragment, Catalog c = catalog()) {
     Pipeline p = make(std::move(fragment), std::move(c));
-    p.validate(kind_of);
+    p.validate(builtin_kind_of);
     return p;
 }
 
 std::string validation_error(Fragment fragment, Catalog c = catalog()) {
     Pipeline p = make(std::move(fragment), std::move(c));
-    return error_of<steppar::SpecError>([&] { p.validate(kind_of); });
+    return error_of<steppar::SpecError>([&] { p.validate(builtin_kind_of); });
 }
 
 std::vector<std::string> unit_names(const Pipeline& p) {
@@ -541,7 +541,7 @@ BOOST_AUTO_TEST_CASE(unknown_unit_is_a_usage_error_with_a_suggestion) {
 
 BOOST_AUTO_TEST_CASE(errors_without_a_source_file_still_describe_the_problem) {
     Pipeline p(catalog(), {}, node({"count", "builtin.wc", {"doc"}, {"counts"}}));
-    const auto message = error_of<steppar::SpecError>([&] { p.validate(kind_of); });
+    const auto message = error_of<steppar::SpecError>([&] { p.validate(builtin_kind_of); });
     BOOST_CHECK(contains(message, "unknown dataset 'doc'"));
 }
 
@@ -571,7 +571,7 @@ BOOST_AUTO_TEST_CASE(namespace_prefixes_nodes_and_intermediates_so_a_block_can_b
     // (it used to prefix the namespace again: 'a.a.clean').
     Pipeline twice = validated(block("a"));
     BOOST_TEST(twice.validated());
-    BOOST_CHECK_THROW(twice.validate(kind_of), std::logic_error);
+    BOOST_CHECK_THROW(twice.validate(builtin_kind_of), std::logic_error);
     BOOST_TEST(twice.units().front().name == "a.clean");
     BOOST_TEST(twice.units().front().nodes.front().name == "a.lower");
 }

@@ -17,10 +17,10 @@ using steppar_test::error_of;
 
 namespace {
 
-const fs::path file = "/proj/pipelines/pipeline.yaml";
+const fs::path pipeline_path = "/proj/pipelines/pipeline.yaml";
 const fs::path state = "/proj/pipelines/.steppar/data";
 
-steppar::PipelineFile parse(const std::string& text) { return steppar::parse_pipeline_text(text, file, state); }
+steppar::PipelineFile parse(const std::string& text) { return steppar::parse_pipeline_text(text, pipeline_path, state); }
 
 std::string spec_error(const std::string& text) {
     return error_of<steppar::SpecError>([&] { parse(text); });
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_SUITE(spec)
 
 BOOST_AUTO_TEST_CASE(yaml_pipeline_parses_into_the_expected_structure) {
     const auto f = parse(yaml_pipeline);
-    BOOST_TEST(f.path == file);
+    BOOST_TEST(f.path == pipeline_path);
     BOOST_TEST_REQUIRE(f.plugins.size() == 2u);
     BOOST_TEST(f.plugins[0].alias == "builtin");
     BOOST_TEST(f.plugins[0].reference == "steppar_builtin");
@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(balance_is_count_unless_size_is_asked_for) {
     const std::string sized = "nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2, balance: size}\n";
     BOOST_TEST((parse(sized).pipeline.units().at(0).options.balance == steppar::Balance::size));
     const auto message = spec_error("nodes:\n  - {name: count, func: builtin.wc, inputs: [docs], outputs: [counts], slices: 2,\n     balance: bytes}\n");
-    BOOST_CHECK(contains(message, file.string() + ":3:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":3:"));
     BOOST_CHECK(contains(message, "balance must be 'count'"));
     BOOST_CHECK(contains(message, "got 'bytes'"));
 }
@@ -309,15 +309,15 @@ BOOST_AUTO_TEST_CASE(unknown_node_key_names_file_line_and_suggestion) {
         "    outptus: [counts]\n"
         "    inputs: [docs]\n";
     const auto message = spec_error(text);
-    BOOST_CHECK(contains(message, file.string()));
-    BOOST_CHECK(contains(message, file.string() + ":4:"));
+    BOOST_CHECK(contains(message, pipeline_path.string()));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":4:"));
     BOOST_CHECK(contains(message, "outptus"));
     BOOST_CHECK(contains(message, "did you mean 'outputs'"));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_top_level_key_suggests_the_nearest) {
     const auto message = spec_error("catalog: {}\nndoes: []\n");
-    BOOST_CHECK(contains(message, file.string() + ":2:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":2:"));
     BOOST_CHECK(contains(message, "did you mean 'nodes'"));
 }
 
@@ -347,12 +347,12 @@ BOOST_AUTO_TEST_CASE(malformed_yaml_names_file_and_line) {
         "nodes:\n"
         "  - name: a: b\n";
     const auto message = spec_error(text);
-    BOOST_CHECK(contains(message, file.string() + ":4:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":4:"));
 }
 
 BOOST_AUTO_TEST_CASE(unclosed_json_is_a_spec_error_naming_the_file) {
     const auto message = spec_error("{\"nodes\": [\n  {\"name\": \"a\"\n");
-    BOOST_CHECK(contains(message, file.string() + ":"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":"));
     BOOST_CHECK(contains(message, "malformed"));
 }
 
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(missing_nodes_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(top_level_list_is_an_error) {
-    BOOST_CHECK(contains(spec_error("- a\n- b\n"), file.string()));
+    BOOST_CHECK(contains(spec_error("- a\n- b\n"), pipeline_path.string()));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_dataset_type_is_an_error) {
@@ -491,7 +491,7 @@ BOOST_AUTO_TEST_CASE(alias_bomb_is_refused_quickly_naming_the_line) {
     const auto message = spec_error(alias_bomb(6, 9) + one_node);
     BOOST_TEST(seconds_since(start) < 1.0);
     BOOST_TEST_REQUIRE(!message.empty());  // else the next one would take minutes and gigabytes
-    BOOST_CHECK(contains(message, file.string() + ":7:"));  // 'f', whose first '*e' (9^5 values) passes the budget
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":7:"));  // 'f', whose first '*e' (9^5 values) passes the budget
     BOOST_CHECK(contains(message, "the file expands to more than 100,000 values (an alias bomb?)"));
     BOOST_CHECK(contains(message, "'*e' here stands for 66,430"));
     // The billion laughs itself (9 levels) is refused just as fast, never expanded.
@@ -506,7 +506,7 @@ BOOST_AUTO_TEST_CASE(alias_bomb_is_refused_quickly_naming_the_line) {
 BOOST_AUTO_TEST_CASE(more_values_than_the_budget_are_refused_before_the_tree_is_built) {
     // 100,001 written out: too many for a pipeline file (a YAML tree costs ~500 bytes a value).
     const auto message = spec_error("params:\n  big: [" + repeated("1,", 99997) + "1]\n" + one_node);
-    BOOST_CHECK(contains(message, file.string() + ":2: the file holds more than 100,000 values"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":2: the file holds more than 100,000 values"));
     BOOST_CHECK(contains(message, "keep large data in a dataset"));
     // The mapping, 'params', its mapping, 'big', the list, 99,982 numbers and one_node's 13: 100,000.
     BOOST_TEST(param("  big: [" + repeated("1,", 99981) + "1]\n", "big").size() == 2 * 99982u + 1);
@@ -516,21 +516,21 @@ BOOST_AUTO_TEST_CASE(more_values_than_the_budget_are_refused_before_the_tree_is_
 BOOST_AUTO_TEST_CASE(alias_inside_its_own_anchor_is_refused) {
     // yaml-cpp knows '&a' from its start, so this node would contain itself (endless recursion).
     const auto message = spec_error("params:\n  x: &a [1,\n    *a]\n" + one_node);
-    BOOST_CHECK(contains(message, file.string() + ":3:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":3:"));
     BOOST_CHECK(contains(message, "alias '*a' is used inside the node it names"));
     BOOST_CHECK(contains(spec_error("params:\n  x: &m {k: *m}\n" + one_node), "alias '*m'"));
 }
 
 BOOST_AUTO_TEST_CASE(key_given_twice_names_the_key_and_both_lines) {
     const auto flow = spec_error("nodes:\n  - {name: a, func: p.f, name: b, inputs: [docs], outputs: [o]}\n");
-    BOOST_CHECK(contains(flow, file.string() + ":2:"));
+    BOOST_CHECK(contains(flow, pipeline_path.string() + ":2:"));
     BOOST_CHECK(contains(flow, "key 'name' is given twice"));
     BOOST_CHECK(contains(flow, "both on line 2"));
     const auto block = spec_error("nodes:\n  - name: a\n    func: p.f\n    outputs: [o]\n    name: b\n");
-    BOOST_CHECK(contains(block, file.string() + ":5:"));
+    BOOST_CHECK(contains(block, pipeline_path.string() + ":5:"));
     BOOST_CHECK(contains(block, "key 'name' is given twice in one mapping (lines 2 and 5)"));
     const auto top = spec_error(one_node + "params: {n: 1}\n" + one_node);
-    BOOST_CHECK(contains(top, file.string() + ":4:"));
+    BOOST_CHECK(contains(top, pipeline_path.string() + ":4:"));
     BOOST_CHECK(contains(top, "key 'nodes' is given twice in one mapping (lines 1 and 4)"));
     // Inside params too (JSON would keep the last, a lookup the first).
     BOOST_CHECK(contains(spec_error("params:\n  n: 1\n  m: {x: 1,\n      x: 2}\n" + one_node), ":4: key 'x' is given twice"));
@@ -540,7 +540,7 @@ BOOST_AUTO_TEST_CASE(key_given_twice_names_the_key_and_both_lines) {
 
 BOOST_AUTO_TEST_CASE(second_yaml_document_is_refused) {
     const auto message = spec_error(one_node + "---\n" + one_node);
-    BOOST_CHECK(contains(message, file.string() + ":3:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":3:"));
     BOOST_CHECK(contains(message, "a second YAML document"));
     BOOST_CHECK(contains(spec_error(one_node + "---\n"), "a second YAML document"));
     BOOST_TEST(parse("---\n" + one_node).pipeline.units().size() == 1u);  // one document may start with ---
@@ -564,7 +564,7 @@ BOOST_AUTO_TEST_CASE(json_key_given_twice_names_the_key_and_both_lines) {
 
 BOOST_AUTO_TEST_CASE(slices_above_the_limit_are_refused_naming_the_variable) {
     const auto message = validation_error("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 1000000}\n");
-    BOOST_CHECK(contains(message, file.string() + ":2:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":2:"));
     BOOST_CHECK(contains(message, "'c' has 1,000,000 slices, more than the limit of 10,000"));
     BOOST_CHECK(contains(message, "STEPPAR_MAX_SLICES=1000000"));
     validate("nodes:\n  - {name: c, func: p.f, inputs: [docs], outputs: [o], slices: 10000}\n");  // the limit itself is fine
@@ -576,7 +576,7 @@ BOOST_AUTO_TEST_CASE(max_simultaneous_steps_respects_the_slice_limit) {
         "        - {name: a, func: p.f, inputs: [docs], outputs: [x]}\n"
         "        - {name: b, func: p.f, inputs: [docs], outputs: [y]}\n";
     const auto message = validation_error("nodes:\n  - multipipeline:\n      name: mp\n      max_simultaneous_steps: 50000\n" + chain);
-    BOOST_CHECK(contains(message, file.string() + ":2:"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":2:"));
     BOOST_CHECK(contains(message, "'mp' has 25,000 slices (max_simultaneous_steps 50000 over a widest layer of 2)"));
     BOOST_CHECK(contains(message, "lower max_simultaneous_steps, or raise the limit with STEPPAR_MAX_SLICES=25000"));
     validate("nodes:\n  - multipipeline:\n      name: mp\n      max_simultaneous_steps: 20000\n" + chain);  // 10,000 slices
@@ -588,7 +588,7 @@ BOOST_AUTO_TEST_CASE(expanded_steps_above_the_limit_are_refused_naming_the_varia
     for (int i = 0; i < 10; ++i)
         text += "  - {name: n" + std::to_string(i) + ", func: p.f, inputs: [docs], outputs: [o" + std::to_string(i) + "], slices: 10000}\n";
     const auto message = validation_error(text);
-    BOOST_CHECK(contains(message, file.string() + ":11:"));  // the tenth passes the limit
+    BOOST_CHECK(contains(message, pipeline_path.string() + ":11:"));  // the tenth passes the limit
     BOOST_CHECK(contains(message, "the pipeline expands to 100,020 steps"));
     BOOST_CHECK(contains(message, "'n9' passes the limit"));
     BOOST_CHECK(contains(message, "more than the limit of 100,000"));
@@ -601,7 +601,7 @@ BOOST_AUTO_TEST_CASE(non_finite_and_huge_timeouts_are_refused) {
     };
     for (const char* value : {"inf", "1e308h", "2592001", "43201m", "721h"}) {
         const auto message = timeout(value);
-        BOOST_CHECK(contains(message, file.string() + ":3:"));
+        BOOST_CHECK(contains(message, pipeline_path.string() + ":3:"));
         BOOST_CHECK(contains(message, "'c': timeout must be at most 30 days (720h), got '" + std::string(value) + "'"));
     }
     for (const char* value : {"nan", "-inf", "0", "-5"}) BOOST_CHECK(contains(timeout(value), "timeout must be a positive duration"));
@@ -635,7 +635,7 @@ BOOST_AUTO_TEST_CASE(absurd_retries_are_refused) {
     };
     for (const char* value : {"1001", "2147483647", "100000000000", "99999999999999999999999"}) {
         const auto message = retries(value);
-        BOOST_CHECK(contains(message, file.string() + ":3:"));
+        BOOST_CHECK(contains(message, pipeline_path.string() + ":3:"));
         BOOST_CHECK(contains(message, "'c': retries must be at most 1000, got '" + std::string(value) + "'"));
     }
     BOOST_CHECK(contains(retries("-1"), "retries must be a whole number >= 0"));
@@ -650,7 +650,7 @@ BOOST_AUTO_TEST_CASE(pipeline_text_above_the_size_limit_is_refused_before_parsin
     const auto start = std::chrono::steady_clock::now();
     const auto message = spec_error(text);
     BOOST_TEST(seconds_since(start) < 0.5);
-    BOOST_CHECK(contains(message, file.string() + ": the pipeline file is 2.0 MiB (2,097,153 bytes)"));
+    BOOST_CHECK(contains(message, pipeline_path.string() + ": the pipeline file is 2.0 MiB (2,097,153 bytes)"));
     BOOST_CHECK(contains(message, "more than the limit of 2 MiB (2,097,152 bytes)"));
     text.resize(2u << 20);  // the limit itself is fine
     text.back() = '\n';
@@ -667,7 +667,7 @@ BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_naming_the_line_not_crashing) {
     }
     std::string block = "params:\n";  // indentation nests too
     for (int level = 0; level < 120; ++level) block += std::string(2 * level + 2, ' ') + "k:\n";
-    BOOST_CHECK(contains(spec_error(block + one_node), file.string() + ":101: nesting deeper than 100 levels"));
+    BOOST_CHECK(contains(spec_error(block + one_node), pipeline_path.string() + ":101: nesting deeper than 100 levels"));
     std::string dashes = "params:\n  x:\n    ";
     for (int level = 0; level < 3000; ++level) dashes += "- ";
     BOOST_CHECK(contains(spec_error(dashes + "x\n" + one_node), ":3: nesting deeper than 100 levels"));

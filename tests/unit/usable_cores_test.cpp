@@ -14,15 +14,15 @@ using namespace steppar;
 
 namespace {
 
-struct Folder {
+struct MountFolder {
     fs::path path;
-    Folder() {
+    MountFolder() {
         char name[] = "/tmp/steppar-cores XXXXXX";  // a space: mountinfo escapes it as \040
         const char* made = ::mkdtemp(name);
         BOOST_REQUIRE(made != nullptr);
         path = made;
     }
-    ~Folder() {
+    ~MountFolder() {
         std::error_code ec;
         fs::remove_all(path, ec);
     }
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(the_smallest_limit_wins) {
 }
 
 BOOST_AUTO_TEST_CASE(cpu_max_is_read_from_the_cgroup_and_each_ancestor) {
-    Folder root;
+    MountFolder root;
     const fs::path mount = root.path / "cgroup";
     write(mount / "a/cpu.max", "300000 100000\n");
     write(mount / "a/b/cpu.max", "max 100000\n");
