@@ -1,4 +1,5 @@
 #include "steppar/atomic_file.hpp"
+#include "steppar/owned_descriptor.hpp"
 
 #include "steppar/error.hpp"
 #include "steppar/files.hpp"
@@ -25,7 +26,7 @@ void ensure_parent(const fs::path& target) {
 
 // Creates `path` (which must not exist yet) for writing; -1 and errno on failure. The folder is
 // made only when the first try finds it missing: the first file of a new subfolder pays for it.
-std::atomic<int> standard_output_copy{-1};
+OwnedDescriptor standard_output_copy;  // set once, before any node runs
 
 // open(2) returns the lowest free descriptor: 1 or 2 only when a node closed its stdout or
 // stderr. An output must never sit there, or what the node (or the next one) prints would land
@@ -36,8 +37,8 @@ int away_from_standard_streams(int fd) {
     if (high < 0) return fd;
     const int low = fd;
     ::close(low);
-    const int copy = standard_output_copy.load();
-    if (copy >= 0 && low != 0) ::dup2(copy, low);
+    // Not when a node closed the copy and its number names one of the node's files now.
+    if (low != 0 && standard_output_copy.intact()) ::dup2(standard_output_copy.fd(), low);
     return high;
 }
 
@@ -204,6 +205,6 @@ void write_file_atomically(const fs::path& target, std::string_view content, Ato
     file.commit(durability);
 }
 
-void keep_standard_streams(int output_copy) { standard_output_copy = output_copy; }
+void keep_standard_streams(int output_copy) { standard_output_copy = OwnedDescriptor(output_copy); }
 
 }  // namespace steppar

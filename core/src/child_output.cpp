@@ -5,6 +5,7 @@
 
 #include "event_json.hpp"
 #include "fd_write.hpp"
+#include "steppar/owned_descriptor.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +21,7 @@ constexpr char frame_start = '\x1f';
 // The encoder: what make_child_reporter() returns.
 class ChildReporter final : public EventSink {
 public:
-    explicit ChildReporter(int fd) : fd_(fd) {}
+    explicit ChildReporter(int fd) : channel_(fd) {}
 
     void message(const Message& m) override {
         event_json::json j = {{"e", "log"}};
@@ -36,8 +37,30 @@ public:
     bool wants_progress() const override { return true; }
 
 private:
-    void emit(const event_json::json& j) { write_all(fd_, frame_start + event_json::text_of(j) + "\n"); }
-    int fd_;
+    // A node that closed the channel (every descriptor from 3 up, say) must not lose the step's
+    // messages, its error above all: they go through its stderr or stdout then, when either is
+    // still the same pipe. Never into a file the node opened on the channel's number.
+    void emit(const event_json::json& j) {
+        const std::string frame = frame_start + event_json::text_of(j) + "\n";
+        if (channel_.intact()) return write_all(channel_.fd(), frame);
+        const int fallback = channel_.same_file_among({STDERR_FILENO, STDOUT_FILENO});
+        if (fallback < 0) return;
+        if (!told_) {
+            told_ = true;
+            event_json::json note = {{"e", "log"}};
+            const std::string text = "the node closed descriptor " + std::to_string(channel_.fd()) +
+                                     " (steppar's event channel); its messages come through the node's stderr now. A node should "
+                                     "close only descriptors it opened";
+            Message m;
+            m.level = LogLevel::warning;
+            m.text = text;
+            event_json::add_message_fields(note, m);
+            write_all(fallback, frame_start + event_json::text_of(note) + "\n");
+        }
+        write_all(fallback, frame);
+    }
+    OwnedDescriptor channel_;
+    bool told_ = false;
 };
 
 
@@ -78,6 +101,7 @@ void ChildOutput::line(std::string_view text) {
     // A frame may follow output the plugin left without a newline: both are kept.
     const auto frame = text.find(frame_start);
     if (frame != 0) {
+        said_anything_ = true;
         Message m;
         m.origin = Origin::output;
         m.text = text.substr(0, frame);
@@ -87,6 +111,7 @@ void ChildOutput::line(std::string_view text) {
     }
     const auto j = nlohmann::json::parse(text.substr(frame + 1), nullptr, /*allow_exceptions=*/false);
     const std::string kind = j.is_object() ? j.value("e", "") : "";
+    if (kind != "progress") said_anything_ = true;
     if (kind == "progress") {
         const auto done = j.value("done", std::size_t{0});
         done_ = static_cast<long long>(done);

@@ -142,7 +142,9 @@ int run_step(Project& project, const Step& step, std::string& error) {
 
 [[noreturn]] void serve(Project& project, const ExpandedGraph& graph, int channel, pid_t host,
                         const sigset_t& host_mask) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // No PR_SET_PDEATHSIG here: the host's death is the channel's hangup, after which this
+    // server still has to take down what its steps started (a SIGKILL on the host's death
+    // would leave that to init: a node's setsid() daemon then ran forever).
     if (::getppid() != host) ::_exit(0);
     // Descendants of a step that died before cleaning up come here instead of to init.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -224,18 +226,13 @@ int run_step(Project& project, const Step& step, std::string& error) {
         ::close(output[0]);
         if (!told) break;  // the host is gone: the loop's end kills what runs
     }
-    // The host is gone or done: nothing of this run may outlive it.
+    // The host is gone or done: nothing of this run may outlive it. Killing the steps re-parents
+    // what their nodes started to this server (a subreaper): those go too, group by group.
     for (const auto& [pid, _] : running) {
         ::kill(-pid, SIGKILL);
         ::kill(pid, SIGKILL);
     }
-    while (!running.empty()) {
-        int status = 0;
-        const pid_t pid = ::waitpid(-1, &status, 0);
-        if (pid < 0 && errno == EINTR) continue;
-        if (pid < 0) break;
-        running.erase(pid);
-    }
+    kill_children();
     ::_exit(0);
 }
 

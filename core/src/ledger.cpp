@@ -597,8 +597,7 @@ LedgerAppender::LedgerAppender(fs::path path) : path_(std::move(path)) {
             throw StateError(std::string(e.what()) + ": cannot continue that ledger segment; fix the cause, or remove it to run its partitions again, and rerun");
         }
     }
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw StateError("cannot write the ledger '" + path_.string() + "': " + std::strerror(errno));
+    open_for_append();
     // New definitions are numbered after every number this file may already use: intact D
     // lines, damaged ones whose number still reads, and (numbers being given densely from 0,
     // one line each) the count of its lines, so a number from a line damaged beyond reading is
@@ -627,15 +626,22 @@ LedgerAppender::LedgerAppender(fs::path path) : path_(std::move(path)) {
     }
 }
 
-LedgerAppender::~LedgerAppender() {
-    if (fd_ >= 0) ::close(fd_);
+LedgerAppender::~LedgerAppender() { file_.close_if_intact(); }
+
+// O_NOFOLLOW: a link planted in the state folder must not get ledger lines appended to its target.
+void LedgerAppender::open_for_append() {
+    file_ = OwnedDescriptor(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (file_.fd() < 0) throw StateError("cannot write the ledger '" + path_.string() + "': " + std::strerror(errno));
 }
 
 void LedgerAppender::append(std::string& line) {
+    // A node that closed every descriptor it did not open took this one too, and the number may
+    // name one of its own files now: open the segment again rather than write into that.
+    if (!file_.intact()) open_for_append();
     const char* data = line.data();
     std::size_t left = line.size();
     while (left > 0) {
-        const ssize_t n = ::write(fd_, data, left);
+        const ssize_t n = ::write(file_.fd(), data, left);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw StateError("cannot write the ledger '" + path_.string() + "': " + std::strerror(errno));
         data += n;

@@ -4,6 +4,7 @@
 #include "steppar/error.hpp"
 #include "steppar/files.hpp"
 #include "steppar/hash.hpp"
+#include "steppar/linked_libraries.hpp"
 #include "steppar/text.hpp"
 
 #include <boost/dll/library_info.hpp>
@@ -12,6 +13,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <sys/stat.h>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -53,6 +55,23 @@ void PluginRegistry::declare(const std::string& alias, const std::string& refere
     declared_[alias] = {reference, base_dir};
 }
 
+namespace {
+
+// A plugin is code this run executes: one that every user could replace (a world-writable file,
+// or one in a world-writable folder without the sticky bit) would run anyone's code as this user.
+fs::path trusted_plugin(const std::string& alias, const fs::path& path) {
+    struct stat st {};
+    const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    for (const auto& [what, p] : {std::pair<const char*, fs::path>{"file", path}, {"folder", folder}})
+        if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) && !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX)))
+            throw PluginError("plugin '" + alias + "': its " + what + " '" + p.string() +
+                              "' is writable by every user, who could make this run execute their code; run 'chmod o-w " + p.string() +
+                              "' or move the plugin");
+    return path;
+}
+
+}  // namespace
+
 fs::path PluginRegistry::file(const std::string& alias) {
     const auto it = declared_.find(alias);
     if (it == declared_.end()) {
@@ -68,16 +87,21 @@ fs::path PluginRegistry::file(const std::string& alias) {
         if (!fs::exists(path, ec))
             throw PluginError("plugin '" + alias + "': file '" + path.string() + "' " +
                               (ec ? "cannot be reached: " + ec.message() + " (check the permissions of its folders)" : "does not exist"));
-        return path;
+        return trusted_plugin(alias, path);
     }
     std::vector<std::string> tried;
-    for (const auto& dir : search_path_)
+    for (const auto& dir : search_path_) {
+        // A relative folder names another place from every working directory (cron's is /).
+        if (dir.is_relative())
+            throw PluginError("plugin '" + alias + "': STEPPAR_PLUGIN_PATH holds the relative folder '" + dir.string() +
+                              "', which would name another folder from each working directory; give absolute folders only");
         for (const auto& name : {reference + ".so", "lib" + reference + ".so"}) {
             const fs::path candidate = dir / name;
             std::error_code ec;  // a folder of the path we may not enter is a folder without it
-            if (fs::exists(candidate, ec)) return candidate;
+            if (fs::exists(candidate, ec)) return trusted_plugin(alias, candidate);
             tried.push_back(candidate.string() + (ec ? " (" + ec.message() + ")" : ""));
         }
+    }
     throw PluginError("plugin '" + alias + "': '" + reference + "' not found (looked for " + join(tried) +
                       "; set STEPPAR_PLUGIN_PATH or give a path)");
 }
@@ -178,7 +202,19 @@ const PluginDescriptor& PluginRegistry::descriptor(const std::string& plugin) { 
 
 const std::string& PluginRegistry::digest(const std::string& plugin) {
     auto it = digests_.find(plugin);
-    if (it == digests_.end()) it = digests_.emplace(plugin, sha256_hex(read_file(load(plugin).path))).first;
+    if (it == digests_.end()) {
+        Loaded& loaded = load(plugin);
+        std::string digest = sha256_hex(read_file(loaded.path));
+        // And the project's own libraries it links (a rebuilt helper changes what it computes),
+        // by file name: moving the project folder changes nothing.
+        const auto libraries = project_libraries_of(loaded.library.native());
+        if (!libraries.empty()) {
+            std::string all = digest;
+            for (const auto& library : libraries) all += "\n" + library.filename().string() + "\t" + sha256_hex(read_file(library));
+            digest = sha256_hex(all);
+        }
+        it = digests_.emplace(plugin, std::move(digest)).first;
+    }
     return it->second;
 }
 

@@ -330,8 +330,11 @@ private:
         }
         if (child.reader && !child.reader->error().empty())  // its own one-line error says it best
             return {index, false, false, step.name + " failed: " + child.reader->error()};
+        const bool said = child.reader && child.reader->said_anything();
         return {index, false, false,
-                step.name + " failed (exit code " + std::to_string(WEXITSTATUS(status)) + ")" + where + ", see its message above"};
+                step.name + " failed (exit code " + std::to_string(WEXITSTATUS(status)) + ")" + where +
+                    (said ? ", see its message above"
+                          : " without saying why: it closed its output (stdout, stderr and the descriptors steppar gave it)")};
     }
 
     Project& project_;

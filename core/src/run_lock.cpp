@@ -121,11 +121,13 @@ RunLock::RunLock(const std::filesystem::path& path) {
     // 2. The flock, on a file that must still be the one at `path` once it is held (a lock taken
     //    on a file that was unlinked meanwhile protects nothing).
     for (int attempt = 0;; ++attempt) {
-        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd_ < 0) {
             const int error = errno;
             if (socket_ >= 0) ::close(socket_);
-            throw StateError("cannot open lock file '" + path.string() + "': " + std::strerror(error));
+            throw StateError("cannot open lock file '" + path.string() + "': " +
+                             (error == ELOOP ? std::string("it is a symbolic link (steppar never makes one there): remove it and rerun")
+                                             : std::strerror(error)));
         }
         if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             const std::string holder = pid_in(fd_);
@@ -161,7 +163,7 @@ StepLease::StepLease(const std::filesystem::path& path) {
     std::filesystem::create_directories(path.parent_path(), ec);
     // O_CLOEXEC: a program the node execs does not hold it; a process it merely forks does,
     // and a new run then waits for that one too.
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd_ >= 0 && ::flock(fd_, LOCK_SH) != 0) {
         ::close(fd_);
         fd_ = -1;

@@ -2,6 +2,7 @@
 
 #include "steppar/error.hpp"
 #include "steppar/interruption.hpp"
+#include "steppar/step_reaper.hpp"
 #include "steppar/step_trace.hpp"
 #include "steppar/temporary_files.hpp"
 
@@ -45,6 +46,8 @@ extern "C" void on_stop_signal(int signal) {
 
 extern "C" void remove_temporaries_and_die(int signal) {
     unlink_registered_temporaries();
+    // What its node started dies with the step, even what left its process group.
+    kill_children_from_signal_handler();
     flush_step_trace_on_signal();  // the partitions it finished still get their rows
     ::signal(signal, SIG_DFL);
     ::raise(signal);

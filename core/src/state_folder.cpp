@@ -1,5 +1,6 @@
 #include "steppar/state_folder.hpp"
 
+#include "steppar/atomic_file.hpp"
 #include "steppar/error.hpp"
 #include "steppar/files.hpp"
 #include "steppar/temporary_files.hpp"
@@ -44,6 +45,17 @@ void check_state_folder(const fs::path& state_root, const fs::path& pipeline_fil
     if (::lstat(state_root.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
         throw UsageError("the state folder '" + shown + "' is a symbolic link (to '" + resolved_path(state_root).string() +
                          "'): steppar does not write or clean through one; give its real path with --state-dir, or remove the link");
+    // Whoever else may write the state folder can plant links and files that this run would
+    // follow or trust (a root run above all): refused, as ssh refuses such a home folder.
+    if (::stat(state_root.c_str(), &st) == 0) {
+        if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+            throw UsageError("the state folder '" + shown + "' is writable by every user: anyone could plant links or files this run "
+                             "would follow; run 'chmod o-w " + shown + "' or give --state-dir a folder of your own");
+        if (st.st_uid != ::geteuid())
+            throw UsageError("the state folder '" + shown + "' belongs to user " + std::to_string(st.st_uid) + ", not to this user (" +
+                             std::to_string(::geteuid()) + "): its owner could plant links or files this run would follow; run as its "
+                             "owner, or give --state-dir a folder of your own");
+    }
     const fs::path state = resolved_path(state_root);
     const fs::path project = resolved_path(pipeline_file.parent_path());
     if (same_or_inside(project, state))
@@ -85,10 +97,11 @@ void claim_state_folder(const fs::path& state_root, const fs::path& pipeline_fil
     std::error_code ec;
     fs::create_directories(state_root, ec);
     const fs::path signature = state_root / state_signature;
-    if (fs::exists(signature, ec)) return;
-    std::ofstream(signature) << "This folder is a steppar state folder (plans, markers, ledgers, traces): 'steppar-host clean' "
-                                "removes what steppar wrote here and nothing else.\n"
-                             << owner_tag << relative_name(pipeline_file, resolved_path(state_root)) << "\n";
+    if (fs::is_regular_file(fs::symlink_status(signature, ec))) return;
+    // Through a temporary and a rename: a link planted under this name is replaced, never followed.
+    write_file_atomically(signature, "This folder is a steppar state folder (plans, markers, ledgers, traces): 'steppar-host clean' "
+                                     "removes what steppar wrote here and nothing else.\n" +
+                                         std::string(owner_tag) + relative_name(pipeline_file, resolved_path(state_root)) + "\n");
 }
 
 }  // namespace steppar

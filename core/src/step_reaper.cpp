@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -63,6 +64,62 @@ std::vector<std::string> kill_children(const std::vector<pid_t>& keep) {
     std::sort(killed.begin(), killed.end());
     killed.erase(std::unique(killed.begin(), killed.end()), killed.end());
     return killed;
+}
+
+namespace {
+
+// "/proc/PID/task/PID/children" for this process's main thread, without allocating.
+void children_path(char* out, std::size_t size) {
+    char digits[24];
+    int n = 0;
+    for (pid_t pid = ::getpid(); pid > 0 && n < 23; pid /= 10) digits[n++] = static_cast<char>('0' + pid % 10);
+    std::size_t at = 0;
+    const auto put = [&](const char* text) {
+        while (*text && at + 1 < size) out[at++] = *text++;
+    };
+    char number[24];
+    for (int i = 0; i < n; ++i) number[i] = digits[n - 1 - i];
+    number[n] = 0;
+    put("/proc/");
+    put(number);
+    put("/task/");
+    put(number);
+    put("/children");
+    out[at] = 0;
+}
+
+}  // namespace
+
+void kill_children_from_signal_handler() noexcept {
+    char path[80];
+    children_path(path, sizeof path);
+    // Children forked by the main thread: a node's helpers, and what killing them re-parents
+    // here (this process is a subreaper). Bounded rounds, as kill_children().
+    for (int round = 0; round < 64; ++round) {
+        const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;
+        char text[4096];
+        const ssize_t got = ::read(fd, text, sizeof text - 1);
+        ::close(fd);
+        if (got <= 0) return;
+        bool any = false;
+        pid_t pid = 0;
+        for (ssize_t i = 0; i <= got; ++i) {
+            if (i < got && text[i] >= '0' && text[i] <= '9') {
+                pid = pid * 10 + (text[i] - '0');
+                continue;
+            }
+            if (pid > 0) {
+                ::kill(-pid, SIGKILL);
+                ::kill(pid, SIGKILL);
+                while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+                }
+                any = true;
+            }
+            pid = 0;
+        }
+        if (!any) return;
+    }
 }
 
 StepReaper::StepReaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }

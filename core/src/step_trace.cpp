@@ -90,7 +90,7 @@ std::unique_ptr<StepTrace> StepTrace::begin(TracedStep identity) {
     const char* run = std::getenv(trace_run_variable);
     const char* dir = std::getenv(trace_dir_variable);
     if (current || !run || !*run || !dir || !*dir) return nullptr;
-    const int fd = ::open(trace_rows_part(dir, identity.step, identity.attempt).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = ::open(trace_rows_part(dir, identity.step, identity.attempt).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return nullptr;  // the run's folder is gone: nobody would read the rows
     // A plugin that ends the process with exit() skips every destructor: its rows still go out.
     static const bool at_exit = std::atexit([] { flush_step_trace_on_signal(); }) == 0;
@@ -232,7 +232,7 @@ void StepTrace::end(int exit_code, std::string_view message) {
     row.message = std::string(message);
     std::string text;
     append_trace_row(text, row);
-    const int fd = ::open(trace_step_part(dir_, identity_.step, identity_.attempt).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = ::open(trace_step_part(dir_, identity_.step, identity_.attempt).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return;
     write_whole(fd, text.data(), text.size());
     ::close(fd);

@@ -6,7 +6,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <csignal>
 #include <set>
+#include <thread>
 #include <sys/stat.h>
 #include <fcntl.h>
 
@@ -194,6 +197,44 @@ BOOST_AUTO_TEST_CASE(a_rebuilt_plugin_reruns_what_it_computes) {
     BOOST_TEST(r.err.find("count: 0 new, 40 changed, 0 up to date") != std::string::npos, r.err);
     BOOST_TEST(r.err.find("clean_and_hash: 0 new, 40 changed, 0 up to date") != std::string::npos, r.err);
     t.check_equals_clean_run();
+}
+
+// A plugin that links a helper library of the project: rebuilding only the helper (same plugin
+// file) reruns what the plugin computes, and the outputs equal a clean run's. Libraries of the
+// system's folders are not part of the digest.
+BOOST_AUTO_TEST_CASE(a_rebuilt_helper_library_reruns_what_its_plugin_computes) {
+    TempDir lib;
+    write_file(lib / "tagger.cpp", "#include <steppar/sdk.hpp>\n#include <string>\nstd::string helper_word();\n"
+                                   "void tag(steppar::PartitionContext& ctx) { ctx.output().write(helper_word() + \":\" + ctx.input().read_text()); }\n"
+                                   "STEPPAR_NODE(tag)\n");
+    const auto build_helper = [&](const std::string& word) {
+        write_file(lib / "helper.cpp", "#include <string>\nstd::string helper_word() { return \"" + word + "\"; }\n");
+        const Result built = shell("cd " + quote(lib.path().string()) + " && g++ -std=c++17 -shared -fPIC -o libhelper.so helper.cpp");
+        BOOST_REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+    };
+    build_helper("one");
+    const Result plugin = shell("cd " + quote(lib.path().string()) + " && g++ -std=c++17 -shared -fPIC -I " + quote(source("sdk/include").string()) +
+                                " -o tagger.so tagger.cpp -L. -lhelper -Wl,-rpath,'$ORIGIN'");
+    BOOST_REQUIRE_MESSAGE(plugin.exit_code == 0, plugin.err);
+    Workspace ws("plugins: {tagger: " + (lib / "tagger.so").string() + R"(}
+catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  tagged: {type: partitioned, path: out/tagged, suffix: .txt}
+nodes:
+  - {name: tag, func: tagger.tag, inputs: [docs], outputs: [tagged], slices: 2}
+)");
+    make_docs(ws.dir / "data/docs", 6);
+    Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(read_file(ws.dir / "out/tagged/doc-0001.txt").rfind("one:", 0) == 0);
+    r = ws.run();
+    BOOST_TEST(has(r.err, "tag: 0 new, 0 changed, 6 up to date"), r.err);
+    build_helper("two");
+    r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    BOOST_TEST(has(r.err, "tag: 0 new, 6 changed, 0 up to date"), r.err);
+    BOOST_TEST(read_file(ws.dir / "out/tagged/doc-0001.txt").rfind("two:", 0) == 0);
+    BOOST_TEST(differences_from_clean_run(ws).empty(), differences_from_clean_run(ws));
 }
 
 BOOST_AUTO_TEST_CASE(changing_slices_reruns_nothing) {
@@ -428,6 +469,30 @@ BOOST_AUTO_TEST_CASE(processes_a_node_leaves_running_are_killed_when_its_step_en
     }
 }
 
+// The host killed with SIGKILL while a step runs: the step dies (PR_SET_PDEATHSIG) and takes
+// along what its node started, also the process that called setsid() and the orphan of a
+// double fork, in both launch modes. (They ran forever.)
+BOOST_AUTO_TEST_CASE(processes_a_node_started_die_with_a_host_killed_by_sigkill) {
+    auto sleepers = [] { return shell("pgrep -f '^sleep 86397' | wc -l").out; };
+    BOOST_REQUIRE_EQUAL(sleepers(), "0\n");
+    for (const char* launch : {"fork", "exec"}) {
+        TempDir place;
+        std::string text = fault_pipeline("daemon", "doc-0003", place / "flag", ", slices: 1");
+        text.replace(text.find("delay_ms: 0"), 11, "delay_ms: 300");  // the step goes on after the daemons start
+        Workspace ws(text);
+        for (int i = 0; i < 12; ++i) write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text\n");
+        write_file(place / "flag", "armed");
+        Background run({"run", ws.pipeline.string(), "--launch", launch});
+        for (int waited = 0; waited < 200 && sleepers() != "2\n"; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        BOOST_REQUIRE_MESSAGE(sleepers() == "2\n", launch << ": the node's daemons never started: " << run.err_so_far());
+        run.signal(SIGKILL);
+        run.wait(10);
+        for (int waited = 0; waited < 100 && sleepers() != "0\n"; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        BOOST_TEST(sleepers() == "0\n", launch << ": a process the node started outlived the killed host");
+        shell("pkill -f '^sleep 86397'");
+    }
+}
+
 // A node that closes its stdout and stderr and then writes its output: no event frame and no
 // print lands in an output file, and its log line still reaches the run's log.
 BOOST_AUTO_TEST_CASE(a_node_closing_its_stdout_and_stderr_gets_no_frames_in_its_outputs) {
@@ -443,6 +508,26 @@ BOOST_AUTO_TEST_CASE(a_node_closing_its_stdout_and_stderr_gets_no_frames_in_its_
                            (i == 1 ? std::string(70000, 'x') : "text " + std::to_string(i) + "\n"),
                        launch << " " << i);
         BOOST_TEST(r.err.find("logged after closing stdout and stderr") != std::string::npos, r.err);
+    }
+}
+
+// A node that closes every descriptor from 3 up (steppar's event channel, its ledger segment)
+// and opens files of its own on those numbers: the step still succeeds, its ledger lines go to
+// the ledger (not into the node's files), its messages through its stderr, in both launch modes,
+// and the outputs equal a clean run's. (It failed with "see its message above" and nothing above.)
+BOOST_AUTO_TEST_CASE(a_node_closing_steppars_descriptors_still_succeeds_and_is_recorded) {
+    for (const char* launch : {"fork", "exec"}) {
+        TempDir place;
+        Workspace ws(fault_pipeline("close_fds", "doc-0002", place / "flag", ", slices: 1"));
+        for (int i = 0; i < 4; ++i) write_file(ws.dir / ("data/docs/doc-000" + std::to_string(i) + ".txt"), "text " + std::to_string(i) + "\n");
+        write_file(place / "flag", "armed");
+        const Result r = ws.run({"--launch", launch});
+        BOOST_TEST(r.exit_code == 0, launch << ": " << r.err);
+        BOOST_TEST(!has(r.err, "see its message above"), launch << ": " << r.err);
+        if (std::string(launch) == "fork") BOOST_TEST(has(r.err, "(steppar's event channel); its messages come through"), r.err);
+        BOOST_TEST(differences_from_clean_run(ws).empty(), launch << ": " << differences_from_clean_run(ws));
+        const Result again = ws.run({"--launch", launch});
+        BOOST_TEST(has(again.err, "copy: 0 new, 0 changed, 4 up to date"), launch << ": " << again.err);
     }
 }
 

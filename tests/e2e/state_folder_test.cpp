@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <unistd.h>
 
 using namespace e2e;
 
@@ -127,6 +128,75 @@ BOOST_AUTO_TEST_CASE(two_pipeline_files_do_not_share_a_state_folder) {
     const Result after_move = host({"run", (moved / "pipeline.yml").string()});
     fs::rename(moved, p.ws.dir.path());
     BOOST_TEST(after_move.exit_code == 0, after_move.err);
+}
+
+// Links planted in the state folder are never followed for writing: the lock file, a ledger
+// segment the next run will write, the signature. The run refuses (a link where steppar keeps
+// its lock) or writes its own file; the links' targets keep their bytes.
+BOOST_AUTO_TEST_CASE(links_planted_in_the_state_folder_are_not_written_through) {
+    GuardedProject p;
+    BOOST_REQUIRE_EQUAL(p.ws.run({"-q"}).exit_code, 0);
+    TempDir elsewhere;
+    const fs::path victim = elsewhere / "precious.txt";
+    write_file(victim, "precious\n");
+    const fs::path state = p.ws.dir / ".steppar", ledger = state / "units/count/ledger";
+    // The ledger segments of the next generation (see also the ledger's unit tests), and the signature.
+    for (const char* name : {"g2-s0.tsv", "g2-s1.tsv", "g2-host.tsv"}) fs::create_symlink(victim, ledger / name);
+    fs::remove(state / ".steppar-state");
+    fs::create_symlink(victim, state / ".steppar-state");
+    write_file(p.ws.dir / "in/c.txt", "four five six\n");
+    const Result r = p.ws.run({"-q"});
+    BOOST_TEST(read_file(victim) == "precious\n");
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(read_file(p.ws.dir / "out/c.json") == std::string(R"({"lines":1,"words":3,"bytes":14})") + "\n");
+    BOOST_TEST(fs::is_regular_file(fs::symlink_status(state / ".steppar-state")), "the signature is steppar's own file again");
+
+    // The lock: refused, naming the link.
+    fs::remove(state / "lock");
+    fs::create_symlink(victim, state / "lock");
+    const Result locked = p.ws.run({"-q"});
+    BOOST_TEST(locked.exit_code != 0, locked.err);
+    BOOST_TEST(has(locked.err, "is a symbolic link"), locked.err);
+    BOOST_TEST(read_file(victim) == "precious\n");
+    fs::remove(state / "lock");
+    BOOST_TEST(p.ws.run({"-q"}).exit_code == 0);
+}
+
+// A state folder every user may write, or another user's, is refused before anything runs; so
+// is a plugin every user may replace, and a relative STEPPAR_PLUGIN_PATH folder.
+BOOST_AUTO_TEST_CASE(folders_and_plugins_others_could_write_are_refused) {
+    GuardedProject p;
+    const fs::path state = p.ws.dir / ".steppar";
+    fs::create_directories(state);
+    fs::permissions(state, fs::perms::others_write, fs::perm_options::add);
+    refused(p.ws.run({"-q"}), {"'" + state.string() + "' is writable by every user", "chmod o-w"});
+    fs::permissions(state, fs::perms::others_write, fs::perm_options::remove);
+    if (::geteuid() == 0) {
+        BOOST_REQUIRE(::chown(state.c_str(), 65534, 65534) == 0);
+        refused(p.ws.run({"-q"}), {"'" + state.string() + "' belongs to user 65534"});
+        BOOST_REQUIRE(::chown(state.c_str(), 0, 0) == 0);
+    }
+    BOOST_TEST(!fs::exists(p.ws.dir / "out"), "nothing ran");
+
+    // The plugin by path, in a folder every user may write.
+    TempDir open_folder;
+    fs::copy_file(fs::path(host_program()).parent_path().parent_path() / "lib/steppar/plugins/steppar_builtin.so", open_folder / "mine.so");
+    fs::permissions(open_folder.path(), fs::perms::others_all, fs::perm_options::add);
+    std::string text = read_file(p.ws.pipeline);
+    text.replace(text.find("builtin: steppar_builtin"), 24, "builtin: " + (open_folder / "mine.so").string());
+    write_file(p.ws.pipeline, text);
+    refused(host({"validate", p.ws.pipeline.string()}), {"folder '" + open_folder.path().string() + "' is writable by every user"});
+    fs::permissions(open_folder.path(), fs::perms::others_write, fs::perm_options::remove);
+    BOOST_TEST(host({"validate", p.ws.pipeline.string()}).exit_code == 0);
+
+    // A relative folder on the plugin search path.
+    text.replace(text.find("builtin: " + (open_folder / "mine.so").string()), 9 + (open_folder / "mine.so").string().size(), "builtin: mine");
+    write_file(p.ws.pipeline, text);
+    refused(shell("cd " + quote(open_folder.path().string()) + " && STEPPAR_PLUGIN_PATH=. " + quote(host_program()) + " validate " +
+                  quote(p.ws.pipeline.string())),
+            {"STEPPAR_PLUGIN_PATH holds the relative folder '.'"});
+    BOOST_TEST(shell("STEPPAR_PLUGIN_PATH=" + quote(open_folder.path().string()) + " " + quote(host_program()) + " validate " +
+                     quote(p.ws.pipeline.string())).exit_code == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -547,7 +547,8 @@ BOOST_AUTO_TEST_CASE(unreadable_partition_fails_naming_the_file, *boost::unit_te
     std::string text = read_file(f.pipeline);
     text.replace(text.find(fixture("steppar_test_nodes")), fixture("steppar_test_nodes").size(), test_nodes.string());
     write_file(f.pipeline, text);
-    shell("chmod -R a+rwX " + quote(f.dir.path().string()) + " && chmod 000 " + quote((f.dir / "docs/p09.txt").string()));
+    // The project is nobody's (a state folder of another user, or one every user may write, is refused).
+    shell("chown -R 65534:65534 " + quote(f.dir.path().string()) + " && chmod 000 " + quote((f.dir / "docs/p09.txt").string()));
     const Result r = shell("cd / && setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(host_copy.string()) + " run " +
                            quote(f.pipeline.string()));
     BOOST_TEST(r.exit_code == 1, r.err);

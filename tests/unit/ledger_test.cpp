@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -457,6 +458,36 @@ BOOST_AUTO_TEST_CASE(network_filesystems_are_told_apart_by_their_statfs_type) {
     for (const long magic : {0xEF53L /* ext4 */, 0x01021994L /* tmpfs */, 0x794C7630L /* overlay */, 0x58465342L /* xfs */,
                              0x9123683EL /* btrfs */})
         BOOST_TEST(!steppar::is_network_filesystem(magic), std::hex << magic);
+}
+
+// A link planted where a segment will be written is never written through; a segment whose
+// descriptor a node closed (and whose number now names the node's own file) is opened again.
+BOOST_AUTO_TEST_CASE(a_segment_is_never_written_through_a_link_or_a_reused_descriptor) {
+    LedgerFolder f;
+    const StateLayout state(f.path);
+    const fs::path victim = f.path / "victim.txt", segment = slice_segment(state, "u", 1, 0);
+    {
+        std::ofstream(victim) << "precious\n";
+    }
+    fs::create_directories(segment.parent_path());
+    fs::create_symlink(victim, segment);
+    BOOST_CHECK_THROW(LedgerAppender{segment}, StateError);
+    BOOST_TEST(read_file(victim) == "precious\n");
+    fs::remove(segment);
+
+    {
+        LedgerAppender s0(segment);
+        append(s0, "a", digest_a, 1);
+        // As a node closing every descriptor from 3 up and opening a file of its own does.
+        for (int fd = 3; fd < 64; ++fd)
+            if (::fcntl(fd, F_GETFD) >= 0 && fs::read_symlink("/proc/self/fd/" + std::to_string(fd)) == segment) ::close(fd);
+        const int node_file = ::open(victim.c_str(), O_WRONLY | O_APPEND);
+        BOOST_REQUIRE(node_file >= 0);
+        append(s0, "b", digest_a, 2);
+        ::close(node_file);
+    }
+    BOOST_TEST(read_file(victim) == "precious\n");
+    BOOST_TEST((names_of(Ledger::load(state, "u")) == std::vector<std::string>{"a", "b"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -22,7 +22,8 @@ start_munge() {
 }
 
 # The slurm.conf lines both kinds share: plugins that need no cgroups or accounting, fast waves,
-# finished jobs kept visible for the runner.
+# finished jobs kept visible for the runner. The main and backfill scheduling loops every second (not
+# 60 and 30): a requeued task given StartTime=now starts at once.
 common_slurm_conf() {
   cat <<CONF
 ProctrackType=proctrack/linuxproc
@@ -33,7 +34,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=none
 ReturnToService=2
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,sched_interval=1,bf_interval=1
 # No DependencyParameters=kill_invalid_depend (on 22.05 it belongs there, not in
 # SchedulerParameters, where it does nothing): steppar's jobs carry --kill-on-invalid-dep=yes
 # themselves, and the tests prove that this is enough.

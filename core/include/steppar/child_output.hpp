@@ -22,6 +22,8 @@ public:
     long long partitions_done() const noexcept { return done_; }
     /// The last error the step reported (its one-line failure message), if any.
     const std::string& error() const noexcept { return error_; }
+    /// Whether the step printed or logged anything at all (progress aside).
+    bool said_anything() const noexcept { return said_anything_; }
 
 private:
     void line(std::string_view text);
@@ -33,6 +35,7 @@ private:
     std::string pending_;
     long long done_ = -1;
     std::string error_;
+    bool said_anything_ = false;
 };
 
 }  // namespace steppar

@@ -33,6 +33,8 @@
 // and the lines whose name field is the partition's.
 #pragma once
 
+#include "steppar/owned_descriptor.hpp"
+
 #include "steppar/error.hpp"
 #include "steppar/stamp.hpp"
 #include "steppar/state.hpp"
@@ -168,9 +170,10 @@ public:
 private:
     void append(std::string& line);
     void name_line(char kind, std::string_view name);
+    void open_for_append();
 
     std::filesystem::path path_;
-    int fd_ = -1;
+    OwnedDescriptor file_;  ///< checked before each write: a node may have closed or reused it
     std::map<std::string, std::uint32_t, std::less<>> defined_;
     std::uint64_t next_ = 0;  ///< the number the next new definition gets
     std::string line_;

@@ -36,4 +36,9 @@ void reap_step_leftovers(const std::string& step);
 /// children that killing them re-parents to it, except `keep`; returns "pid (name)" of each.
 std::vector<std::string> kill_children(const std::vector<pid_t>& keep = {});
 
+/// The same from a signal handler (async-signal-safe: raw open/read/kill/waitpid, no memory):
+/// a step killed with SIGTERM (its host died: PR_SET_PDEATHSIG) takes what its node started
+/// with it, including processes that left its group with setsid().
+void kill_children_from_signal_handler() noexcept;
+
 }  // namespace steppar
