@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <map>
 #include <thread>
@@ -128,6 +129,12 @@ const std::string& PartitionDefinitions::of(const std::string& partition, const 
 
 namespace {
 
+// Whether an output's mtime lies after `now_ns`: set by hand (touch -d), by a machine whose
+// clock runs ahead, or copied so; newer than any input forever, so make's rule proves nothing.
+bool from_the_future(const std::vector<FileStamp>& outputs, std::int64_t now_ns) {
+    return std::any_of(outputs.begin(), outputs.end(), [&](const FileStamp& s) { return s.exists() && s.mtime_ns > now_ns; });
+}
+
 // Whether outputs that exist are all at least as new as every input (make's rule).
 bool adoptable(const FileStamp* inputs, std::size_t input_count, const std::vector<FileStamp>& outputs) {
     std::int64_t newest_input = 0;
@@ -189,6 +196,9 @@ std::vector<std::vector<std::string>> co_producer_claims(Project& project, const
 Assessment assess(Project& project, const Unit& unit, const AssessOptions& options) {
     const Pipeline& pipeline = project.pipeline();
     Assessment a;
+    // Before the scans: an output written while they run is not taken for one from the future.
+    const std::int64_t assessed_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch()).count();
     std::vector<const Dataset*> outputs;
     for (const auto& n : unit.nodes)
         for (const auto& out : n.outputs) {
@@ -334,7 +344,9 @@ Assessment assess(Project& project, const Unit& unit, const AssessOptions& optio
             if (options.force) {
                 dirty({recorded ? Reason::forced : Reason::new_partition});
             } else if (!recorded) {
-                if (options.adopt && adoptable(inputs, input_count, now))
+                const bool future = options.adopt && from_the_future(now, assessed_at_ns);
+                if (future) a.future_outputs.push_back(name);
+                if (options.adopt && !future && adoptable(inputs, input_count, now))
                     a.adopt.push_back({name, std::vector<FileStamp>(inputs, inputs + input_count), now});
                 else
                     dirty({Reason::new_partition});

@@ -210,6 +210,10 @@ SlicePlan run_slicer(Project& project, const Unit& unit, int slice_count, const 
     if (!a.foreign.empty())
         warn(unit.name + ": " + count_text(a.foreign.size()) + " file(s) in its output folders that steppar did not write (kept, and read by what reads the folder): " +
              join_first(a.foreign, 5));
+    if (!a.future_outputs.empty())
+        warn(unit.name + ": " + count_text(a.future_outputs.size()) +
+             " partition(s) not adopted (--only-missing): an output's modification time lies in the future (set by hand, or a clock "
+             "running ahead), so it cannot show that the output is newer than its inputs; made again (" + join_first(a.future_outputs, 5) + ")");
     if (a.ledger->segment_files() > 64) a.ledger->fold(project.state(), unit.name);  // many runs without a barrier
 
     // Retractions and adoptions go into the ledger first, under this plan's generation.

@@ -1,10 +1,14 @@
 #include "steppar/run_lock.hpp"
+#include "steppar/text.hpp"
+#include "steppar/log.hpp"
+#include "steppar/step_reaper.hpp"
 
 #include "steppar/hash.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstddef>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
@@ -178,8 +182,20 @@ StepLease::~StepLease() {
 void wait_for_previous_steps(const std::filesystem::path& path, double seconds) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return;  // no step ever ran here
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + std::chrono::duration<double>(seconds);
+    bool swept = false;
     while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        // The steps of a killed run stop within milliseconds (PR_SET_PDEATHSIG). What still holds
+        // the lease after 2 s was left by a dead run (a process a node forked, holding the lease
+        // it inherited): this run holds the run lock, so no live run owns it.
+        if (!swept && std::chrono::steady_clock::now() >= started + std::chrono::duration<double>(std::min(seconds, 2.0))) {
+            swept = true;
+            if (const auto killed = kill_holders_of(path); !killed.empty())
+                warn("killed " + std::to_string(killed.size()) + " process(es) an earlier run of this pipeline left running (" +
+                     join_first(killed, 5) + "; they held '" + path.string() + "')");
+            continue;
+        }
         if (std::chrono::steady_clock::now() >= deadline) {
             ::close(fd);
             throw AlreadyRunning("steps of an earlier run of this pipeline are still running (they hold '" + path.string() +

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,49 @@ void kill_children_from_signal_handler() noexcept {
         }
         if (!any) return;
     }
+}
+
+std::vector<std::string> kill_holders_of(const std::filesystem::path& file) {
+    namespace fs = std::filesystem;
+    struct stat target {};
+    if (::stat(file.c_str(), &target) != 0) return {};
+    std::vector<pid_t> holders;
+    std::vector<std::string> named;
+    std::error_code ec;
+    for (const auto& process : fs::directory_iterator("/proc", ec)) {
+        const std::string pid_text = process.path().filename().string();
+        if (pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+        if (pid == ::getpid()) continue;
+        std::error_code fd_ec;  // another user's process, or one that just ended: not ours
+        for (const auto& fd : fs::directory_iterator(process.path() / "fd", fd_ec)) {
+            struct stat held {};
+            if (::stat(fd.path().c_str(), &held) == 0 && held.st_dev == target.st_dev && held.st_ino == target.st_ino) {
+                holders.push_back(pid);
+                named.push_back(name_of(pid));
+                break;
+            }
+        }
+    }
+    for (const pid_t pid : holders) {
+        if (::getpgid(pid) == pid) ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+    }
+    // Not our children: gone when kill(pid, 0) says so (a zombie's parent reaps it).
+    for (int waited = 0; waited < 400; ++waited) {
+        const bool alive = std::any_of(holders.begin(), holders.end(), [](pid_t pid) {
+            if (::kill(pid, 0) != 0) return false;
+            std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+            std::string line;
+            std::getline(stat, line);
+            const auto close = line.rfind(')');
+            return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+        });
+        if (!alive) break;
+        ::usleep(5000);
+    }
+    std::sort(named.begin(), named.end());
+    return named;
 }
 
 StepReaper::StepReaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }

@@ -493,6 +493,48 @@ BOOST_AUTO_TEST_CASE(processes_a_node_started_die_with_a_host_killed_by_sigkill)
     }
 }
 
+// A run killed so hard that nothing of it could clean up (its step, fork server and host all
+// SIGKILLed) leaves a forked helper of the node running, holding the steps' lease it inherited:
+// the next run finds it through the lease, kills it, says so, and runs.
+BOOST_AUTO_TEST_CASE(the_next_run_kills_what_a_dead_run_left_holding_its_lease) {
+    TempDir place;
+    std::string text = fault_pipeline("fork_hold", "doc-0003", place / "flag", ", slices: 1");
+    text.replace(text.find("delay_ms: 0"), 11, "delay_ms: 300");
+    Workspace ws(text);
+    for (int i = 0; i < 12; ++i) write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text\n");
+    write_file(place / "flag", "armed");
+    Background run({"run", ws.pipeline.string()});
+    // host -> fork server -> step -> helper (its own session)
+    auto children_of = [](int pid) { return shell("cat /proc/" + std::to_string(pid) + "/task/*/children 2>/dev/null").out; };
+    std::string server, step, helper;
+    for (int waited = 0; waited < 200 && helper.empty(); ++waited) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        server = children_of(run.pid());
+        if (server.empty()) continue;
+        step = children_of(std::stoi(server));
+        if (step.empty()) continue;
+        const std::string below = children_of(std::stoi(step));
+        if (!below.empty() && shell("ps -o sid= -p " + std::to_string(std::stoi(below))).out.find(std::to_string(std::stoi(below))) != std::string::npos)
+            helper = below;
+    }
+    BOOST_REQUIRE_MESSAGE(!helper.empty(), "the node's helper never started: " << run.err_so_far());
+    const int helper_pid = std::stoi(helper);
+    // Stopped first, so the server cannot sweep up after the step: then all three die at once.
+    ::kill(std::stoi(server), SIGSTOP);
+    ::kill(std::stoi(step), SIGKILL);
+    ::kill(std::stoi(server), SIGKILL);
+    run.signal(SIGKILL);
+    run.wait(10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    BOOST_REQUIRE_MESSAGE(::kill(helper_pid, 0) == 0, "the helper should have outlived the dead run");
+    fs::remove(place / "flag");
+    const Result next = ws.run();
+    BOOST_TEST(next.exit_code == 0, next.err);
+    BOOST_TEST(has(next.err, "killed 1 process(es) an earlier run of this pipeline left running (" + std::to_string(helper_pid)), next.err);
+    BOOST_TEST(::kill(helper_pid, 0) != 0, "the helper still runs");
+    BOOST_TEST(differences_from_clean_run(ws).empty(), differences_from_clean_run(ws));
+}
+
 // A node that closes its stdout and stderr and then writes its output: no event frame and no
 // print lands in an output file, and its log line still reaches the run's log.
 BOOST_AUTO_TEST_CASE(a_node_closing_its_stdout_and_stderr_gets_no_frames_in_its_outputs) {

@@ -97,6 +97,9 @@ struct Assessment {
     std::vector<std::uint64_t> dirty_bytes;  ///< input bytes of each dirty partition
     std::vector<std::pair<std::string, std::string>> retract;  ///< gone from the inputs: name, recorded output stamps
     std::vector<Adoption> adopt;
+    /// --only-missing: partitions not adopted because an output's mtime lies in the future
+    /// (make's rule cannot vouch for those: they are made again).
+    std::vector<std::string> future_outputs;
     std::vector<std::string> foreign;  ///< files in output folders steppar did not write (paths)
     /// Per output (as `outputs`): the partitions other producers of it write now or wrote last
     /// (sorted). Not foreign, never retracted by this unit.

@@ -13,6 +13,7 @@
 //                                            // ~StepReaper: kills what a failed step left
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -35,6 +36,11 @@ void reap_step_leftovers(const std::string& step);
 /// Kills (SIGKILL, with their process groups) and reaps every child of this process, and the
 /// children that killing them re-parents to it, except `keep`; returns "pid (name)" of each.
 std::vector<std::string> kill_children(const std::vector<pid_t>& keep = {});
+
+/// Kills (SIGKILL, with their process groups) the processes of this user that hold `file` open,
+/// other than this one, and waits (up to 2 s) for them to go; returns "pid (name)" of each. For
+/// what a dead run left behind holding its steps' lease: found as fuser(1) does, in /proc.
+std::vector<std::string> kill_holders_of(const std::filesystem::path& file);
 
 /// The same from a signal handler (async-signal-safe: raw open/read/kill/waitpid, no memory):
 /// a step killed with SIGTERM (its host died: PR_SET_PDEATHSIG) takes what its node started
