@@ -116,6 +116,18 @@ nodes:
            slices + "}\n" + more;
 }
 
+// One slice of 12 documents whose node misbehaves as `mode` says on doc-0003 (its flag set) and
+// then goes on for 300 ms a partition: long enough to kill the run while that step still runs.
+struct SlowFaultRun {
+    TempDir place;
+    Workspace ws;
+    explicit SlowFaultRun(const std::string& mode) : ws(slowed(fault_pipeline(mode, "doc-0003", place / "flag", ", slices: 1"))) {
+        for (int i = 0; i < 12; ++i) write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text\n");
+        write_file(place / "flag", "armed");
+    }
+    static std::string slowed(std::string text) { return text.replace(text.find("delay_ms: 0"), 11, "delay_ms: 300"); }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(incremental)
@@ -476,12 +488,8 @@ BOOST_AUTO_TEST_CASE(processes_a_node_started_die_with_a_host_killed_by_sigkill)
     auto sleepers = [] { return shell("pgrep -f '^sleep 86397' | wc -l").out; };
     BOOST_REQUIRE_EQUAL(sleepers(), "0\n");
     for (const char* launch : {"fork", "exec"}) {
-        TempDir place;
-        std::string text = fault_pipeline("daemon", "doc-0003", place / "flag", ", slices: 1");
-        text.replace(text.find("delay_ms: 0"), 11, "delay_ms: 300");  // the step goes on after the daemons start
-        Workspace ws(text);
-        for (int i = 0; i < 12; ++i) write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text\n");
-        write_file(place / "flag", "armed");
+        const SlowFaultRun t("daemon");  // the step goes on after the daemons start
+        const Workspace& ws = t.ws;
         Background run({"run", ws.pipeline.string(), "--launch", launch});
         for (int waited = 0; waited < 200 && sleepers() != "2\n"; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         BOOST_REQUIRE_MESSAGE(sleepers() == "2\n", launch << ": the node's daemons never started: " << run.err_so_far());
@@ -497,12 +505,8 @@ BOOST_AUTO_TEST_CASE(processes_a_node_started_die_with_a_host_killed_by_sigkill)
 // SIGKILLed) leaves a forked helper of the node running, holding the steps' lease it inherited:
 // the next run finds it through the lease, kills it, says so, and runs.
 BOOST_AUTO_TEST_CASE(the_next_run_kills_what_a_dead_run_left_holding_its_lease) {
-    TempDir place;
-    std::string text = fault_pipeline("fork_hold", "doc-0003", place / "flag", ", slices: 1");
-    text.replace(text.find("delay_ms: 0"), 11, "delay_ms: 300");
-    Workspace ws(text);
-    for (int i = 0; i < 12; ++i) write_file(ws.dir / ("data/docs/doc-" + std::string(i < 10 ? "000" : "00") + std::to_string(i) + ".txt"), "text\n");
-    write_file(place / "flag", "armed");
+    const SlowFaultRun t("fork_hold");
+    const Workspace& ws = t.ws;
     Background run({"run", ws.pipeline.string()});
     // host -> fork server -> step -> helper (its own session)
     auto children_of = [](int pid) { return shell("cat /proc/" + std::to_string(pid) + "/task/*/children 2>/dev/null").out; };
@@ -527,7 +531,7 @@ BOOST_AUTO_TEST_CASE(the_next_run_kills_what_a_dead_run_left_holding_its_lease) 
     run.wait(10);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     BOOST_REQUIRE_MESSAGE(::kill(helper_pid, 0) == 0, "the helper should have outlived the dead run");
-    fs::remove(place / "flag");
+    fs::remove(t.place / "flag");
     const Result next = ws.run();
     BOOST_TEST(next.exit_code == 0, next.err);
     BOOST_TEST(has(next.err, "killed 1 process(es) an earlier run of this pipeline left running (" + std::to_string(helper_pid)), next.err);
