@@ -20,11 +20,7 @@ catalog:
 )";
 
 // What "refused quickly" allows, process start included (sanitizers slow everything down).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr double quickly = 5.0;
-#else
-constexpr double quickly = 1.0;
-#endif
+const double quickly = host_is_sanitized() ? 5.0 : 1.0;
 
 // Runs `spec` (`steppar-host COMMAND FILE`, with `env` such as "STEPPAR_MAX_SLICES=3" before it)
 // and checks: exit code 2, one line on stderr containing every `expected` piece, and nothing

@@ -90,7 +90,7 @@ Result shell(const std::string& command_line) {
 }
 
 Result host(const std::vector<std::string>& args) {
-    std::string line = quote(STEPPAR_HOST);
+    std::string line = quote(host_program());
     for (const auto& a : args) line += " " + quote(a);
     return shell(line);
 }
@@ -99,7 +99,7 @@ Background::Background(const std::vector<std::string>& args, const std::string& 
     out_ = make_temporary_file("steppar-bg-out");
     err_ = make_temporary_file("steppar-bg-err");
     const int out = ::open(out_.c_str(), O_WRONLY | O_CLOEXEC), err = ::open(err_.c_str(), O_WRONLY | O_CLOEXEC);
-    std::vector<std::string> argv_strings = {program.empty() ? std::string(STEPPAR_HOST) : program};
+    std::vector<std::string> argv_strings = {program.empty() ? host_program() : program};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_strings) argv.push_back(a.data());
@@ -241,9 +241,24 @@ void make_docs(const fs::path& dir, int count) {
     }
 }
 
-std::string fixture(const std::string& name) { return std::string(STEPPAR_FIXTURE_DIR) + "/" + name + ".so"; }
+namespace {
+std::string from_environment(const char* variable, const char* otherwise) {
+    const char* value = std::getenv(variable);
+    return value && *value ? value : otherwise;
+}
+}  // namespace
 
-std::string host_program() { return STEPPAR_HOST; }
+std::string fixture(const std::string& name) { return from_environment("STEPPAR_TEST_FIXTURES", STEPPAR_FIXTURE_DIR) + "/" + name + ".so"; }
+
+std::string host_program() { return from_environment("STEPPAR_TEST_HOST", STEPPAR_HOST); }
+
+bool host_is_sanitized() {
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#else
+    return !from_environment("STEPPAR_TEST_SANITIZED", "").empty();
+#endif
+}
 
 fs::path source(const std::string& relative) { return fs::path(STEPPAR_SOURCE_DIR) / relative; }
 

@@ -93,10 +93,16 @@ std::map<std::string, std::string> snapshot(const fs::path& dir);
 /// every tenth in a subfolder.
 void make_docs(const fs::path& dir, int count);
 
-/// Path of a fixture plugin built for the tests, e.g. fixture("steppar_test_nodes").
+/// Path of a fixture plugin built for the tests, e.g. fixture("steppar_test_nodes"): beside this
+/// test program, or in the folder STEPPAR_TEST_FIXTURES names.
 std::string fixture(const std::string& name);
-/// The steppar-host under test.
+/// The steppar-host under test: the one built with this test program, or STEPPAR_TEST_HOST. (The
+/// sanitize build drives its sanitized host and plugins with the release build's test programs:
+/// the product is built twice, the tests once.)
 std::string host_program();
+/// Whether the host under test runs under AddressSanitizer (STEPPAR_TEST_SANITIZED set, or this
+/// program built with it): everything it does is several times slower.
+bool host_is_sanitized();
 /// A source-tree path.
 fs::path source(const std::string& relative);
 

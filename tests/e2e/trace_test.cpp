@@ -314,12 +314,10 @@ BOOST_AUTO_TEST_CASE(a_run_stopped_by_sigterm_writes_its_trace) {
     BOOST_TEST(stopped["exit"] == "SIGTERM");
     std::set<std::string> keys;
     for (const auto& row : rows) keys.insert(row.key());
-#if !defined(__SANITIZE_ADDRESS__)
     // Written by its handler. Under AddressSanitizer this row was missing in 2 of 5 runs
     // (2026-12-05): a race between the handler and the host's stop that is not understood yet;
     // the release build checks it, and the sanitize build checks everything else here.
-    BOOST_TEST(keys.count("copy-slice-1 partition p04 ok 1") == 1u);
-#endif
+    if (!host_is_sanitized()) BOOST_TEST(keys.count("copy-slice-1 partition p04 ok 1") == 1u);
     BOOST_TEST(keys.count("copy-barrier step skipped 1") == 1u);
     BOOST_TEST(keys.count("keep step skipped 1") == 1u);
     BOOST_TEST(read_file(ws.default_trace(id)) == read_file(file));

@@ -60,11 +60,14 @@ SlurmdPidFile=$dir/run/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd-%n.log
 SlurmdTimeout=10
+FirstJobId=500000
 $(common_slurm_conf)
 NodeName=node[1-$nodes] NodeAddr=$subnet.1[1-$nodes] CPUs=1 State=UNKNOWN
 PartitionName=debug Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP
 CONF
-# NodeAddr ranges expand digit by digit: node1 -> .11, node2 -> .12, ...
+# NodeAddr ranges expand digit by digit: node1 -> .11, node2 -> .12, ... Job ids start at 500000,
+# apart from start.sh's cluster (other ports, munge socket and folders): the tests run both at
+# once, and name a job's steps by its id.
 export SLURM_CONF=$dir/slurm.conf
 /usr/sbin/slurmctld -f "$SLURM_CONF"
 
