@@ -38,9 +38,11 @@ done
 source "$(dirname "$0")/common.sh"
 start_munge "$dir"
 
-# The file server: sftp-server behind socat on the bridge address (nodelay: no 40 ms per operation).
+# The file server: sftp-server behind socat on the bridge address (nodelay: no 40 ms per operation),
+# in a process group of its own: stop-multi.sh ends it with the socat and sftp-server it forked for
+# each connection.
 port=$((20000 + 16#${tag:2:3} % 20000))
-socat TCP-LISTEN:$port,bind=$subnet.1,reuseaddr,fork,nodelay EXEC:$sftp > "$dir/log/fileserver.log" 2>&1 &
+setsid socat TCP-LISTEN:$port,bind=$subnet.1,reuseaddr,fork,nodelay EXEC:$sftp > "$dir/log/fileserver.log" 2>&1 &
 echo $! > "$dir/run/fileserver.pid"
 
 cat > "$dir/slurm.conf" <<CONF

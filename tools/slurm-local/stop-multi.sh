@@ -18,6 +18,8 @@ for n in $(seq 1 "$nodes"); do
 done
 stop "$dir/run/slurmctld.pid"
 fusermount -u "$shared" 2>/dev/null || umount -l "$shared" 2>/dev/null || true
+# The file server's group: the listening socat and what it forked for each connection.
+[ -f "$dir/run/fileserver.pid" ] && kill -TERM -- "-$(cat "$dir/run/fileserver.pid")" 2>/dev/null
 stop "$dir/run/fileserver.pid"
 stop "$dir/munge/munged.pid"
 for n in $(seq 1 "$nodes"); do
