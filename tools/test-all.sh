@@ -57,7 +57,7 @@ timed "sanitize: configure" cmake --preset sanitize -DSTEPPAR_WARNINGS_AS_ERRORS
 build_started=$SECONDS
 nice -n 19 cmake --build --preset sanitize --target steppar_unit_tests steppar_test_products > "$logs/sanitize-build.log" 2>&1 &
 build_pid=$!
-trap 'status=$?; kill "$build_pid" 2>/dev/null; report; exit $status' EXIT
+trap 'status=$?; kill "$build_pid" 2>/dev/null || true; report; exit $status' EXIT
 release_status=0
 timed "release: tests (sanitize build beside)" bash -c "ctest --preset release 2>&1 | tee '$logs/release.ctest.log'; exit \${PIPESTATUS[0]}" ||
   release_status=$?
