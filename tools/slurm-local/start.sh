@@ -5,8 +5,11 @@
 #
 #   eval "$(tools/slurm-local/start.sh /tmp/slurm)"    # prints: export SLURM_CONF=...
 #   sinfo; ... ; tools/slurm-local/stop.sh /tmp/slurm
+# A second argument, PORT (default 16817), is slurmctld's port; slurmd takes the next one and job
+# ids start at (PORT - 16817) / 2 * 100000 + 1: clusters started with other ports run side by side.
 set -euo pipefail
-dir=$(realpath -m "${1:?usage: start.sh DIR}")
+dir=$(realpath -m "${1:?usage: start.sh DIR [PORT]}")
+port=${2:-16817}
 host=$(hostname -s)  # controller and node names must equal it
 cpus=$(nproc)
 mkdir -p "$dir"/{state,spool,log,run}
@@ -21,8 +24,9 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$socket
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+FirstJobId=$(( (port - 16817) / 2 * 100000 + 1 ))
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/run/slurmctld.pid
