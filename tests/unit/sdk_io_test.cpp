@@ -55,6 +55,26 @@ BOOST_AUTO_TEST_CASE(records_split_on_any_delimiter_and_chunks_cover_the_file) {
     BOOST_CHECK_THROW(steppar::io::chunks(g.input(), 0), std::invalid_argument);
 }
 
+// The buffer starts small and grows with the file; the chunks stay exactly their size.
+BOOST_AUTO_TEST_CASE(chunks_are_exactly_their_size_but_the_last_at_any_file_size) {
+    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
+                                   std::size_t{65536}, std::size_t{65537}, std::size_t{300001}}) {
+        std::string content(size, '\0');
+        for (std::size_t i = 0; i < size; ++i) content[i] = static_cast<char>('a' + i % 23);
+        const File f(content);
+        for (const std::size_t chunk : {std::size_t{1000}, std::size_t{65536}, std::size_t{1} << 20}) {
+            const std::vector<std::string> pieces = all(steppar::io::chunks(f.input(), chunk));
+            BOOST_TEST(pieces.size() == (size + chunk - 1) / chunk, "file of " << size << " B in chunks of " << chunk);
+            std::string joined;
+            for (std::size_t i = 0; i < pieces.size(); ++i) {
+                if (i + 1 < pieces.size()) BOOST_TEST(pieces[i].size() == chunk, "piece " << i << " of a " << size << " B file");
+                joined += pieces[i];
+            }
+            BOOST_TEST((joined == content), "file of " << size << " B in chunks of " << chunk);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_missing_file_is_named_with_the_reason) {
     try {
         for (std::string_view line : steppar::io::lines(steppar::InputFile("/nonexistent/steppar/x.txt"))) (void)line;

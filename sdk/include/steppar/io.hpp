@@ -12,6 +12,7 @@
 
 #include <steppar/sdk.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -86,13 +87,7 @@ public:
 
 private:
     bool read(std::string_view& piece) {
-        if (chunk_ > 0) {
-            buffer_.resize(chunk_);
-            in_->read(buffer_.data(), static_cast<std::streamsize>(chunk_));
-            check();
-            piece = std::string_view(buffer_.data(), static_cast<std::size_t>(in_->gcount()));
-            return !piece.empty();
-        }
+        if (chunk_ > 0) return read_chunk(piece);
         if (!std::getline(*in_, buffer_, delimiter_)) {
             check();
             return false;
@@ -101,6 +96,21 @@ private:
         if (strip_cr_ && delimiter_ == '\n' && size > 0 && buffer_[size - 1] == '\r') --size;
         piece = std::string_view(buffer_.data(), size);
         return true;
+    }
+    // A chunk is `chunk_` bytes unless the file ends first. The buffer grows (doubling from 4 KiB)
+    // only as far as the file fills it: a small file costs a small buffer, not a zero-filled
+    // chunk (1 MiB by default) for every partition.
+    bool read_chunk(std::string_view& piece) {
+        std::size_t filled = 0;
+        while (filled < chunk_) {
+            if (filled == buffer_.size()) buffer_.resize(std::min(chunk_, std::max(std::size_t{4096}, 2 * buffer_.size())));
+            in_->read(buffer_.data() + filled, static_cast<std::streamsize>(buffer_.size() - filled));
+            filled += static_cast<std::size_t>(in_->gcount());
+            check();
+            if (!*in_) break;  // the end of the file
+        }
+        piece = std::string_view(buffer_.data(), filled);
+        return filled > 0;
     }
     void check() const {
         if (in_->bad()) throw std::runtime_error("cannot read input file '" + path_ + "': " + std::strerror(errno ? errno : EIO));
