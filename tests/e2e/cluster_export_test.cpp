@@ -37,7 +37,7 @@ struct ExportProject : Workspace {
 const std::map<std::string, std::string>& sequential_outputs() {
     static const auto outputs = [] {
         ExportProject p;
-        const Result r = host({"run", p.pipeline.string(), "--runner", "sequential"});
+        const Result r = judge_run(p.pipeline, {"--runner", "sequential"});
         if (r.exit_code != 0) throw std::runtime_error(r.err);
         return snapshot(p.dir / "out");
     }();
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(slurm_scripts_chain_arrays_and_reproduce_the_sequential_out
     BOOST_TEST(added.err.find("node 'total' done") != std::string::npos, added.err);
     ExportProject fresh;
     write_file(fresh.dir / "data/docs/new-one.txt", "one more document\n");
-    BOOST_REQUIRE_EQUAL(fresh.run({"--runner", "sequential", "-q"}).exit_code, 0);
+    BOOST_REQUIRE_EQUAL(judge_run(fresh.pipeline, {"--runner", "sequential", "-q"}).exit_code, 0);
     BOOST_TEST((snapshot(p.dir / "out") == snapshot(fresh.dir / "out")));
 }
 

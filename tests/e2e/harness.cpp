@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <iterator>
+#include <optional>
 #include <thread>
 #include <cstdio>
 #include <cstdlib>
@@ -57,7 +58,7 @@ std::string differences_from_clean_run(const Workspace& ws, const std::vector<st
         if (f.path().extension() == ".so") fs::copy_file(f.path(), clean.dir / f.path().filename().string());
     std::vector<std::string> args = {"--runner", "sequential", "-q"};
     args.insert(args.end(), extra.begin(), extra.end());
-    if (const Result r = clean.run(args); r.exit_code != 0) return "the clean run failed: " + r.err;
+    if (const Result r = judge_run(clean.pipeline, args); r.exit_code != 0) return "the clean run failed: " + r.err;
     std::string differences;
     for (const std::string folder : {"out", ".steppar/data"}) {
         if (!fs::exists(ws.dir / folder) && !fs::exists(clean.dir / folder)) continue;  // e.g. no intermediates
@@ -261,5 +262,65 @@ bool host_is_sanitized() {
 }
 
 fs::path source(const std::string& relative) { return fs::path(STEPPAR_SOURCE_DIR) / relative; }
+
+namespace {
+
+fs::path plugin_folder_of(const fs::path& host) { return host.parent_path().parent_path() / "lib/steppar/plugins"; }
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+}
+
+// The judge's twin of `copy`, a byte-for-byte copy of a plugin in one of `tested` (the folders of
+// the build under test): the file of the same name in the matching folder of `judged`.
+std::optional<fs::path> twin_of(const fs::path& copy, const std::vector<fs::path>& tested, const std::vector<fs::path>& judged) {
+    const auto size = fs::file_size(copy);
+    std::optional<std::string> bytes;
+    for (std::size_t i = 0; i < tested.size(); ++i) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(tested[i], ec)) {
+            if (entry.path().extension() != ".so" || !entry.is_regular_file() || entry.file_size() != size) continue;
+            if (!bytes) bytes = read_file(copy);
+            if (read_file(entry.path()) == *bytes && fs::exists(judged[i] / entry.path().filename())) return judged[i] / entry.path().filename();
+        }
+    }
+    return std::nullopt;
+}
+
+// Points the plugins of `pipeline` (and the .so copies beside it) at the judge's build; false,
+// with nothing changed, when one of them has no twin there.
+bool plugins_to_judge(const fs::path& pipeline) {
+    const fs::path tested_host = host_program(), judge_host = STEPPAR_HOST;
+    const std::vector<fs::path> tested = {fs::path(from_environment("STEPPAR_TEST_FIXTURES", STEPPAR_FIXTURE_DIR)), plugin_folder_of(tested_host)};
+    const std::vector<fs::path> judged = {fs::path(STEPPAR_FIXTURE_DIR), plugin_folder_of(judge_host)};
+    std::string text = read_file(pipeline);
+    for (std::size_t i = 0; i < tested.size(); ++i) replace_all(text, tested[i].string() + "/", judged[i].string() + "/");
+    if (text.find(tested_host.parent_path().parent_path().string() + "/") != std::string::npos) return false;  // more of the tested build
+    std::vector<std::pair<fs::path, fs::path>> copies;
+    for (const auto& entry : fs::directory_iterator(pipeline.parent_path())) {
+        if (entry.path().extension() != ".so" || !entry.is_regular_file()) continue;
+        const auto twin = twin_of(entry.path(), tested, judged);
+        if (!twin) return false;
+        copies.emplace_back(*twin, entry.path());
+    }
+    for (const auto& [twin, copy] : copies) fs::copy_file(twin, copy, fs::copy_options::overwrite_existing);
+    if (text != read_file(pipeline)) write_file(pipeline, text);
+    return true;
+}
+
+}  // namespace
+
+std::string judge_host() { return STEPPAR_HOST; }
+
+std::string judge_program(const fs::path& pipeline) {
+    if (fs::path(host_program()) == fs::path(judge_host()) || !plugins_to_judge(pipeline)) return host_program();
+    return judge_host();
+}
+
+Result judge_run(const fs::path& pipeline, const std::vector<std::string>& extra) {
+    std::string line = quote(judge_program(pipeline)) + " run " + quote(pipeline.string());
+    for (const auto& a : extra) line += " " + quote(a);
+    return shell(line);
+}
 
 }  // namespace e2e

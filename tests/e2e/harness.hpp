@@ -41,9 +41,24 @@ struct Workspace {
 };
 
 /// `diff -r` of the workspace's outputs (out/) and intermediates (.steppar/data) against a
-/// clean sequential run of a copy of its data/ and pipeline file: "" when byte-identical, else
-/// the differences (or why the clean run failed).
+/// clean sequential run (by the judge, judge_run) of a copy of its data/, plugin copies and
+/// pipeline file: "" when byte-identical, else the differences (or why the clean run failed).
 std::string differences_from_clean_run(const Workspace& ws, const std::vector<std::string>& extra = {});
+
+/// `steppar-host run PIPELINE extra...` by the judge: the run that makes the reference outputs a
+/// test compares with (a clean sequential run). The judge is the host under test, except when the
+/// tests drive another build's host (STEPPAR_TEST_HOST, the sanitize run): then it is the
+/// steppar-host and plugins of the build these test programs come from (release). The sanitized
+/// host still runs every scenario; the reference runs, the same clean run again and again, go at
+/// full speed, and the comparison holds both builds to the same bytes. The pipeline file's plugins
+/// (fixture paths, the host's plugin folder, .so copies beside it) are pointed at the judge's
+/// build, rewriting the file and copies in place: give it a clean copy. A plugin with no twin there
+/// (built or edited by the test) keeps the host under test as the judge.
+Result judge_run(const fs::path& pipeline, const std::vector<std::string>& extra = {});
+/// The steppar-host judge_run runs for `pipeline` (whose plugins it points at that host's build).
+std::string judge_program(const fs::path& pipeline);
+/// The steppar-host built with these test programs: the judge when a pipeline's plugins allow.
+std::string judge_host();
 
 /// Quotes one argument for /bin/sh.
 std::string quote(const std::string& arg);

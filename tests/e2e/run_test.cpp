@@ -490,4 +490,39 @@ BOOST_AUTO_TEST_CASE(state_dir_option_moves_plans_and_markers) {
     BOOST_TEST(!fs::exists(ws.dir / ".steppar"));
 }
 
+// The judge (judge_run): when the host under test is another build's (the sanitize run), the
+// clean runs tests compare with are this build's, the plugins pointed at its twins (a fixture
+// path, a copy beside the pipeline file); a plugin it has no twin of (edited by the test) keeps
+// the host under test as the judge. Both write the same bytes.
+BOOST_AUTO_TEST_CASE(the_judge_is_this_build_and_its_plugins_unless_a_plugin_has_no_twin) {
+    const std::string spec = "plugins:\n  test: " + fixture("steppar_test_nodes") + "\n  builtin: ./builtin.so\n" + R"(catalog:
+  docs:   {type: partitioned, path: data/docs, suffix: .txt}
+  pairs:  {type: partitioned, path: out/pairs, suffix: .txt}
+  counts: {type: partitioned, path: out/counts, suffix: .json}
+nodes:
+  - {name: pair,  func: test.concat, inputs: [docs, docs], outputs: [pairs], slices: 2}
+  - {name: count, func: builtin.wc, inputs: [pairs], outputs: [counts], slices: 2}
+)";
+    const fs::path builtin = fs::path(host_program()).parent_path().parent_path() / "lib/steppar/plugins/steppar_builtin.so";
+    const bool other_build = fs::path(host_program()) != fs::path(judge_host());
+    Workspace ws(spec);
+    fs::copy_file(builtin, ws.dir / "builtin.so");
+    make_docs(ws.dir / "data/docs", 12);
+    const Result r = ws.run();
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    const std::string differences = differences_from_clean_run(ws);
+    BOOST_TEST(differences.empty(), differences);
+
+    Workspace judged(spec);
+    fs::copy_file(builtin, judged.dir / "builtin.so");
+    BOOST_TEST(judge_program(judged.pipeline) == (other_build ? judge_host() : host_program()));
+    BOOST_TEST((read_file(judged.pipeline).find(fixture("steppar_test_nodes")) == std::string::npos) == other_build);
+    BOOST_TEST((read_file(judged.dir / "builtin.so") == read_file(builtin)) == !other_build);
+
+    Workspace edited(spec);
+    write_file(edited.dir / "builtin.so", read_file(builtin) + "edited");
+    BOOST_TEST(judge_program(edited.pipeline) == host_program());
+    BOOST_TEST(read_file(edited.pipeline) == read_file(ws.pipeline));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

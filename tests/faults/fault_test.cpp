@@ -52,6 +52,8 @@ nodes:
         args.insert(args.end(), extra.begin(), extra.end());
         return host(args);
     }
+    // The reference: a clean sequential run by the judge (judge_run).
+    Result clean_run() const { return judge_run(pipeline, {"--runner", "sequential", "-q"}); }
     std::vector<std::string> args(std::vector<std::string> extra = {}) const {
         std::vector<std::string> a = {"run", pipeline.string()};
         a.insert(a.end(), extra.begin(), extra.end());
@@ -73,7 +75,7 @@ nodes:
 const std::map<std::string, std::string>& clean_outputs() {
     static const auto outputs = [] {
         FaultRun clean;
-        const Result r = clean.run({"--runner", "sequential"});
+        const Result r = clean.clean_run();
         if (r.exit_code != 0) throw std::runtime_error("clean run failed: " + r.err);
         return clean.outputs();
     }();
@@ -314,7 +316,7 @@ BOOST_AUTO_TEST_CASE(host_killed_at_twenty_random_moments_each_rerun_equals_a_cl
         FaultRun clean;
         fs::remove_all(clean.dir / "docs");
         fs::copy(f.dir / "docs", clean.dir / "docs", fs::copy_options::recursive);
-        BOOST_REQUIRE_EQUAL(clean.run({"--runner", "sequential", "-q"}).exit_code, 0);
+        BOOST_REQUIRE_EQUAL(clean.clean_run().exit_code, 0);
         const auto got = f.outputs(), want = clean.outputs();
         BOOST_TEST((got == want), "round " << round << " (killed after " << at << " s)");
         for (const auto& [path, content] : want)
@@ -413,7 +415,7 @@ BOOST_AUTO_TEST_CASE(no_space_left_on_the_output_or_the_state_folder, *boost::un
         BOOST_TEST(rerun.exit_code == 0, where << ": " << rerun.err);
         FaultRun clean;
         for (int i = 0; i < partitions; ++i) write_file(clean.dir / ("docs/" + name_of(i) + ".txt"), std::string(64 * 1024, 'a' + i % 26) + "\n");
-        BOOST_REQUIRE_EQUAL(clean.run({"--runner", "sequential", "-q"}).exit_code, 0);
+        BOOST_REQUIRE_EQUAL(clean.clean_run().exit_code, 0);
         BOOST_TEST((f.outputs() == clean.outputs()), where);
         f.check_nothing_left();
     }
@@ -646,7 +648,7 @@ nodes:
     // The judge: a clean sequential run of the same inputs (100k files are slow to make twice).
     fs::rename(dir / "out", dir / "resumed");
     fs::remove_all(dir / ".steppar");
-    BOOST_REQUIRE_EQUAL(host({"run", (dir / "pipeline.yml").string(), "--runner", "sequential"}).exit_code, 0);
+    BOOST_REQUIRE_EQUAL(judge_run(dir / "pipeline.yml", {"--runner", "sequential"}).exit_code, 0);
     BOOST_TEST((snapshot(dir / "out") == snapshot(dir / "resumed")));
 }
 
