@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
 # Installs what steppar needs to build and test on Debian 12 (run as root). Boost is 1.81:
 # never install libboost-dev / libboost-all-dev (1.74), which would remove the 1.81 packages.
+#   install-deps.sh [--test] [--build-only]
+# --test: also what only the test suite uses. --build-only: only what configuring and building
+# need (test-all.sh installs the rest while the release build compiles).
 set -euo pipefail
+test=0 build_only=0
+for arg in "$@"; do
+  case $arg in
+    --test) test=1 ;;
+    --build-only) build_only=1 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (use --test, --build-only)" >&2; exit 2 ;;
+  esac
+done
 packages=(g++ cmake make ca-certificates
           libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
           nlohmann-json3-dev libyaml-cpp-dev libssl-dev libxxhash-dev libpcre2-dev
-          coreutils findutils
-          slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
-# --test: also what only the test suite uses: Graphviz (graph --format svg|png), Doxygen (the
-# SDK reference, whose build fails on any undocumented public name) and an sshfs mount.
-# sshfs, openssh-sftp-server, socat, iproute2: a network filesystem and network namespaces for the
-# shared_fs and multinode tests. chromium: the report test opens `report --html` pages in a real
-# headless browser.
-if [[ ${1:-} == --test ]]; then packages+=(graphviz doxygen sshfs openssh-sftp-server socat iproute2 chromium); fi
+          coreutils findutils)
+# Doxygen builds the SDK reference, whose build fails on any undocumented public name; CMake
+# looks for it when configuring, so it comes with the build.
+if ((test)); then packages+=(doxygen); fi
+if ((!build_only)); then
+  packages+=(slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
+  # For the tests: Graphviz (graph --format svg|png); sshfs, openssh-sftp-server, socat, iproute2:
+  # a network filesystem and network namespaces for the shared_fs and multinode tests; chromium:
+  # the report test opens `report --html` pages in a real headless browser.
+  if ((test)); then packages+=(graphviz sshfs openssh-sftp-server socat iproute2 chromium); fi
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,7 +31,7 @@ report() {
 total_started=$SECONDS
 trap 'status=$?; report; exit $status' EXIT
 
-timed "install dependencies" bash tools/install-deps.sh --test
+timed "install: what the build needs" bash tools/install-deps.sh --test --build-only
 
 # Optional compiler cache: STEPPAR_CCACHE_DIR=DIR (ccache is installed when asked for).
 launcher=()
@@ -40,6 +40,13 @@ if [ -n "${STEPPAR_CCACHE_DIR:-}" ]; then
   export CCACHE_DIR=$STEPPAR_CCACHE_DIR
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
+
+# What only the tests use (Slurm, Chromium, sshfs, Graphviz) installs while the release build
+# compiles: on a fresh machine that is mostly unpacking, and it would otherwise hold up the build.
+bash tools/install-deps.sh --test > "$logs/install.log" 2>&1 &
+installing=$!
+# Waits for it before the first test; its output only when it failed.
+installed() { wait "$installing" || { cat "$logs/install.log" >&2; return 1; }; }
 
 echo "== release build and tests"
 # Warnings are errors in the release build (every target has -Wall -Wextra).
@@ -51,6 +58,7 @@ timed "release: build" cmake --build --preset release
 # (STEPPAR_TEST_DRIVERS): they only start processes and compare files. The benchmark's programs
 # are checked by the release build's bench_smoke.
 timed "sanitize: configure" cmake --preset sanitize -DSTEPPAR_WARNINGS_AS_ERRORS=OFF -DSTEPPAR_TEST_DRIVERS="$PWD/build/tests" "${launcher[@]}" >/dev/null
+timed "install: the rest (waiting for it)" installed
 echo "== release tests"
 timed "release: tests" bash -c "ctest --preset release 2>&1 | tee '$logs/release.ctest.log'; exit \${PIPESTATUS[0]}"
 
