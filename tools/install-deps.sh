@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Installs what steppar needs to build and test on Debian 12 (run as root). Boost is 1.81:
 # never install libboost-dev / libboost-all-dev (1.74), which would remove the 1.81 packages.
-#   install-deps.sh [--test] [--build-only]
+#   install-deps.sh [--test] [--build-only] [--ccache]
 # --test: also what only the test suite uses. --build-only: only what configuring and building
-# need (test-all.sh installs the rest while the release build compiles).
+# need (test-all.sh installs the rest while the release build compiles). --ccache: also ccache.
 set -euo pipefail
-test=0 build_only=0
+test=0 build_only=0 ccache=0
 for arg in "$@"; do
   case $arg in
     --test) test=1 ;;
     --build-only) build_only=1 ;;
-    *) echo "install-deps.sh: unknown option '$arg' (use --test, --build-only)" >&2; exit 2 ;;
+    --ccache) ccache=1 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (use --test, --build-only, --ccache)" >&2; exit 2 ;;
   esac
 done
 packages=(g++ cmake make ca-certificates
@@ -20,6 +21,7 @@ packages=(g++ cmake make ca-certificates
 # Doxygen builds the SDK reference, whose build fails on any undocumented public name; CMake
 # looks for it when configuring, so it comes with the build.
 if ((test)); then packages+=(doxygen); fi
+if ((ccache)); then packages+=(ccache); fi
 if ((!build_only)); then
   packages+=(slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
   # For the tests: Graphviz (graph --format svg|png); sshfs, openssh-sftp-server, socat, iproute2:

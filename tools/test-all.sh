@@ -31,15 +31,14 @@ report() {
 total_started=$SECONDS
 trap 'status=$?; report; exit $status' EXIT
 
-timed "install: what the build needs" bash tools/install-deps.sh --test --build-only
-
 # Optional compiler cache: STEPPAR_CCACHE_DIR=DIR (ccache is installed when asked for).
-launcher=()
+launcher=() with_ccache=()
 if [ -n "${STEPPAR_CCACHE_DIR:-}" ]; then
-  command -v ccache >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ccache >/dev/null; }
   export CCACHE_DIR=$STEPPAR_CCACHE_DIR
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  with_ccache=(--ccache)
 fi
+timed "install: what the build needs" bash tools/install-deps.sh --test --build-only "${with_ccache[@]}"
 
 # What only the tests use (Slurm, Chromium, sshfs, Graphviz) installs while the release build
 # compiles: on a fresh machine that is mostly unpacking, and it would otherwise hold up the build.
