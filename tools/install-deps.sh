@@ -26,8 +26,9 @@ if ((!build_only)); then
   packages+=(slurmctld slurmd slurm-client munge)  # a real single-node Slurm for the cluster tests
   # For the tests: Graphviz (graph --format svg|png); sshfs, openssh-sftp-server, socat, iproute2:
   # a network filesystem and network namespaces for the shared_fs and multinode tests; chromium:
-  # the report test opens `report --html` pages in a real headless browser.
-  if ((test)); then packages+=(graphviz sshfs openssh-sftp-server socat iproute2 chromium); fi
+  # the report test opens `report --html` pages in a real headless browser; procps: the tests'
+  # pgrep, pkill and ps (not in Debian's minimal base image).
+  if ((test)); then packages+=(graphviz sshfs openssh-sftp-server socat iproute2 chromium procps); fi
 fi
 missing=()
 for p in "${packages[@]}"; do
