@@ -199,17 +199,29 @@ rm -rf "$work/stop/out" "$work/stop/.steppar"
 sed 's/delay_ms: 500/delay_ms: 2000/' "$work/stop/pipeline.yml" > "$work/stop/requeue.yml"   # tasks of 8 s
 "$host" run "$work/stop/requeue.yml" --runner slurm --poll-interval 1 2> "$work/stop/requeue.err" &
 pid=$!
+# Requeued mid-run: once slice 0's process runs on the node and a partition is written. squeue
+# says RUNNING as soon as slurmctld starts the task, before slurmd has launched it; a requeue
+# then lands before the launch (slurmd: "already killed, do not launch": no running task was
+# requeued at all) or during it (seen once in CI, on a loaded machine: the task's second run was
+# stopped 7 s in, "CANCELLED ... DUE TO JOB REQUEUE", and Slurm failed the task).
+slice0="run-slice $work/stop/requeue.yml --node copy --slice 0 "
 task=
-for _ in $(seq 200); do task=$(squeue -h -t RUNNING -o '%i' | grep '_0$' | head -1 || true); [ -n "$task" ] && break; sleep 0.1; done
-[ -n "$task" ] || { echo "no task ever ran"; cat "$work/stop/requeue.err"; exit 1; }
+for _ in $(seq 300); do
+  task=$(squeue -h -t RUNNING -o '%i' | grep '_0$' | head -1 || true)
+  [ -n "$task" ] && pgrep -f "$slice0" >/dev/null && [ -n "$(ls "$work/stop/out/copies" 2>/dev/null)" ] && break
+  task=; sleep 0.1
+done
+[ -n "$task" ] || { echo "task 0 never ran a partition"; cat "$work/stop/requeue.err"; exit 1; }
 scontrol requeue "$task"
 for _ in $(seq 200); do grep -q "PENDING (BeginTime)" "$work/stop/requeue.err" && break; sleep 0.1; done
 # The first run of the task must be gone before the second starts (Slurm would wait 2 minutes),
 # its slurmstepd too: one still removing its spool folder makes the restart fail with "File
-# exists" and Slurm holds the task for good ("launch failed requeued held").
+# exists" and Slurm holds the task for good ("launch failed requeued held"); and slurmctld must
+# have it PENDING again, not still completing.
 raw=$(scontrol show job "$task" | grep -o 'JobId=[0-9]*' | head -1 | cut -d= -f2)
 for _ in $(seq 300); do
-  { pgrep -f "run-slice $work/stop/requeue.yml --node copy --slice" || pgrep -f "slurmstepd: \[$raw\." || test -e "$cluster/spool/job$(printf %05d "$raw")"; } >/dev/null || break
+  { pgrep -f "$slice0" || pgrep -f "slurmstepd: \[$raw\." || test -e "$cluster/spool/job$(printf %05d "$raw")" ||
+    ! scontrol show job "$task" | grep -q "JobState=PENDING"; } >/dev/null || break
   sleep 0.1
 done
 scontrol update JobId="$task" StartTime=now   # instead of waiting out the requeue delay
@@ -225,7 +237,9 @@ while kill -0 "$pid" 2>/dev/null; do
 done
 set +e; wait "$pid"; code=$?; set -e
 cat "$work/stop/requeue.err"
-[ "$code" = 0 ] || { tail -n 20 "$work/stop/.steppar/slurm/"copy-slices-*.out; exit 1; }
+[ "$code" = 0 ] || { tail -n 20 "$work/stop/.steppar/slurm/"copy-slices-*.out; tail -n 40 "$cluster/log/slurmctld.log" "$cluster/log/slurmd.log"; exit 1; }
+# The task's first run was stopped by the requeue, not before it began.
+grep -q "\[$raw.batch\] error: \*\*\* JOB $raw ON .* DUE TO JOB REQUEUE" "$cluster/log/slurmd.log"
 grep -q "copy-slice-0 (Slurm $task): PENDING (BeginTime)" "$work/stop/requeue.err"
 grep -q "copy-slice-0 (Slurm $task): RUNNING again on " "$work/stop/requeue.err"
 diff -r "$work/stop/out" "$work/stop-clean/out"
