@@ -53,8 +53,13 @@ nodes:
 YAML
 "$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 2> "$base/cancel.err" &
 pid=$!
+# squeue says RUNNING before the node's slurmd has launched the task: its process is waited for.
 task=
-for _ in $(seq 300); do task=$(squeue -h -t RUNNING -o '%i' | grep '_1$' | head -1 || true); [ -n "$task" ] && break; sleep 0.1; done
+for _ in $(seq 300); do
+  task=$(squeue -h -t RUNNING -o '%i' | grep '_1$' | head -1 || true)
+  [ -n "$task" ] && pgrep -f "run-slice $shared/demo/slow.yml --node slow --slice 1 " >/dev/null && break
+  task=; sleep 0.1
+done
 [ -n "$task" ] || { echo "no task ran"; cat "$base/cancel.err"; exit 1; }
 scancel "$task"
 set +e; wait "$pid"; code=$?; set -e
@@ -75,12 +80,15 @@ pid=$!
 task= node=
 for _ in $(seq 300); do
   read -r task node < <(squeue -h -t RUNNING -o '%i %N' | grep '_2 ' | head -1) || true
-  [ -n "$task" ] && break
-  sleep 0.1
+  [ -n "$task" ] && pgrep -f "run-slice $shared/demo/slow.yml --node slow --slice 2 " >/dev/null && break
+  task= node=; sleep 0.1
 done
 [ -n "$node" ] || { echo "no task ran"; cat "$base/nodefail.err"; exit 1; }
+raw=$(scontrol show job "$task" | grep -o 'JobId=[0-9]*' | head -1 | cut -d= -f2)
 kill -KILL "$(cat "$cluster/run/slurmd-$node.pid")"
-pkill -KILL -f "slurmstepd: \\[${task%_*}" 2>/dev/null || true   # the task dies with its node
+# The task dies with its node: its slurmstepd and its slice process.
+pkill -KILL -f "slurmstepd: \\[$raw\\." 2>/dev/null || true
+pkill -KILL -f "run-slice $shared/demo/slow.yml --node slow --slice 2 " 2>/dev/null || true
 set +e; wait "$pid"; code=$?; set -e
 cat "$base/nodefail.err"
 [ "$code" = 1 ]
