@@ -29,7 +29,9 @@ report() {
   done
 }
 total_started=$SECONDS
-trap 'status=$?; report; exit $status' EXIT
+# On an early failure the background install (below) is waited for: an apt-get left running holds
+# dpkg's lock, and the next run's install would fail on it.
+trap 'status=$?; [ -z "${installing:-}" ] || wait "$installing" 2>/dev/null || true; report; exit $status' EXIT
 
 # Optional compiler cache: STEPPAR_CCACHE_DIR=DIR (ccache is installed when asked for).
 launcher=() with_ccache=()
