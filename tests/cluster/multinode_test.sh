@@ -15,6 +15,7 @@ trap cleanup EXIT
 env_line=$(bash "$src/tools/slurm-local/start-multi.sh" "$cluster" 3 "$shared") || {
   echo "the cluster did not start: skipped"; tail -5 "$cluster"/log/*.out "$cluster/log/slurmctld.log" 2>/dev/null || true; exit 77; }
 eval "$env_line"
+source "$src/tests/cluster/slurm_tasks.sh"
 server=$cluster/export   # the file server's side of $shared
 
 # 1. The demo on three nodes vs the sequential runner on local disk.
@@ -53,13 +54,7 @@ nodes:
 YAML
 "$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 2> "$base/cancel.err" &
 pid=$!
-# squeue says RUNNING before the node's slurmd has launched the task: its process is waited for.
-task=
-for _ in $(seq 300); do
-  task=$(squeue -h -t RUNNING -o '%i' | grep '_1$' | head -1 || true)
-  [ -n "$task" ] && pgrep -f "run-slice $shared/demo/slow.yml --node slow --slice 1 " >/dev/null && break
-  task=; sleep 0.1
-done
+read -r task _ < <(running_task 1 "run-slice $shared/demo/slow.yml --node slow --slice 1 ") || true
 [ -n "$task" ] || { echo "no task ran"; cat "$base/cancel.err"; exit 1; }
 scancel "$task"
 set +e; wait "$pid"; code=$?; set -e
@@ -77,14 +72,9 @@ echo "[${SECONDS}s] scancel of one task: reported, resumed: OK"
 # the node, and the rerun on the nodes left resumes; the outputs equal a clean run.
 "$host" run "$shared/demo/slow.yml" --state-dir "$shared/demo/.steppar-slow" --runner slurm --poll-interval 1 --force --sbatch-arg=--no-requeue 2> "$base/nodefail.err" &
 pid=$!
-task= node=
-for _ in $(seq 300); do
-  read -r task node < <(squeue -h -t RUNNING -o '%i %N' | grep '_2 ' | head -1) || true
-  [ -n "$task" ] && pgrep -f "run-slice $shared/demo/slow.yml --node slow --slice 2 " >/dev/null && break
-  task= node=; sleep 0.1
-done
+read -r task node < <(running_task 2 "run-slice $shared/demo/slow.yml --node slow --slice 2 ") || true
 [ -n "$node" ] || { echo "no task ran"; cat "$base/nodefail.err"; exit 1; }
-raw=$(scontrol show job "$task" | grep -o 'JobId=[0-9]*' | head -1 | cut -d= -f2)
+raw=$(raw_job_id "$task")
 kill -KILL "$(cat "$cluster/run/slurmd-$node.pid")"
 # The task dies with its node: its slurmstepd and its slice process.
 pkill -KILL -f "slurmstepd: \\[$raw\\." 2>/dev/null || true

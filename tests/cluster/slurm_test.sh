@@ -14,6 +14,7 @@ cleanup() { bash "$src/tools/slurm-local/stop.sh" "$cluster"; rm -rf "$work" "$c
 trap cleanup EXIT
 env_line=$(bash "$src/tools/slurm-local/start.sh" "$cluster" "$([ "$part" = second ] && echo 16819 || echo 16817)")
 eval "$env_line"
+source "$src/tests/cluster/slurm_tasks.sh"
 
 if [ "$part" != second ]; then
 # 1. The demo pipeline (a multinode per builtin and a multipipeline) on Slurm vs sequentially.
@@ -199,17 +200,11 @@ rm -rf "$work/stop/out" "$work/stop/.steppar"
 sed 's/delay_ms: 500/delay_ms: 2000/' "$work/stop/pipeline.yml" > "$work/stop/requeue.yml"   # tasks of 8 s
 "$host" run "$work/stop/requeue.yml" --runner slurm --poll-interval 1 2> "$work/stop/requeue.err" &
 pid=$!
-# Requeued mid-run: once slice 0's process runs on the node and a partition is written. squeue
-# says RUNNING as soon as slurmctld starts the task, before slurmd has launched it; a requeue
-# then lands before the launch (slurmd: "already killed, do not launch": no running task was
-# requeued at all) or during it.
+# Requeued mid-run: once slice 0's process runs on the node and a partition is written (a requeue
+# as soon as squeue said RUNNING landed before the launch, slurmd: "already killed, do not
+# launch", or during it).
 slice0="run-slice $work/stop/requeue.yml --node copy --slice 0 "
-task=
-for _ in $(seq 300); do
-  task=$(squeue -h -t RUNNING -o '%i' | grep '_0$' | head -1 || true)
-  [ -n "$task" ] && pgrep -f "$slice0" >/dev/null && [ -n "$(ls "$work/stop/out/copies" 2>/dev/null)" ] && break
-  task=; sleep 0.1
-done
+read -r task _ < <(running_task 0 "$slice0" "$work/stop/out/copies") || true
 [ -n "$task" ] || { echo "task 0 never ran a partition"; cat "$work/stop/requeue.err"; exit 1; }
 scontrol requeue "$task"
 for _ in $(seq 200); do grep -q "PENDING (BeginTime)" "$work/stop/requeue.err" && break; sleep 0.1; done
@@ -217,7 +212,7 @@ for _ in $(seq 200); do grep -q "PENDING (BeginTime)" "$work/stop/requeue.err" &
 # its slurmstepd too: one still removing its spool folder makes the restart fail with "File
 # exists" and Slurm holds the task for good ("launch failed requeued held"); and slurmctld must
 # have it PENDING again, not still completing.
-raw=$(scontrol show job "$task" | grep -o 'JobId=[0-9]*' | head -1 | cut -d= -f2)
+raw=$(raw_job_id "$task")
 for _ in $(seq 300); do
   { pgrep -f "$slice0" || pgrep -f "slurmstepd: \[$raw\." || test -e "$cluster/spool/job$(printf %05d "$raw")" ||
     ! scontrol show job "$task" | grep -q "JobState=PENDING"; } >/dev/null || break
